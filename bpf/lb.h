@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Service lookup, backend choice and conntrack, shared by XDP and tc. */
+#ifndef XS_LB_H
+#define XS_LB_H
+
+#include "maps.h"
+#include "parse.h"
+
+/* last_seen is refreshed at most this often, so an established flow does not
+ * dirty its conntrack entry's cache line on every packet. */
+#define XS_CT_REFRESH_NS 1000000000ULL
+
+#define xs_count(field)                                                   \
+	({                                                                    \
+		__u32 zero_ = 0;                                              \
+		struct xs_global_stats *gs_ = bpf_map_lookup_elem(&xs_global_stats, &zero_); \
+		if (gs_)                                                      \
+			gs_->field++;                                         \
+	})
+
+static __always_inline void xs_count_parse(int rc)
+{
+	switch (rc) {
+	case XS_PARSE_NOT_IPV4: xs_count(pass_not_ipv4); break;
+	case XS_PARSE_NOT_L4: xs_count(pass_not_l4); break;
+	case XS_PARSE_FRAGMENT: xs_count(pass_fragment); break;
+	default: xs_count(pass_malformed); break;
+	}
+}
+
+static __always_inline struct xs_svc_value *xs_svc_lookup(const struct xs_pkt *p)
+{
+	struct xs_svc_key k = {
+		.vip = p->iph->daddr,
+		.port = *p->dport_p,
+		.proto = p->proto,
+	};
+	return bpf_map_lookup_elem(&xs_services, &k);
+}
+
+enum xs_fwd_rc {
+	XS_FWD_OK = 0,
+	XS_FWD_NO_BACKEND,
+	XS_FWD_CT_FULL,
+};
+
+/* Uniformly random backend of the service's live generation. */
+static __always_inline struct xs_backend *xs_select(const struct xs_svc_value *sv, __u32 *id_out)
+{
+	struct xs_slot_key sk = {
+		.svc_id = sv->svc_id,
+		.index = bpf_get_prandom_u32() % sv->count,
+		.gen = sv->gen,
+	};
+	__u32 *id = bpf_map_lookup_elem(&xs_slots, &sk);
+
+	if (!id)
+		return 0;
+	*id_out = *id;
+	return bpf_map_lookup_elem(&xs_backends, id);
+}
+
+/*
+ * The backend of this client->VIP flow: the one in conntrack while it is
+ * still a backend at the same address, else a new random pick, recorded in
+ * both directions. Fails closed: no conntrack entry, no translation.
+ */
+static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_svc_value *sv,
+				      __u8 ct_flags, struct xs_backend *out)
+{
+	struct xs_ct_key fk = {
+		.saddr = p->iph->saddr,
+		.daddr = p->iph->daddr,
+		.sport = *p->sport_p,
+		.dport = *p->dport_p,
+		.proto = p->proto,
+		.dir = XS_CT_FWD,
+	};
+	__u64 now = bpf_ktime_get_ns();
+	struct xs_ct_value *ct = bpf_map_lookup_elem(&xs_conntrack, &fk);
+	struct xs_svc_stats *ss = bpf_map_lookup_elem(&xs_svc_stats, &sv->svc_id);
+	struct xs_backend *be;
+	__u32 be_id = 0;
+
+	if (ss) {
+		ss->packets++;
+		ss->bytes += p->ip_len;
+	}
+	if (ct) {
+		be = bpf_map_lookup_elem(&xs_backends, &ct->backend_id);
+		if (be && be->addr == ct->nat_addr && be->port == ct->nat_port) {
+			if (now - ct->last_seen > XS_CT_REFRESH_NS)
+				ct->last_seen = now;
+			*out = *be;
+			return XS_FWD_OK;
+		}
+		/* The backend is gone: choose again below. */
+	}
+	if (sv->count == 0 || !(be = xs_select(sv, &be_id))) {
+		if (ss)
+			ss->no_backend++;
+		xs_count(drop_no_backend);
+		return XS_FWD_NO_BACKEND;
+	}
+	*out = *be;
+
+	struct xs_ct_value fv = {
+		.nat_addr = be->addr,
+		.nat_port = be->port,
+		.flags = ct_flags,
+		.backend_id = be_id,
+		.svc_id = sv->svc_id,
+		.last_seen = now,
+	};
+	struct xs_ct_key rk = {
+		.saddr = be->addr,
+		.daddr = p->iph->saddr,
+		.sport = be->port,
+		.dport = *p->sport_p,
+		.proto = p->proto,
+		.dir = XS_CT_REV,
+	};
+	struct xs_ct_value rv = {
+		.nat_addr = p->iph->daddr,
+		.nat_port = *p->dport_p,
+		.flags = ct_flags,
+		.backend_id = be_id,
+		.svc_id = sv->svc_id,
+		.last_seen = now,
+	};
+	/* Reverse first: a reply can only exist once the forward packet left. */
+	if (bpf_map_update_elem(&xs_conntrack, &rk, &rv, BPF_ANY) ||
+	    bpf_map_update_elem(&xs_conntrack, &fk, &fv, BPF_ANY)) {
+		xs_count(drop_ct_full);
+		return XS_FWD_CT_FULL;
+	}
+	if (ss)
+		ss->new_flows++;
+	xs_count(new_flow);
+	return XS_FWD_OK;
+}
+
+/* The reverse entry of a reply leaving a backend, or NULL. */
+static __always_inline struct xs_ct_value *xs_reply_lookup(const struct xs_pkt *p)
+{
+	struct xs_ct_key rk = {
+		.saddr = p->iph->saddr,
+		.daddr = p->iph->daddr,
+		.sport = *p->sport_p,
+		.dport = *p->dport_p,
+		.proto = p->proto,
+		.dir = XS_CT_REV,
+	};
+	struct xs_ct_value *ct = bpf_map_lookup_elem(&xs_conntrack, &rk);
+
+	if (ct) {
+		__u64 now = bpf_ktime_get_ns();
+
+		if (now - ct->last_seen > XS_CT_REFRESH_NS)
+			ct->last_seen = now;
+	}
+	return ct;
+}
+
+#endif

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The maps, one definition for both programs. Each is pinned by name under
+ * the pin directory, so the XDP and the tc object share one instance and the
+ * state outlives the loader. Layouts are in include/xdpsvc.h. */
+#ifndef XS_MAPS_H
+#define XS_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "xdpsvc.h"
+
+/* Frontends (VIP, port, proto) -> service id, backend count, slot generation.
+ * Written by the loader; the one write that makes a new backend set live. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XS_MAX_SERVICES);
+	__type(key, struct xs_svc_key);
+	__type(value, struct xs_svc_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_services SEC(".maps");
+
+/* (service id, generation, index) -> backend id. Written by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XS_MAX_SLOTS);
+	__type(key, struct xs_slot_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_slots SEC(".maps");
+
+/* Backend id -> pod address and port. Written by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XS_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xs_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_backends SEC(".maps");
+
+/* Both directions of every translated flow. Written by the datapath. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XS_MAX_CT);
+	__type(key, struct xs_ct_key);
+	__type(value, struct xs_ct_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_conntrack SEC(".maps");
+
+/* Per-frontend counters, indexed by service id. Written by the datapath. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct xs_svc_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_svc_stats SEC(".maps");
+
+/* Global counters by reason, one entry. Written by the datapath. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xs_global_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_global_stats SEC(".maps");
+
+/* Service id -> owner (namespace, name, port name). Written by the loader,
+ * never read here: it names frontends for `xdpsvc list` and bpftool. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XS_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct xs_svc_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_svc_meta SEC(".maps");
+
+#endif

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* NIC egress (and ingress) on the skb path:
+ *  - egress: a reply leaving a backend (pod ip:port -> client) gets the VIP
+ *    back as its source, from the conntrack reverse entry;
+ *  - egress: a packet the node itself sends to a frontend never crossed XDP,
+ *    so it is DNATed here and sent where the FIB says the backend is;
+ *  - ingress: the reply to such a node-originated flow, coming back from a
+ *    backend behind the NIC, gets the VIP back before the socket sees it.
+ * The skb csum helpers keep CHECKSUM_PARTIAL packets right. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/pkt_cls.h>
+#include "lb.h"
+
+#define AF_INET 2
+/* Longest headers we read: Ethernet + VLAN + IPv4 with options + TCP. */
+#define XS_MAX_HDR (14 + 4 + 60 + 20)
+
+static __always_inline int xs_skb_parse(struct __sk_buff *skb, struct xs_pkt *p)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	/* Headers are almost always in the linear part; make sure. */
+	if (data + XS_MAX_HDR > data_end && skb->len > (__u32)(data_end - data)) {
+		bpf_skb_pull_data(skb, skb->len < XS_MAX_HDR ? skb->len : XS_MAX_HDR);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
+	return xs_parse(data, data_end, skb->len, p);
+}
+
+/* Rewrite the source (src=true) or destination address and port. The packet
+ * pointers in p are stale afterwards. */
+static __always_inline void xs_skb_nat(struct __sk_buff *skb, const struct xs_pkt *p, bool src,
+				       __be32 new_addr, __be16 new_port)
+{
+	__u32 addr_off = p->l3_off + (src ? offsetof(struct iphdr, saddr) : offsetof(struct iphdr, daddr));
+	__u32 port_off = p->l4_off + (src ? 0 : 2);
+	__u32 csum_off = p->l4_off + (p->proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
+							       : offsetof(struct udphdr, check));
+	/* UDP: a zero checksum stays zero, a result of zero becomes 0xffff. */
+	__u64 mangled = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__be32 old_addr = src ? p->iph->saddr : p->iph->daddr;
+	__be16 old_port = src ? *p->sport_p : *p->dport_p;
+
+	bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr, BPF_F_PSEUDO_HDR | mangled | 4);
+	bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | 2);
+	bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_addr, new_addr, 4);
+	bpf_skb_store_bytes(skb, addr_off, &new_addr, 4, 0);
+	bpf_skb_store_bytes(skb, port_off, &new_port, 2, 0);
+}
+
+static __always_inline bool xs_reply_nat(struct __sk_buff *skb, const struct xs_pkt *p)
+{
+	struct xs_ct_value *ct = xs_reply_lookup(p);
+
+	if (!ct)
+		return false;
+	xs_skb_nat(skb, p, true, ct->nat_addr, ct->nat_port);
+	xs_count(reply_nat);
+	return true;
+}
+
+SEC("tc")
+int xs_tc_egress(struct __sk_buff *skb)
+{
+	struct xs_svc_value *sv;
+	struct xs_backend be;
+	struct xs_pkt p;
+
+	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
+		return TC_ACT_OK;
+	if (xs_reply_nat(skb, &p))
+		return TC_ACT_OK;
+	sv = xs_svc_lookup(&p);
+	if (!sv)
+		return TC_ACT_OK;
+
+	/* The node itself talks to a frontend. */
+	if (xs_forward(&p, sv, XS_CT_F_LOCAL, &be) != XS_FWD_OK)
+		return TC_ACT_SHOT;
+	struct bpf_fib_lookup fib = {
+		.family = AF_INET,
+		.tos = p.iph->tos,
+		.l4_protocol = p.proto,
+		.tot_len = p.ip_len,
+		.ifindex = skb->ifindex,
+		.ipv4_src = p.iph->saddr,
+		.ipv4_dst = be.addr,
+	};
+	xs_skb_nat(skb, &p, false, be.addr, be.port);
+	xs_count(local_dnat);
+	xs_count(hit);
+	/* The route to the VIP need not be the route to the backend. */
+	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int xs_tc_ingress(struct __sk_buff *skb)
+{
+	struct xs_pkt p;
+
+	if (xs_skb_parse(skb, &p) == XS_PARSE_OK)
+		xs_reply_nat(skb, &p);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

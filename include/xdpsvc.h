@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * xdpsvc: the one header that both the BPF programs and the loader compile.
+ * Every map key and value, every map name and every constant shared by the
+ * two sides is declared here and nowhere else.
+ *
+ * Byte order: fields typed __be16/__be32 are in network order (as in the
+ * packet), everything else is host order.
+ */
+#ifndef XDPSVC_H
+#define XDPSVC_H
+
+#include <linux/types.h>
+
+#define XS_PIN_PATH_DEFAULT "/sys/fs/bpf/xdpsvc"
+
+/* Pinned object names under the pin directory. */
+#define XS_MAP_SERVICES     "xs_services"
+#define XS_MAP_SLOTS        "xs_slots"
+#define XS_MAP_BACKENDS     "xs_backends"
+#define XS_MAP_CT           "xs_conntrack"
+#define XS_MAP_SVC_STATS    "xs_svc_stats"
+#define XS_MAP_GLOBAL_STATS "xs_global_stats"
+#define XS_MAP_SVC_META     "xs_svc_meta"
+#define XS_PROG_XDP         "xs_prog_xdp"
+#define XS_PROG_TC_EGRESS   "xs_prog_tc_egress"
+#define XS_PROG_TC_INGRESS  "xs_prog_tc_ingress"
+
+/* Default capacities (entries). */
+#define XS_MAX_SERVICES     65536   /* frontends (VIP, port, proto); svc ids < this */
+#define XS_MAX_BACKENDS     262144  /* distinct (addr, port, proto) backends */
+#define XS_MAX_SLOTS        524288  /* (service, generation, index) -> backend */
+#define XS_MAX_CT           262144  /* conntrack entries, two per flow */
+#define XS_MAX_SVC_BACKENDS 65535   /* backends of one frontend (slot index is __u16) */
+
+/* Kubernetes namespaces, Service names and Service port names are DNS
+ * labels: at most 63 characters, plus the terminating NUL. */
+#define XS_NAME_LEN 64
+#define XS_PORT_NAME_LEN 64
+
+/* --- xs_services: frontend (VIP, port, proto) -> service. Written by the loader. */
+struct xs_svc_key {
+	__be32 vip;
+	__be16 port;
+	__u8 proto;       /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+
+struct xs_svc_value {
+	__u32 svc_id;     /* index into xs_svc_stats / xs_svc_meta, key of xs_slots */
+	__u16 count;      /* number of backends in the active generation; 0 = drop */
+	__u8 gen;         /* active slot generation, 0 or 1 */
+	__u8 flags;
+};
+
+/* --- xs_slots: (service, generation, index) -> backend id. Written by the
+ * loader into the inactive generation, then made live by one write of the
+ * service's xs_svc_value (count, gen). */
+struct xs_slot_key {
+	__u32 svc_id;
+	__u16 index;      /* 0 .. count-1 */
+	__u8 gen;
+	__u8 pad;
+};
+
+/* --- xs_backends: backend id -> pod address. Written by the loader; ids are
+ * stable while the backend exists, so conntrack entries stay valid. */
+struct xs_backend {
+	__be32 addr;
+	__be16 port;
+	__u8 proto;
+	__u8 flags;
+};
+
+/* --- xs_conntrack (LRU): one entry per direction of a translated flow.
+ *  XS_CT_FWD:  key = client -> VIP tuple as received; value = the backend.
+ *  XS_CT_REV:  key = backend -> client tuple as the reply leaves the node;
+ *              value = the VIP to put back as source.
+ * Written by the datapath only (the loader may flush). */
+enum xs_ct_dir {
+	XS_CT_FWD = 1,
+	XS_CT_REV = 2,
+};
+
+struct xs_ct_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 dir;         /* enum xs_ct_dir */
+	__u16 pad;
+};
+
+struct xs_ct_value {
+	__be32 nat_addr;  /* FWD: backend address; REV: VIP */
+	__be16 nat_port;  /* FWD: backend port;    REV: service port */
+	__u8 flags;       /* XS_CT_F_* */
+	__u8 pad;
+	__u32 backend_id; /* FWD: the chosen backend */
+	__u32 svc_id;
+	__u64 last_seen;  /* bpf_ktime_get_ns() of the last packet, coarse */
+};
+
+#define XS_CT_F_LOCAL 0x01 /* flow opened by the node itself (tc egress DNAT) */
+
+/* --- xs_svc_stats (per-CPU array indexed by svc_id). Written by the datapath;
+ * the loader zeroes an id's entry when it hands the id to a new service. */
+struct xs_svc_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;
+	__u64 no_backend;  /* dropped: no ready endpoint */
+};
+
+/* --- xs_global_stats (per-CPU array, one entry): why packets went where. */
+struct xs_global_stats {
+	__u64 pass_not_ipv4;   /* not IPv4 (ARP, IPv6, ...) */
+	__u64 pass_not_l4;     /* IPv4 but neither TCP nor UDP (ICMP, ...) */
+	__u64 pass_fragment;   /* IPv4 fragment: never translated */
+	__u64 pass_malformed;  /* truncated or inconsistent headers */
+	__u64 pass_miss;       /* TCP/UDP not addressed to a frontend */
+	__u64 hit;             /* translated to a backend (XDP or tc DNAT) */
+	__u64 new_flow;        /* backend chosen for a new flow */
+	__u64 drop_no_backend; /* frontend with no ready endpoint */
+	__u64 drop_ct_full;    /* conntrack insert failed */
+	__u64 reply_nat;       /* reply rewritten back to the VIP (tc) */
+	__u64 local_dnat;      /* node-originated packet to a VIP (tc egress) */
+};
+
+/* --- xs_svc_meta (array indexed by svc_id): who a frontend belongs to.
+ * Written by the loader, never read by the datapath; it lets `xdpsvc list`,
+ * `apply` and bpftool name a frontend from the pinned maps alone. Only the
+ * ids that xs_services refers to are meaningful. */
+struct xs_svc_meta {
+	char ns[XS_NAME_LEN];
+	char name[XS_NAME_LEN];
+	char port_name[XS_PORT_NAME_LEN];
+};
+
+#endif /* XDPSVC_H */

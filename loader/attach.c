@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "attach.h"
+#include "xdpsvc.h"
+#include "xdp.skel.h"
+#include "tc.skel.h"
+
+#define XS_XDP_PROG_NAME "xs_xdp_ingress"
+/* Our cls_bpf filters on the clsact hooks: a fixed handle and priority, so
+ * attach replaces them in place and detach finds them. */
+#define XS_TC_HANDLE 0x5853
+#define XS_TC_PRIO 1
+
+static bool libbpf_verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || (level == LIBBPF_INFO && !libbpf_verbose))
+		return 0;
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* bpf_tc_hook_create() on an existing clsact qdisc: expected, not news. */
+	if (!libbpf_verbose && strstr(msg, "Exclusivity flag on"))
+		return 0;
+	return fputs(msg, stderr);
+}
+
+void xs_libbpf_logging(bool verbose)
+{
+	libbpf_verbose = verbose;
+	libbpf_set_print(libbpf_print);
+}
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int xs_pin_dir_ensure(const char *pin, bool create)
+{
+	char parent[PATH_MAX];
+	int err;
+
+	if (is_bpffs(pin))
+		return 0;
+	if (!create) {
+		fprintf(stderr, "xdpsvc: no xdpsvc state under %s (not a directory on a bpffs): run "
+			"'xdpsvc attach DEV' first%s\n", pin,
+			strncmp(pin, "/sys/fs/bpf", 11) ? "" :
+			"; note that 'ip netns exec' hides /sys/fs/bpf, use --pin-path on a bpffs "
+			"mounted outside /sys");
+		return -ENOENT;
+	}
+	if (snprintf(parent, sizeof(parent), "%s", pin) >= (int)sizeof(parent))
+		return -ENAMETOOLONG;
+	dirname(parent);
+	if (!is_bpffs(parent)) {
+		err = mkdir_p(parent, 0700);
+		if (!err && mount("bpf", parent, "bpf", 0, "mode=0700"))
+			err = -errno;
+		if (err) {
+			fprintf(stderr, "xdpsvc: %s is not on a bpffs and mounting one on %s failed: %s\n",
+				pin, parent, strerror(-err));
+			return err;
+		}
+		fprintf(stderr, "xdpsvc: note: there was no bpffs at %s; mounted one there\n", parent);
+	}
+	err = mkdir_p(pin, 0700);
+	if (err) {
+		fprintf(stderr, "xdpsvc: cannot create pin directory %s: %s\n", pin, strerror(-err));
+		return err;
+	}
+	if (!is_bpffs(pin)) {
+		fprintf(stderr, "xdpsvc: %s is not on a bpffs\n", pin);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int pin_prog(struct bpf_program *prog, const char *pin, const char *name)
+{
+	char path[PATH_MAX];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", pin, name);
+	/* Replace an older pin: the attached program is what counts. */
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	err = bpf_program__pin(prog, path);
+	if (err)
+		fprintf(stderr, "xdpsvc: cannot pin %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+/* Id and name of the XDP program on ifindex, 0 when there is none. */
+static __u32 xdp_current(int ifindex, __u8 *mode, char name[BPF_OBJ_NAME_LEN])
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd;
+
+	name[0] = 0;
+	if (bpf_xdp_query(ifindex, 0, &q) || !q.prog_id)
+		return 0;
+	*mode = q.attach_mode;
+	fd = bpf_prog_get_fd_by_id(q.prog_id);
+	if (fd >= 0) {
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+			memcpy(name, info.name, BPF_OBJ_NAME_LEN);
+		close(fd);
+	}
+	return q.prog_id;
+}
+
+static __u32 xdp_mode_flag(__u8 mode)
+{
+	return mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE :
+	       mode == XDP_ATTACHED_HW ? XDP_FLAGS_HW_MODE : XDP_FLAGS_DRV_MODE;
+}
+
+static int attach_xdp(const struct xs_attach_opts *o, int ifindex, int prog_fd)
+{
+	__u32 want = o->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	char name[BPF_OBJ_NAME_LEN];
+	__u8 mode = 0;
+	__u32 cur = xdp_current(ifindex, &mode, name);
+	int err;
+
+	if (cur && strcmp(name, XS_XDP_PROG_NAME) && !o->force) {
+		fprintf(stderr, "xdpsvc: %s already runs XDP program id %u (%s), not xdpsvc's; "
+			"detach it or use --force to replace it\n", o->dev, cur, name[0] ? name : "?");
+		return -EBUSY;
+	}
+	if (cur && xdp_mode_flag(mode) == want) {
+		/* Same mode: swap atomically, no moment without a program. */
+		int old_fd = bpf_prog_get_fd_by_id(cur);
+		LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = old_fd);
+
+		err = bpf_xdp_attach(ifindex, prog_fd, want | XDP_FLAGS_REPLACE, old_fd >= 0 ? &ao : NULL);
+		if (old_fd >= 0)
+			close(old_fd);
+	} else {
+		if (cur)
+			bpf_xdp_detach(ifindex, xdp_mode_flag(mode), NULL);
+		err = bpf_xdp_attach(ifindex, prog_fd, want, NULL);
+	}
+	if (err)
+		fprintf(stderr, "xdpsvc: cannot attach XDP in %s mode to %s: %s%s\n",
+			o->generic ? "generic" : "native", o->dev, strerror(-err),
+			!o->generic && err == -EOPNOTSUPP ? " (the driver has no native XDP: try --xdp-mode generic)" : "");
+	return err;
+}
+
+static int attach_tc(const char *dev, int ifindex, enum bpf_tc_attach_point where, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = XS_TC_HANDLE, .priority = XS_TC_PRIO,
+		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	int err = bpf_tc_hook_create(&hook);
+
+	if (err && err != -EEXIST) {
+		fprintf(stderr, "xdpsvc: cannot create the clsact qdisc on %s: %s\n", dev, strerror(-err));
+		return err;
+	}
+	err = bpf_tc_attach(&hook, &to);
+	if (err)
+		fprintf(stderr, "xdpsvc: cannot attach the tc %s program to %s: %s\n",
+			where == BPF_TC_EGRESS ? "egress" : "ingress", dev, strerror(-err));
+	return err;
+}
+
+static int dev_index(const char *dev)
+{
+	int ifindex = if_nametoindex(dev);
+
+	if (!ifindex)
+		fprintf(stderr, "xdpsvc: no network device named '%s' in this network namespace\n", dev);
+	return ifindex;
+}
+
+int xs_attach(const struct xs_attach_opts *o)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin);
+	struct xs_xdp *x = NULL;
+	struct xs_tc *t = NULL;
+	int ifindex, err;
+
+	ifindex = dev_index(o->dev);
+	if (!ifindex)
+		return -ENODEV;
+	err = xs_pin_dir_ensure(o->pin, true);
+	if (err)
+		return err;
+
+	/* Maps are pinned by name: the first object creates them (or reuses
+	 * the pinned ones, keeping their contents), the second shares them. */
+	x = xs_xdp__open_opts(&oo);
+	t = x ? xs_tc__open_opts(&oo) : NULL;
+	if (!x || !t) {
+		err = -errno;
+		fprintf(stderr, "xdpsvc: cannot open the embedded BPF objects: %s\n", strerror(-err));
+		goto out;
+	}
+	err = xs_xdp__load(x);
+	if (!err)
+		err = xs_tc__load(t);
+	if (err) {
+		fprintf(stderr, "xdpsvc: cannot load the BPF programs: %s%s\n", strerror(-err),
+			err == -EINVAL ? " (if libbpf says a pinned map is incompatible, the maps under the "
+			"pin path come from another build: 'xdpsvc detach DEV --purge' and attach again)" : "");
+		goto out;
+	}
+	err = pin_prog(x->progs.xs_xdp_ingress, o->pin, XS_PROG_XDP) ?:
+	      pin_prog(t->progs.xs_tc_egress, o->pin, XS_PROG_TC_EGRESS) ?:
+	      pin_prog(t->progs.xs_tc_ingress, o->pin, XS_PROG_TC_INGRESS);
+	if (err)
+		goto out;
+	/* tc first: replies must be translated back as soon as XDP starts
+	 * translating requests. */
+	err = attach_tc(o->dev, ifindex, BPF_TC_EGRESS, bpf_program__fd(t->progs.xs_tc_egress)) ?:
+	      attach_tc(o->dev, ifindex, BPF_TC_INGRESS, bpf_program__fd(t->progs.xs_tc_ingress)) ?:
+	      attach_xdp(o, ifindex, bpf_program__fd(x->progs.xs_xdp_ingress));
+out:
+	xs_tc__destroy(t);
+	xs_xdp__destroy(x);
+	return err;
+}
+
+static void unpin(const char *pin, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", pin, name);
+	if (unlink(path) && errno != ENOENT)
+		fprintf(stderr, "xdpsvc: cannot remove %s: %s\n", path, strerror(errno));
+}
+
+int xs_detach(const char *dev, const char *pin, bool purge)
+{
+	static const char *const maps[] = {
+		XS_MAP_SERVICES, XS_MAP_SLOTS, XS_MAP_BACKENDS, XS_MAP_CT,
+		XS_MAP_SVC_STATS, XS_MAP_GLOBAL_STATS, XS_MAP_SVC_META,
+	};
+	static const enum bpf_tc_attach_point hooks[] = { BPF_TC_EGRESS, BPF_TC_INGRESS };
+	char name[BPF_OBJ_NAME_LEN];
+	int ifindex = dev_index(dev), err = 0;
+	__u8 mode = 0;
+
+	if (!ifindex)
+		return -ENODEV;
+	if (xdp_current(ifindex, &mode, name)) {
+		if (strcmp(name, XS_XDP_PROG_NAME))
+			fprintf(stderr, "xdpsvc: note: the XDP program on %s (%s) is not xdpsvc's; left in place\n",
+				dev, name);
+		else if ((err = bpf_xdp_detach(ifindex, xdp_mode_flag(mode), NULL)))
+			fprintf(stderr, "xdpsvc: cannot detach XDP from %s: %s\n", dev, strerror(-err));
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = hooks[i]);
+		LIBBPF_OPTS(bpf_tc_opts, to, .handle = XS_TC_HANDLE, .priority = XS_TC_PRIO);
+		int e = bpf_tc_detach(&hook, &to);
+
+		if (e && e != -ENOENT && e != -EINVAL) {
+			fprintf(stderr, "xdpsvc: cannot detach the tc program from %s: %s\n", dev, strerror(-e));
+			err = err ?: e;
+		}
+	}
+	if (!is_bpffs(pin))
+		return err;
+	unpin(pin, XS_PROG_XDP);
+	unpin(pin, XS_PROG_TC_EGRESS);
+	unpin(pin, XS_PROG_TC_INGRESS);
+	if (purge) {
+		for (unsigned i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+			unpin(pin, maps[i]);
+		if (rmdir(pin) && errno != ENOENT)
+			fprintf(stderr, "xdpsvc: cannot remove %s: %s\n", pin, strerror(errno));
+	}
+	return err;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Loading the programs, pinning them and their maps, attaching to a device. */
+#ifndef XS_ATTACH_H
+#define XS_ATTACH_H
+
+#include <stdbool.h>
+
+struct xs_attach_opts {
+	const char *dev;
+	const char *pin;
+	bool generic;   /* XDP in generic (skb) mode instead of native */
+	bool force;     /* replace someone else's XDP program */
+};
+
+/* Make sure pin is a directory on a bpffs. With create, mount a bpffs on its
+ * parent when there is none (and say so) and create the directory. */
+int xs_pin_dir_ensure(const char *pin, bool create);
+int xs_attach(const struct xs_attach_opts *o);
+int xs_detach(const char *dev, const char *pin, bool purge);
+/* Route libbpf's messages: warnings only, everything with verbose. */
+void xs_libbpf_logging(bool verbose);
+
+#endif

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Reading Kubernetes objects (Service, EndpointSlice, Endpoints) from
+ * kubectl JSON or YAML into the plain model, with kube-proxy's semantics.
+ */
+#ifndef XS_K8S_H
+#define XS_K8S_H
+
+#include <stdio.h>
+#include "model.h"
+
+struct xs_config_opts {
+	FILE *notes;   /* where "note: ..." lines go (skipped objects); NULL = silent */
+	FILE *errors;  /* where the error message goes; NULL = stderr */
+};
+
+/*
+ * Read every file ("-" = stdin) and build the model of all IPv4 frontends.
+ * On success returns 0 and fills *out (caller frees with xs_model_free).
+ * On any parse or validation error prints one precise message
+ * ("FILE:LINE:COL: Kind ns/name: field.path: what is wrong") to opts->errors,
+ * leaves *out empty and returns -EINVAL (-errno for I/O errors).
+ */
+int xs_config_load(const char *const *files, int nfiles, const struct xs_config_opts *opts,
+		   struct xs_model *out);
+
+#endif

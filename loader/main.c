@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* xdpsvc: the command line. Each command is a table of options with their
+ * help next to them; internal functions return 0 or -errno and only main()
+ * turns that into an exit code (0 ok, 1 error, 2 misuse). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+#include "attach.h"
+#include "k8s.h"
+#include "maps.h"
+
+#define EXIT_MISUSE 2
+
+struct args {
+	const char *pin;
+	const char *xdp_mode;
+	bool force, purge, dry_run, json, verbose, help;
+	char **pos;     /* positional arguments */
+	int n_pos;
+};
+
+struct opt {
+	struct option o;
+	const char *arg, *help;
+};
+
+#define OPT_PIN { { "pin-path", required_argument, NULL, 'p' }, "DIR", \
+		  "pin directory on a bpffs (default " XS_PIN_PATH_DEFAULT ")" }
+#define OPT_HELP { { "help", no_argument, NULL, 'h' }, NULL, "show this help" }
+#define OPT_VERBOSE { { "verbose", no_argument, NULL, 'v' }, NULL, "show libbpf's messages too" }
+#define OPT_END { { NULL, 0, NULL, 0 }, NULL, NULL }
+
+struct cmd {
+	const char *name, *usage, *summary;
+	int min_pos, max_pos;     /* -1: unbounded */
+	int (*run)(struct args *a);
+	struct opt opts[8];
+};
+
+static int cmd_attach(struct args *a);
+static int cmd_detach(struct args *a);
+static int cmd_apply(struct args *a);
+static int cmd_list(struct args *a);
+
+static const struct cmd cmds[] = {
+	{ "attach", "DEV", "load the programs, pin them and their maps, attach XDP and tc to DEV",
+	  1, 1, cmd_attach, {
+		{ { "xdp-mode", required_argument, NULL, 'm' }, "native|generic",
+		  "XDP attach mode (default native)" },
+		{ { "force", no_argument, NULL, 'f' }, NULL,
+		  "replace an XDP program on DEV that is not xdpsvc's" },
+		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
+	{ "detach", "DEV", "remove the XDP and tc programs from DEV",
+	  1, 1, cmd_detach, {
+		{ { "purge", no_argument, NULL, 'P' }, NULL, "also remove the pinned maps" },
+		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
+	{ "apply", "FILE...", "make the maps describe exactly the Services and EndpointSlices in FILEs "
+	  "(JSON or YAML as kubectl prints them; - reads stdin)",
+	  1, -1, cmd_apply, {
+		{ { "dry-run", no_argument, NULL, 'n' }, NULL, "print the changes, write nothing" },
+		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
+	{ "list", "", "show frontends, backends and counters from the pinned maps",
+	  0, 0, cmd_list, {
+		{ { "json", no_argument, NULL, 'j' }, NULL, "print JSON" },
+		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
+};
+#define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void usage_main(FILE *f)
+{
+	fprintf(f, "Usage: xdpsvc COMMAND [OPTIONS] [ARGS]\n\n"
+		"Kubernetes Service virtual IPs in XDP and tc, without kube-proxy.\n\nCommands:\n");
+	for (size_t i = 0; i < N_CMDS; i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\n'xdpsvc COMMAND --help' shows a command's options.\n");
+}
+
+static void usage_cmd(FILE *f, const struct cmd *c)
+{
+	fprintf(f, "Usage: xdpsvc %s %s [OPTIONS]\n\n%s\n\nOptions:\n", c->name, c->usage, c->summary);
+	for (const struct opt *o = c->opts; o->o.name; o++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "--%s%s%s", o->o.name, o->arg ? " " : "", o->arg ?: "");
+		fprintf(f, "  %-26s %s\n", left, o->help);
+	}
+}
+
+/* GNU getopt_long permutes argv, so options may come anywhere on the line;
+ * the positionals end up at argv[optind...]. Misuse returns -EINVAL. */
+static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a)
+{
+	struct option longopts[8];
+	size_t n = 0;
+
+	for (const struct opt *o = c->opts; o->o.name; o++)
+		longopts[n++] = o->o;
+	longopts[n] = (struct option){ 0 };
+	memset(a, 0, sizeof(*a));
+	a->pin = XS_PIN_PATH_DEFAULT;
+	optind = 1;
+	opterr = 0;
+	for (int ch; (ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1;) {
+		switch (ch) {
+		case 'p': a->pin = optarg; break;
+		case 'm': a->xdp_mode = optarg; break;
+		case 'f': a->force = true; break;
+		case 'P': a->purge = true; break;
+		case 'n': a->dry_run = true; break;
+		case 'j': a->json = true; break;
+		case 'v': a->verbose = true; break;
+		case 'h': a->help = true; break;
+		case ':':
+			fprintf(stderr, "xdpsvc %s: option %s needs a value\n", c->name, argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "xdpsvc %s: unknown option %s (see 'xdpsvc %s --help')\n", c->name,
+				argv[optind - 1], c->name);
+			return -EINVAL;
+		}
+	}
+	if (a->xdp_mode && strcmp(a->xdp_mode, "native") && strcmp(a->xdp_mode, "generic")) {
+		fprintf(stderr, "xdpsvc %s: --xdp-mode must be native or generic, not '%s'\n", c->name,
+			a->xdp_mode);
+		return -EINVAL;
+	}
+	a->pos = argv + optind;
+	a->n_pos = argc - optind;
+	return 0;
+}
+
+static int lock_pin_dir(const char *pin)
+{
+	int fd = open(pin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	/* Serialise writers of one pin directory (xdp-tools lib/util/util.c). */
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		fprintf(stderr, "xdpsvc: cannot lock %s: %s\n", pin, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static int cmd_attach(struct args *a)
+{
+	struct xs_attach_opts o = {
+		.dev = a->pos[0], .pin = a->pin, .force = a->force,
+		.generic = a->xdp_mode && !strcmp(a->xdp_mode, "generic"),
+	};
+	int err = xs_attach(&o);
+	if (!err)
+		printf("attached to %s (XDP %s mode), state pinned under %s\n", o.dev,
+		       o.generic ? "generic" : "native", o.pin);
+	return err;
+}
+
+static int cmd_detach(struct args *a)
+{
+	int err = xs_detach(a->pos[0], a->pin, a->purge);
+
+	if (!err)
+		printf("detached from %s%s\n", a->pos[0], a->purge ? ", pinned maps removed" : "");
+	return err;
+}
+
+static int cmd_apply(struct args *a)
+{
+	struct xs_config_opts co = { .notes = stderr, .errors = stderr };
+	struct xs_model model = {};
+	struct xs_maps maps;
+	struct xs_apply_result r;
+	struct timespec t0, t1;
+	int err, lock;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Read and validate everything before touching a map. */
+	err = xs_config_load((const char *const *)a->pos, a->n_pos, &co, &model);
+	if (err)
+		return err;
+	err = xs_pin_dir_ensure(a->pin, false);
+	if (err)
+		goto out_model;
+	lock = lock_pin_dir(a->pin);
+	if (lock < 0) {
+		err = lock;
+		goto out_model;
+	}
+	err = xs_maps_open(a->pin, &maps);
+	if (!err) {
+		err = xs_apply(&maps, &model, a->dry_run, a->dry_run ? stdout : NULL, &r);
+		xs_maps_close(&maps);
+	}
+	close(lock);
+	if (err)
+		goto out_model;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!r.fe_added && !r.fe_changed && !r.fe_removed && !r.be_added && !r.be_removed)
+		printf("%s: no change\n", a->dry_run ? "dry-run" : "apply");
+	else
+		printf("%s: frontends %u added, %u changed, %u removed; backends %u added, %u removed"
+		       " (%lu map writes, %.1f ms)\n", a->dry_run ? "dry-run" : "apply",
+		       r.fe_added, r.fe_changed, r.fe_removed, r.be_added, r.be_removed, r.map_writes,
+		       (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+out_model:
+	xs_model_free(&model);
+	return err;
+}
+
+static int cmd_list(struct args *a)
+{
+	struct xs_maps maps;
+	int err = xs_pin_dir_ensure(a->pin, false);
+
+	if (err)
+		return err;
+	err = xs_maps_open(a->pin, &maps);
+	if (err)
+		return err;
+	err = xs_list(&maps, a->json, stdout);
+	xs_maps_close(&maps);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	const struct cmd *c = NULL;
+	struct args a;
+	int err;
+
+	if (argc < 2) {
+		usage_main(stderr);
+		return EXIT_MISUSE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage_main(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < N_CMDS; i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			c = &cmds[i];
+	if (!c) {
+		fprintf(stderr, "xdpsvc: unknown command '%s'\n\n", argv[1]);
+		usage_main(stderr);
+		return EXIT_MISUSE;
+	}
+	if (parse_args(c, argc - 1, argv + 1, &a))
+		return EXIT_MISUSE;
+	if (a.help) {
+		usage_cmd(stdout, c);
+		return 0;
+	}
+	if (a.n_pos < c->min_pos || (c->max_pos >= 0 && a.n_pos > c->max_pos)) {
+		fprintf(stderr, "xdpsvc %s: expected %s%s\n", c->name, c->usage[0] ? c->usage : "no arguments",
+			a.n_pos < c->min_pos ? "" : ", got more arguments");
+		usage_cmd(stderr, c);
+		return EXIT_MISUSE;
+	}
+	xs_libbpf_logging(a.verbose);
+	err = c->run(&a);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,771 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "maps.h"
+
+/* ---------------------------------------------------------------- open */
+
+struct map_desc {
+	const char *name;
+	size_t off;          /* of the fd in struct xs_maps */
+	__u32 key_size, value_size;
+};
+
+#define MAP(n, field, k, v) { n, offsetof(struct xs_maps, field), sizeof(k), sizeof(v) }
+static const struct map_desc map_descs[] = {
+	MAP(XS_MAP_SERVICES, services, struct xs_svc_key, struct xs_svc_value),
+	MAP(XS_MAP_SLOTS, slots, struct xs_slot_key, __u32),
+	MAP(XS_MAP_BACKENDS, backends, __u32, struct xs_backend),
+	MAP(XS_MAP_CT, ct, struct xs_ct_key, struct xs_ct_value),
+	MAP(XS_MAP_SVC_STATS, svc_stats, __u32, struct xs_svc_stats),
+	MAP(XS_MAP_GLOBAL_STATS, global_stats, __u32, struct xs_global_stats),
+	MAP(XS_MAP_SVC_META, svc_meta, __u32, struct xs_svc_meta),
+};
+#define N_MAPS (sizeof(map_descs) / sizeof(map_descs[0]))
+
+static int *map_fd(struct xs_maps *m, const struct map_desc *d)
+{
+	return (int *)((char *)m + d->off);
+}
+
+void xs_maps_close(struct xs_maps *m)
+{
+	for (size_t i = 0; i < N_MAPS; i++) {
+		int *fd = map_fd(m, &map_descs[i]);
+
+		if (*fd > 0)
+			close(*fd);
+		*fd = -1;
+	}
+}
+
+int xs_maps_open(const char *pin, struct xs_maps *m)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < N_MAPS; i++)
+		*map_fd(m, &map_descs[i]) = -1;
+	for (size_t i = 0; i < N_MAPS; i++) {
+		const struct map_desc *d = &map_descs[i];
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd, err;
+
+		snprintf(path, sizeof(path), "%s/%s", pin, d->name);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			err = -errno;
+			fprintf(stderr, "xdpsvc: cannot open pinned map %s: %s%s\n", path, strerror(-err),
+				err == -ENOENT ? " (run 'xdpsvc attach DEV' with the same --pin-path first)" : "");
+			xs_maps_close(m);
+			return err;
+		}
+		*map_fd(m, d) = fd;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.key_size != d->key_size ||
+		    info.value_size != d->value_size) {
+			fprintf(stderr, "xdpsvc: pinned map %s has another layout (key %u, value %u bytes; "
+				"this xdpsvc expects %u, %u): it was made by another version; "
+				"'xdpsvc detach DEV --purge' and attach again\n",
+				path, info.key_size, info.value_size, d->key_size, d->value_size);
+			xs_maps_close(m);
+			return -EINVAL;
+		}
+		if (d->off == offsetof(struct xs_maps, svc_stats))
+			m->max_services = info.max_entries;
+	}
+	m->ncpus = libbpf_num_possible_cpus();
+	if (m->ncpus <= 0) {
+		xs_maps_close(m);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- read */
+
+/* Every entry of a map, read in batches: O(state) in few syscalls. */
+static int dump_map(int fd, size_t ksz, size_t vsz, void **keys_out, void **vals_out, size_t *n_out)
+{
+	size_t cap = 0, n = 0, chunk = 4096;
+	char *keys = NULL, *vals = NULL;
+	__u64 batch = 0;
+	bool first = true;
+	int err = 0;
+
+	for (;;) {
+		__u32 count = chunk;
+
+		if (n + chunk > cap) {
+			size_t ncap = cap ? cap * 2 : chunk;
+			char *nk = realloc(keys, ncap * ksz), *nv;
+
+			if (nk)
+				keys = nk;
+			nv = nk ? realloc(vals, ncap * vsz) : NULL;
+			if (!nk || !nv) {
+				err = -ENOMEM;
+				break;
+			}
+			vals = nv;
+			cap = ncap;
+		}
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys + n * ksz,
+					   vals + n * vsz, &count, NULL);
+		first = false;
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		n += count;
+		if (err) { /* ENOENT: that was the last batch */
+			err = 0;
+			break;
+		}
+	}
+	if (err) {
+		free(keys);
+		free(vals);
+		return err;
+	}
+	*keys_out = keys;
+	*vals_out = vals;
+	*n_out = n;
+	return 0;
+}
+
+struct be_ent {
+	__u32 id;
+	struct xs_backend b;
+};
+
+struct slot_ent {
+	struct xs_slot_key k;
+	__u32 id;
+};
+
+struct cur_fe {
+	struct xs_svc_key key;
+	struct xs_svc_value val;
+	struct xs_frontend fe;  /* names, vip, port, proto and sorted backends */
+};
+
+struct state {
+	struct cur_fe *fe;      /* sorted like the model */
+	size_t n;
+	struct be_ent *be;      /* sorted by id */
+	size_t n_be;
+	struct slot_ent *slots; /* sorted by key */
+	size_t n_slots;
+};
+
+static int be_id_cmp(const void *a, const void *b)
+{
+	const struct be_ent *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int slot_cmp(const void *a, const void *b)
+{
+	const struct xs_slot_key *x = a, *y = b;
+
+	if (x->svc_id != y->svc_id)
+		return x->svc_id < y->svc_id ? -1 : 1;
+	if (x->gen != y->gen)
+		return x->gen < y->gen ? -1 : 1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+static int cur_fe_cmp(const void *a, const void *b)
+{
+	return xs_frontend_cmp(&((const struct cur_fe *)a)->fe, &((const struct cur_fe *)b)->fe);
+}
+
+static void state_free(struct state *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->fe[i].fe.backends);
+	free(s->fe);
+	free(s->be);
+	free(s->slots);
+	memset(s, 0, sizeof(*s));
+}
+
+static void fe_from_key(struct xs_frontend *f, const struct xs_svc_key *k)
+{
+	f->vip.family = AF_INET;
+	f->vip.v4.s_addr = k->vip;
+	f->port = ntohs(k->port);
+	f->proto = k->proto;
+}
+
+static int state_read(const struct xs_maps *m, struct state *s)
+{
+	struct xs_svc_key *keys = NULL;
+	struct xs_svc_value *vals = NULL;
+	__u32 *be_keys = NULL, *slot_ids = NULL;
+	struct xs_backend *be_vals = NULL;
+	struct xs_slot_key *slot_keys = NULL;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	err = dump_map(m->services, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &s->n) ?:
+	      dump_map(m->backends, sizeof(__u32), sizeof(struct xs_backend), (void **)&be_keys,
+		       (void **)&be_vals, &s->n_be) ?:
+	      dump_map(m->slots, sizeof(struct xs_slot_key), sizeof(__u32), (void **)&slot_keys,
+		       (void **)&slot_ids, &s->n_slots);
+	if (err) {
+		fprintf(stderr, "xdpsvc: cannot read the pinned maps: %s\n", strerror(-err));
+		goto out;
+	}
+	s->fe = calloc(s->n ?: 1, sizeof(*s->fe));
+	s->be = calloc(s->n_be ?: 1, sizeof(*s->be));
+	s->slots = calloc(s->n_slots ?: 1, sizeof(*s->slots));
+	if (!s->fe || !s->be || !s->slots) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < s->n_be; i++)
+		s->be[i] = (struct be_ent){ be_keys[i], be_vals[i] };
+	qsort(s->be, s->n_be, sizeof(*s->be), be_id_cmp);
+	for (size_t i = 0; i < s->n_slots; i++)
+		s->slots[i] = (struct slot_ent){ slot_keys[i], slot_ids[i] };
+	qsort(s->slots, s->n_slots, sizeof(*s->slots), slot_cmp);
+
+	for (size_t i = 0; i < s->n; i++) {
+		struct cur_fe *c = &s->fe[i];
+		struct xs_svc_meta meta = {};
+
+		c->key = keys[i];
+		c->val = vals[i];
+		fe_from_key(&c->fe, &c->key);
+		if (!bpf_map_lookup_elem(m->svc_meta, &c->val.svc_id, &meta)) {
+			memcpy(c->fe.ns, meta.ns, sizeof(meta.ns));
+			memcpy(c->fe.name, meta.name, sizeof(meta.name));
+			memcpy(c->fe.port_name, meta.port_name, sizeof(meta.port_name));
+			c->fe.ns[XS_NAME_LEN - 1] = c->fe.name[XS_NAME_LEN - 1] = 0;
+			c->fe.port_name[XS_PORT_NAME_LEN - 1] = 0;
+		}
+		c->fe.backends = calloc(c->val.count ?: 1, sizeof(*c->fe.backends));
+		if (!c->fe.backends) {
+			err = -ENOMEM;
+			goto out;
+		}
+		/* The live generation's slots; a missing one (an apply killed
+		 * half-way) shows as a backend short, which the next apply repairs. */
+		for (__u16 j = 0; j < c->val.count; j++) {
+			struct slot_ent sk = { .k = { .svc_id = c->val.svc_id, .index = j, .gen = c->val.gen } };
+			struct slot_ent *se = bsearch(&sk, s->slots, s->n_slots, sizeof(sk), slot_cmp);
+			struct be_ent bk = { .id = se ? se->id : 0 }, *be;
+
+			be = se ? bsearch(&bk, s->be, s->n_be, sizeof(bk), be_id_cmp) : NULL;
+			if (!be)
+				continue;
+			struct xs_backend_addr *ba = &c->fe.backends[c->fe.n_backends++];
+			ba->addr.family = AF_INET;
+			ba->addr.v4.s_addr = be->b.addr;
+			ba->port = ntohs(be->b.port);
+		}
+		qsort(c->fe.backends, c->fe.n_backends, sizeof(*c->fe.backends), xs_backend_addr_cmp);
+	}
+	qsort(s->fe, s->n, sizeof(*s->fe), cur_fe_cmp);
+out:
+	free(keys);
+	free(vals);
+	free(be_keys);
+	free(be_vals);
+	free(slot_keys);
+	free(slot_ids);
+	if (err)
+		state_free(s);
+	return err;
+}
+
+/* ---------------------------------------------------------------- write */
+
+struct writer {
+	const struct xs_maps *m;
+	struct xs_apply_result *r;
+	int err;
+};
+
+static const char *map_name(const struct xs_maps *m, int fd)
+{
+	for (size_t i = 0; i < N_MAPS; i++)
+		if (*(const int *)((const char *)m + map_descs[i].off) == fd)
+			return map_descs[i].name;
+	return "?";
+}
+
+static void w_update(struct writer *w, int fd, const void *k, const void *v)
+{
+	if (w->err)
+		return;
+	w->r->map_writes++;
+	if (bpf_map_update_elem(fd, k, v, BPF_ANY)) {
+		w->err = -errno;
+		fprintf(stderr, "xdpsvc: cannot write map %s: %s%s\n", map_name(w->m, fd), strerror(errno),
+			errno == E2BIG ? " (the map is full)" : "");
+	}
+}
+
+static void w_delete(struct writer *w, int fd, const void *k)
+{
+	if (w->err)
+		return;
+	w->r->map_writes++;
+	if (bpf_map_delete_elem(fd, k) && errno != ENOENT) {
+		w->err = -errno;
+		fprintf(stderr, "xdpsvc: cannot delete from map %s: %s\n", map_name(w->m, fd), strerror(errno));
+	}
+}
+
+static bool same_backends(const struct xs_frontend *a, const struct xs_frontend *b)
+{
+	if (a->n_backends != b->n_backends)
+		return false;
+	for (size_t i = 0; i < a->n_backends; i++)
+		if (xs_backend_addr_cmp(&a->backends[i], &b->backends[i]))
+			return false;
+	return true;
+}
+
+static bool same_owner(const struct xs_frontend *a, const struct xs_frontend *b)
+{
+	return !strcmp(a->ns, b->ns) && !strcmp(a->name, b->name) && !strcmp(a->port_name, b->port_name);
+}
+
+static void fe_desc(const struct xs_frontend *f, char *buf, size_t len)
+{
+	char a[XS_ADDR_STRLEN];
+
+	snprintf(buf, len, "%s/%s%s%s %s %s:%u", f->ns, f->name, f->port_name[0] ? ":" : "",
+		 f->port_name, xs_proto_name(f->proto), xs_addr_str(&f->vip, a), f->port);
+}
+
+static void print_backend_diff(FILE *out, const struct xs_frontend *old, const struct xs_frontend *new)
+{
+	size_t i = 0, j = 0;
+	char a[XS_ADDR_STRLEN];
+
+	while (i < old->n_backends || j < new->n_backends) {
+		int c = i == old->n_backends ? 1 : j == new->n_backends ? -1 :
+			xs_backend_addr_cmp(&old->backends[i], &new->backends[j]);
+
+		if (c < 0)
+			fprintf(out, "    - backend %s:%u\n", xs_addr_str(&old->backends[i].addr, a),
+				old->backends[i].port), i++;
+		else if (c > 0)
+			fprintf(out, "    + backend %s:%u\n", xs_addr_str(&new->backends[j].addr, a),
+				new->backends[j].port), j++;
+		else
+			i++, j++;
+	}
+}
+
+/* Backend (addr, port, proto) -> id: the existing ones sorted, then the ones
+ * this apply adds (few) in a short unsorted tail. */
+struct be_index {
+	struct be_ent *e;
+	size_t n, n_sorted, cap;
+	__u32 next_id;
+};
+
+static int be_key_cmp(const void *a, const void *b)
+{
+	const struct xs_backend *x = &((const struct be_ent *)a)->b, *y = &((const struct be_ent *)b)->b;
+
+	if (x->addr != y->addr)
+		return ntohl(x->addr) < ntohl(y->addr) ? -1 : 1;
+	if (x->port != y->port)
+		return ntohs(x->port) < ntohs(y->port) ? -1 : 1;
+	return (x->proto > y->proto) - (x->proto < y->proto);
+}
+
+static struct be_ent *be_find(struct be_index *bi, const struct be_ent *k)
+{
+	struct be_ent *e = bsearch(k, bi->e, bi->n_sorted, sizeof(*k), be_key_cmp);
+
+	for (size_t t = bi->n_sorted; !e && t < bi->n; t++)
+		if (!be_key_cmp(&bi->e[t], k))
+			e = &bi->e[t];
+	return e;
+}
+
+static struct be_ent *be_add(struct be_index *bi, const struct be_ent *k)
+{
+	if (bi->n == bi->cap) {
+		struct be_ent *ne = realloc(bi->e, (bi->cap * 2 + 16) * sizeof(*ne));
+
+		if (!ne)
+			return NULL;
+		bi->e = ne;
+		bi->cap = bi->cap * 2 + 16;
+	}
+	bi->e[bi->n] = *k;
+	bi->e[bi->n].id = bi->next_id++;
+	return &bi->e[bi->n++];
+}
+
+static struct xs_backend to_backend(const struct xs_backend_addr *ba, __u8 proto)
+{
+	return (struct xs_backend){ .addr = ba->addr.v4.s_addr, .port = htons(ba->port), .proto = proto };
+}
+
+/* What a wanted frontend becomes: its id, live generation and count. */
+struct live {
+	__u32 svc_id;
+	__u8 gen;
+	__u16 count;
+};
+
+static int live_cmp(const void *a, const void *b)
+{
+	const struct live *x = a, *y = b;
+
+	return (x->svc_id > y->svc_id) - (x->svc_id < y->svc_id);
+}
+
+/*
+ * The order of writes, and why every packet sees either a service's old or
+ * its new backend set while this runs:
+ *  1. New backends are written first. Nothing refers to them yet.
+ *  2. A new frontend gets its counters zeroed, its owner and its slots
+ *     written, and only then its xs_services entry: that entry is the one
+ *     write that makes it reachable, complete.
+ *  3. A changed frontend gets its new backend set written into the slot
+ *     generation that packets do not read (gen ^ 1), then one write of its
+ *     xs_services value {count, gen ^ 1} switches every later packet to the
+ *     new set at once; a packet that read the old value still finds the old
+ *     generation intact, because:
+ *  4. Removed frontends lose their xs_services entry before anything else of
+ *     theirs, and slots of old generations and removed frontends are deleted
+ *     only after every switch above.
+ *  5. Backends no frontend refers to any more are deleted last.
+ * A conntrack entry whose backend disappeared is re-pointed by the datapath.
+ * A loader killed anywhere leaves only unreachable leftovers (slots and
+ * backends nothing live points at); the next apply reads every slot and
+ * backend and deletes them in steps 4 and 5.
+ */
+int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run, FILE *diff,
+	     struct xs_apply_result *r)
+{
+	struct writer w = { .m = m, .r = r };
+	struct be_index bi = {};
+	struct state s;
+	struct live *live = NULL;
+	__u32 **be_ids = NULL;   /* per wanted frontend, the id of each backend */
+	bool *be_used = NULL;    /* per existing backend (s.be order) */
+	__u8 *id_used = NULL;
+	void *zero_stats = NULL;
+	size_t i, j, n_live = 0;
+	__u32 next_free = 0;
+	char desc[256];
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < want->n; i++)
+		if (!xs_addr_is_v4(&want->fe[i].vip))
+			return -EAFNOSUPPORT; /* the reader keeps IPv4 only, for now */
+	err = state_read(m, &s);
+	if (err)
+		return err;
+
+	live = calloc(want->n ?: 1, sizeof(*live));
+	be_ids = calloc(want->n ?: 1, sizeof(*be_ids));
+	be_used = calloc(s.n_be ?: 1, sizeof(*be_used));
+	id_used = calloc(m->max_services ?: 1, 1);
+	zero_stats = calloc(m->ncpus, sizeof(struct xs_svc_stats));
+	bi.cap = s.n_be + 16;
+	bi.e = calloc(bi.cap, sizeof(*bi.e));
+	if (!live || !be_ids || !be_used || !id_used || !zero_stats || !bi.e) {
+		err = -ENOMEM;
+		goto out;
+	}
+	bi.next_id = 1;
+	for (i = 0; i < s.n_be; i++) {
+		bi.e[bi.n++] = s.be[i];
+		if (s.be[i].id >= bi.next_id)
+			bi.next_id = s.be[i].id + 1;
+	}
+	qsort(bi.e, bi.n, sizeof(*bi.e), be_key_cmp);
+	bi.n_sorted = bi.n;
+	for (i = 0; i < s.n; i++)
+		if (s.fe[i].val.svc_id < m->max_services)
+			id_used[s.fe[i].val.svc_id] = 1;
+
+	/* Step 1: every wanted backend gets an id; new ones are written. */
+	for (i = 0; i < want->n; i++) {
+		const struct xs_frontend *f = &want->fe[i];
+
+		be_ids[i] = calloc(f->n_backends ?: 1, sizeof(**be_ids));
+		if (!be_ids[i]) {
+			err = -ENOMEM;
+			goto out;
+		}
+		for (j = 0; j < f->n_backends; j++) {
+			struct be_ent k = { .b = to_backend(&f->backends[j], f->proto) };
+			struct be_ent *e = be_find(&bi, &k);
+
+			if (!e) {
+				e = be_add(&bi, &k);
+				if (!e) {
+					err = -ENOMEM;
+					goto out;
+				}
+				r->be_added++;
+				if (!dry_run)
+					w_update(&w, m->backends, &e->id, &e->b);
+			} else {
+				struct be_ent *old = bsearch(e, s.be, s.n_be, sizeof(*e), be_id_cmp);
+
+				if (old)
+					be_used[old - s.be] = true;
+			}
+			be_ids[i][j] = e->id;
+		}
+	}
+	for (i = 0; i < s.n_be; i++)
+		r->be_removed += !be_used[i];
+
+	/* Steps 2 and 3: merge-walk current and wanted frontends (both sorted). */
+	for (i = 0, j = 0; i < s.n || j < want->n;) {
+		int c = i == s.n ? 1 : j == want->n ? -1 : xs_frontend_cmp(&s.fe[i].fe, &want->fe[j]);
+
+		if (c < 0) { /* removed: step 4 */
+			r->fe_removed++;
+			if (diff) {
+				fe_desc(&s.fe[i].fe, desc, sizeof(desc));
+				fprintf(diff, "  - frontend %s\n", desc);
+			}
+			i++;
+			continue;
+		}
+		const struct xs_frontend *f = &want->fe[j];
+		const struct cur_fe *cur = c == 0 ? &s.fe[i] : NULL;
+		struct xs_svc_key key = { .vip = f->vip.v4.s_addr, .port = htons(f->port), .proto = f->proto };
+		struct xs_svc_value val = { .count = f->n_backends };
+		bool owner_changed = cur && !same_owner(&cur->fe, f);
+
+		if (cur && !owner_changed && same_backends(&cur->fe, f)) {
+			live[n_live++] = (struct live){ cur->val.svc_id, cur->val.gen, cur->val.count };
+			i++, j++;
+			continue;
+		}
+		if (cur) {
+			r->fe_changed++;
+			val.svc_id = cur->val.svc_id;
+			val.gen = cur->val.gen ^ 1;
+		} else {
+			r->fe_added++;
+			while (next_free < m->max_services && id_used[next_free])
+				next_free++;
+			if (next_free == m->max_services) {
+				fprintf(stderr, "xdpsvc: too many frontends: the maps hold %u\n", m->max_services);
+				err = -E2BIG;
+				goto out;
+			}
+			id_used[next_free] = 1;
+			val.svc_id = next_free;
+		}
+		live[n_live++] = (struct live){ val.svc_id, val.gen, val.count };
+		if (diff) {
+			static const struct xs_frontend none;
+
+			fe_desc(f, desc, sizeof(desc));
+			fprintf(diff, "  %c frontend %s (%zu backends)\n", cur ? '~' : '+', desc, f->n_backends);
+			print_backend_diff(diff, cur ? &cur->fe : &none, f);
+		}
+		if (!dry_run) {
+			if (!cur) /* a new id starts its counters from zero */
+				w_update(&w, m->svc_stats, &val.svc_id, zero_stats);
+			if (!cur || owner_changed) {
+				struct xs_svc_meta meta = {};
+
+				memcpy(meta.ns, f->ns, sizeof(meta.ns));
+				memcpy(meta.name, f->name, sizeof(meta.name));
+				memcpy(meta.port_name, f->port_name, sizeof(meta.port_name));
+				w_update(&w, m->svc_meta, &val.svc_id, &meta);
+			}
+			for (__u16 k = 0; k < f->n_backends; k++) {
+				struct xs_slot_key sk = { .svc_id = val.svc_id, .index = k, .gen = val.gen };
+
+				w_update(&w, m->slots, &sk, &be_ids[j][k]);
+			}
+			w_update(&w, m->services, &key, &val); /* the switch */
+		}
+		if (cur)
+			i++;
+		j++;
+	}
+
+	if (!dry_run) {
+		/* Step 4: removed frontends become unreachable, then every slot
+		 * that no live (svc_id, gen, index < count) refers to goes. */
+		for (i = 0, j = 0; i < s.n; i++) {
+			while (j < want->n && xs_frontend_cmp(&want->fe[j], &s.fe[i].fe) < 0)
+				j++;
+			if (j == want->n || xs_frontend_cmp(&want->fe[j], &s.fe[i].fe))
+				w_delete(&w, m->services, &s.fe[i].key);
+		}
+		qsort(live, n_live, sizeof(*live), live_cmp);
+		for (i = 0; i < s.n_slots; i++) {
+			const struct xs_slot_key *k = &s.slots[i].k;
+			struct live lk = { .svc_id = k->svc_id }, *l;
+
+			l = bsearch(&lk, live, n_live, sizeof(lk), live_cmp);
+			if (!l || l->gen != k->gen || k->index >= l->count)
+				w_delete(&w, m->slots, k);
+		}
+		/* Step 5. */
+		for (i = 0; i < s.n_be; i++)
+			if (!be_used[i])
+				w_delete(&w, m->backends, &s.be[i].id);
+		err = w.err;
+	}
+out:
+	for (i = 0; be_ids && i < want->n; i++)
+		free(be_ids[i]);
+	free(be_ids);
+	free(bi.e);
+	free(be_used);
+	free(live);
+	free(id_used);
+	free(zero_stats);
+	state_free(&s);
+	return err;
+}
+
+/* ---------------------------------------------------------------- list */
+
+static void json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(out, "\\u%04x", *s);
+		else
+			fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static int sum_svc_stats(const struct xs_maps *m, __u32 id, struct xs_svc_stats *sum)
+{
+	struct xs_svc_stats *v = calloc(m->ncpus, sizeof(*v));
+
+	memset(sum, 0, sizeof(*sum));
+	if (!v)
+		return -ENOMEM;
+	if (!bpf_map_lookup_elem(m->svc_stats, &id, v))
+		for (int c = 0; c < m->ncpus; c++) {
+			sum->packets += v[c].packets;
+			sum->bytes += v[c].bytes;
+			sum->new_flows += v[c].new_flows;
+			sum->no_backend += v[c].no_backend;
+		}
+	free(v);
+	return 0;
+}
+
+/* The global counters, summed over CPUs, as (name, value) pairs. */
+#define GLOBAL_FIELDS(X) X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) \
+	X(pass_miss) X(hit) X(new_flow) X(drop_no_backend) X(drop_ct_full) X(reply_nat) X(local_dnat)
+
+static int sum_global_stats(const struct xs_maps *m, struct xs_global_stats *sum)
+{
+	struct xs_global_stats *v = calloc(m->ncpus, sizeof(*v));
+	__u32 zero = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (!v)
+		return -ENOMEM;
+	if (!bpf_map_lookup_elem(m->global_stats, &zero, v))
+		for (int c = 0; c < m->ncpus; c++) {
+#define ADD(f) sum->f += v[c].f;
+			GLOBAL_FIELDS(ADD)
+#undef ADD
+		}
+	free(v);
+	return 0;
+}
+
+int xs_list(const struct xs_maps *m, bool json, FILE *out)
+{
+	struct xs_global_stats g;
+	struct state s;
+	char a[XS_ADDR_STRLEN], desc[256];
+	int err = state_read(m, &s);
+
+	if (err)
+		return err;
+	if (json)
+		fprintf(out, "{\"frontends\":[");
+	else
+		fprintf(out, "%-32s %-22s %8s %12s %14s %10s %10s\n", "SERVICE", "FRONTEND", "BACKENDS",
+			"PACKETS", "BYTES", "NEW_FLOWS", "NO_BACKEND");
+	for (size_t i = 0; i < s.n; i++) {
+		const struct cur_fe *c = &s.fe[i];
+		struct xs_svc_stats st;
+
+		err = sum_svc_stats(m, c->val.svc_id, &st);
+		if (err)
+			goto out;
+		if (!json) {
+			char fe[64];
+
+			snprintf(desc, sizeof(desc), "%s/%s%s%s", c->fe.ns, c->fe.name,
+				 c->fe.port_name[0] ? ":" : "", c->fe.port_name);
+			snprintf(fe, sizeof(fe), "%s:%u/%s", xs_addr_str(&c->fe.vip, a), c->fe.port,
+				 xs_proto_name(c->fe.proto));
+			fprintf(out, "%-32s %-22s %8zu %12llu %14llu %10llu %10llu\n", desc, fe,
+				c->fe.n_backends, st.packets, st.bytes, st.new_flows, st.no_backend);
+			for (size_t j = 0; j < c->fe.n_backends; j++)
+				fprintf(out, "    -> %s:%u\n", xs_addr_str(&c->fe.backends[j].addr, a),
+					c->fe.backends[j].port);
+			continue;
+		}
+		fprintf(out, "%s{\"namespace\":", i ? "," : "");
+		json_str(out, c->fe.ns);
+		fprintf(out, ",\"name\":");
+		json_str(out, c->fe.name);
+		fprintf(out, ",\"port_name\":");
+		json_str(out, c->fe.port_name);
+		fprintf(out, ",\"protocol\":\"%s\",\"address\":\"%s\",\"port\":%u,\"svc_id\":%u,\"backends\":[",
+			xs_proto_name(c->fe.proto), xs_addr_str(&c->fe.vip, a), c->fe.port, c->val.svc_id);
+		for (size_t j = 0; j < c->fe.n_backends; j++)
+			fprintf(out, "%s{\"address\":\"%s\",\"port\":%u}", j ? "," : "",
+				xs_addr_str(&c->fe.backends[j].addr, a), c->fe.backends[j].port);
+		fprintf(out, "],\"stats\":{\"packets\":%llu,\"bytes\":%llu,\"new_flows\":%llu,\"no_backend\":%llu}}",
+			st.packets, st.bytes, st.new_flows, st.no_backend);
+	}
+	err = sum_global_stats(m, &g);
+	if (err)
+		goto out;
+	if (json) {
+		const char *sep = "";
+
+		fprintf(out, "],\"global\":{");
+#define PRINT(f) fprintf(out, "%s\"" #f "\":%llu", sep, g.f), sep = ",";
+		GLOBAL_FIELDS(PRINT)
+#undef PRINT
+		fprintf(out, "}}\n");
+	} else {
+		fprintf(out, "\nglobal:");
+#define PRINT(f) fprintf(out, " " #f "=%llu", g.f);
+		GLOBAL_FIELDS(PRINT)
+#undef PRINT
+		fprintf(out, "\n");
+	}
+out:
+	state_free(&s);
+	return err;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The pinned maps: opening them, reading them back into the model, writing
+ * the difference to a wanted model, and printing them. Knows nothing of YAML. */
+#ifndef XS_MAPS_H
+#define XS_MAPS_H
+
+#include <stdio.h>
+#include "model.h"
+
+struct xs_maps {
+	int services, slots, backends, ct, svc_stats, global_stats, svc_meta;
+	__u32 max_services; /* capacity of the id-indexed maps */
+	int ncpus;
+};
+
+/* Open every pinned map under pin and check its layout. */
+int xs_maps_open(const char *pin, struct xs_maps *m);
+void xs_maps_close(struct xs_maps *m);
+
+struct xs_apply_result {
+	unsigned fe_added, fe_changed, fe_removed;
+	unsigned be_added, be_removed;
+	unsigned long map_writes;  /* updates + deletes issued */
+};
+
+/* Make the maps describe exactly `want`. With diff, print one line per
+ * change there; with dry_run, change nothing. */
+int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run, FILE *diff,
+	     struct xs_apply_result *r);
+int xs_list(const struct xs_maps *m, bool json, FILE *out);
+
+#endif

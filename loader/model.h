@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The plain model between the config reader (k8s.c: Kubernetes objects in,
+ * model out; knows nothing of BPF) and the map writer (maps.c: model in,
+ * maps out; knows nothing of YAML).
+ */
+#ifndef XS_MODEL_H
+#define XS_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "addr.h"
+#include "../include/xdpsvc.h"
+
+struct xs_backend_addr {
+	struct xs_addr addr;
+	uint16_t port;            /* host order */
+};
+
+/* One frontend: one port of one Service on one virtual IP. */
+struct xs_frontend {
+	char ns[XS_NAME_LEN];
+	char name[XS_NAME_LEN];
+	char port_name[XS_PORT_NAME_LEN]; /* "" for an unnamed port */
+	uint8_t proto;            /* IPPROTO_TCP or IPPROTO_UDP */
+	struct xs_addr vip;
+	uint16_t port;            /* host order */
+	struct xs_backend_addr *backends; /* sorted by (addr, port), no duplicates */
+	size_t n_backends;
+};
+
+/* Frontends sorted by (vip, port, proto); no two share (vip, port, proto). */
+struct xs_model {
+	struct xs_frontend *fe;
+	size_t n;
+};
+
+void xs_model_free(struct xs_model *m);
+/* Sort frontends and their backends, drop duplicate backends. */
+void xs_model_normalize(struct xs_model *m);
+int xs_frontend_cmp(const void *a, const void *b);
+int xs_backend_addr_cmp(const void *a, const void *b);
+const char *xs_proto_name(uint8_t proto);
+
+#endif
