@@ -201,7 +201,7 @@ static void fe_from_key(struct xs_frontend *f, const struct xs_svc_key *k)
 {
 	f->vip.family = AF_INET;
 	f->vip.v4.s_addr = k->vip;
-	f->port = ntohs(k->port);
+	f->port = k->port;
 	f->proto = k->proto;
 }
 
@@ -270,7 +270,7 @@ static int state_read(const struct xs_maps *m, struct state *s)
 			struct xs_backend_addr *ba = &c->fe.backends[c->fe.n_backends++];
 			ba->addr.family = AF_INET;
 			ba->addr.v4.s_addr = be->b.addr;
-			ba->port = ntohs(be->b.port);
+			ba->port = be->b.port;
 		}
 		qsort(c->fe.backends, c->fe.n_backends, sizeof(*c->fe.backends), xs_backend_addr_cmp);
 	}
@@ -384,7 +384,7 @@ static int be_key_cmp(const void *a, const void *b)
 	if (x->addr != y->addr)
 		return ntohl(x->addr) < ntohl(y->addr) ? -1 : 1;
 	if (x->port != y->port)
-		return ntohs(x->port) < ntohs(y->port) ? -1 : 1;
+		return x->port < y->port ? -1 : 1;
 	return (x->proto > y->proto) - (x->proto < y->proto);
 }
 
@@ -415,7 +415,7 @@ static struct be_ent *be_add(struct be_index *bi, const struct be_ent *k)
 
 static struct xs_backend to_backend(const struct xs_backend_addr *ba, __u8 proto)
 {
-	return (struct xs_backend){ .addr = ba->addr.v4.s_addr, .port = htons(ba->port), .proto = proto };
+	return (struct xs_backend){ .addr = ba->addr.v4.s_addr, .port = ba->port, .proto = proto };
 }
 
 /* What a wanted frontend becomes: its id, live generation and count. */
@@ -470,9 +470,17 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 	int err;
 
 	memset(r, 0, sizeof(*r));
-	for (i = 0; i < want->n; i++)
-		if (!xs_addr_is_v4(&want->fe[i].vip))
+	for (i = 0; i < want->n; i++) {
+		const struct xs_frontend *f = &want->fe[i];
+
+		if (!xs_addr_is_v4(&f->vip))
 			return -EAFNOSUPPORT; /* the reader keeps IPv4 only, for now */
+		if (f->n_backends > XS_MAX_SVC_BACKENDS) {
+			fprintf(stderr, "xdpsvc: Service %s/%s port %s has %zu backends, at most %u are supported\n",
+				f->ns, f->name, f->port_name, f->n_backends, XS_MAX_SVC_BACKENDS);
+			return -E2BIG;
+		}
+	}
 	err = state_read(m, &s);
 	if (err)
 		return err;
@@ -549,7 +557,7 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 		}
 		const struct xs_frontend *f = &want->fe[j];
 		const struct cur_fe *cur = c == 0 ? &s.fe[i] : NULL;
-		struct xs_svc_key key = { .vip = f->vip.v4.s_addr, .port = htons(f->port), .proto = f->proto };
+		struct xs_svc_key key = { .vip = f->vip.v4.s_addr, .port = f->port, .proto = f->proto };
 		struct xs_svc_value val = { .count = f->n_backends };
 		bool owner_changed = cur && !same_owner(&cur->fe, f);
 

@@ -1,0 +1,936 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * kubectl JSON/YAML -> model. Each document is loaded with libyaml's document
+ * API (JSON is YAML flow syntax) and walked by path. Objects are reduced to
+ * small records (Service ports, endpoint sets) that are joined at the end the
+ * way kube-proxy joins them (see /work/shared/KUBE-PROXY.md). Any invalid
+ * field fails the whole load with one "FILE:LINE:COL: Kind ns/name: path: ..."
+ * line; skipped objects get a "note: FILE:LINE: skipping ..." line.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+#include "k8s.h"
+
+#define LABEL_SERVICE_NAME "kubernetes.io/service-name"
+#define LABEL_PROXY_NAME   "service.kubernetes.io/service-proxy-name"
+#define LABEL_HEADLESS     "service.kubernetes.io/headless"
+
+/* Where a Service port was read, for the duplicate-frontend error. */
+struct origin {
+	const char *file;
+	size_t line, col, idx;
+};
+
+struct svc_port {
+	char name[XS_PORT_NAME_LEN];
+	uint8_t proto;
+	uint16_t port;
+	struct origin at;
+};
+
+struct svc {
+	char ns[XS_NAME_LEN], name[XS_NAME_LEN];
+	struct xs_addr vip;
+	struct svc_port *ports;
+	size_t n_ports;
+};
+
+struct ep_port {
+	char name[XS_PORT_NAME_LEN];
+	uint8_t proto;
+	uint16_t port;           /* 0: the slice gave no number; never matches */
+};
+
+struct ep {
+	struct xs_addr addr;     /* addresses[0] */
+	bool ready;
+};
+
+/* One EndpointSlice, or one subset of a legacy v1 Endpoints. */
+struct ep_set {
+	char ns[XS_NAME_LEN], svc[XS_NAME_LEN]; /* svc "" matches no Service */
+	bool legacy;             /* v1 Endpoints: only for a Service with no slice */
+	bool ipv4;               /* IPv4 addresses; other slices only count as present */
+	struct ep *eps;
+	size_t n_eps;
+	struct ep_port *ports;
+	size_t n_ports;
+};
+
+struct state {
+	struct svc *svcs;
+	size_t n_svcs, cap_svcs;
+	struct ep_set *sets;
+	size_t n_sets, cap_sets;
+};
+
+struct ctx {
+	FILE *notes, *errors;
+	struct state *st;
+	const char *file;        /* as shown in messages */
+	yaml_document_t *doc;
+	const char *kind, *ns, *name; /* the object being read (point into doc) */
+};
+
+/* --- messages */
+
+static void print_object(FILE *f, const struct ctx *c)
+{
+	if (c->kind && c->name)
+		fprintf(f, " %s %s%s%s:", c->kind, c->ns ? c->ns : "", c->ns ? "/" : "", c->name);
+	else if (c->kind)
+		fprintf(f, " %s:", c->kind);
+}
+
+/* "FILE:LINE:COL: Kind ns/name: path.key: what is wrong"; returns -EINVAL. */
+static int fail(const struct ctx *c, const yaml_node_t *at, const char *path, const char *key,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(c->errors, "%s:%zu:%zu:", c->file, at->start_mark.line + 1, at->start_mark.column + 1);
+	print_object(c->errors, c);
+	if (*path || key)
+		fprintf(c->errors, " %s%s%s:", path, *path && key ? "." : "", key ? key : "");
+	fputc(' ', c->errors);
+	va_start(ap, fmt);
+	vfprintf(c->errors, fmt, ap);
+	va_end(ap);
+	fputc('\n', c->errors);
+	return -EINVAL;
+}
+
+/* "note: FILE:LINE: skipping Kind ns/name: why"; returns 0. */
+static int skip(const struct ctx *c, const yaml_node_t *at, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!c->notes)
+		return 0;
+	fprintf(c->notes, "note: %s:%zu: skipping", c->file, at->start_mark.line + 1);
+	print_object(c->notes, c);
+	fputc(' ', c->notes);
+	va_start(ap, fmt);
+	vfprintf(c->notes, fmt, ap);
+	va_end(ap);
+	fputc('\n', c->notes);
+	return 0;
+}
+
+static int oom(const struct ctx *c)
+{
+	fprintf(c->errors, "%s: out of memory\n", c->file);
+	return -ENOMEM;
+}
+
+/* --- the node tree */
+
+static yaml_node_t *node_at(const struct ctx *c, int i)
+{
+	return yaml_document_get_node(c->doc, i);
+}
+
+static const char *sval(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static bool is_plain(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	return is_plain(n) && (!*sval(n) || !strcmp(sval(n), "null") || !strcmp(sval(n), "~") ||
+			       !strcmp(sval(n), "Null") || !strcmp(sval(n), "NULL"));
+}
+
+/* The value of key in a mapping, null included; NULL when absent. */
+static yaml_node_t *find(const struct ctx *c, const yaml_node_t *map, const char *key)
+{
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(c, p->key);
+
+		if (k && k->type == YAML_SCALAR_NODE && !strcmp(sval(k), key))
+			return node_at(c, p->value);
+	}
+	return NULL;
+}
+
+/* The value of key, NULL when absent or null (kubectl prints "endpoints": null). */
+static yaml_node_t *child(const struct ctx *c, const yaml_node_t *map, const char *key)
+{
+	yaml_node_t *v = find(c, map, key);
+
+	return v && !is_null(v) ? v : NULL;
+}
+
+static size_t seq_len(const yaml_node_t *seq)
+{
+	return seq ? (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start) : 0;
+}
+
+static yaml_node_t *item(const struct ctx *c, const yaml_node_t *seq, size_t i)
+{
+	return node_at(c, seq->data.sequence.items.start[i]);
+}
+
+static int want(const struct ctx *c, const yaml_node_t *n, yaml_node_type_t type, const char *path,
+		const char *key)
+{
+	static const char *const what[] = {
+		[YAML_SCALAR_NODE] = "a scalar", [YAML_SEQUENCE_NODE] = "a list",
+		[YAML_MAPPING_NODE] = "a mapping",
+	};
+
+	if (n->type == type)
+		return 0;
+	if (n->type == YAML_SCALAR_NODE)
+		return fail(c, n, path, key, "expected %s, found %.40s", what[type], sval(n));
+	return fail(c, n, path, key, "expected %s, found %s", what[type],
+		    n->type == YAML_SEQUENCE_NODE ? "a list" : "a mapping");
+}
+
+/* Optional child of a given node type; *out is NULL when absent. */
+static int get_node(const struct ctx *c, const yaml_node_t *parent, const char *path, const char *key,
+		    yaml_node_type_t type, yaml_node_t **out)
+{
+	*out = child(c, parent, key);
+	return *out ? want(c, *out, type, path, key) : 0;
+}
+
+static int get_str(const struct ctx *c, const yaml_node_t *parent, const char *path, const char *key,
+		   const char **out)
+{
+	yaml_node_t *n;
+	int err = get_node(c, parent, path, key, YAML_SCALAR_NODE, &n);
+
+	*out = NULL;
+	if (err || !n)
+		return err;
+	if (strlen(sval(n)) != n->data.scalar.length)
+		return fail(c, n, path, key, "contains a NUL character");
+	*out = sval(n);
+	return 0;
+}
+
+static int need_str(const struct ctx *c, const yaml_node_t *parent, const char *path, const char *key,
+		    const char **out)
+{
+	int err = get_str(c, parent, path, key, out);
+
+	if (!err && !*out)
+		return fail(c, parent, path, key, "is required");
+	return err;
+}
+
+/* A name copied into a model field of len bytes; "" when absent. */
+static int get_name(const struct ctx *c, const yaml_node_t *parent, const char *path, const char *key,
+		    char *dst, size_t len)
+{
+	const char *s;
+	int err = get_str(c, parent, path, key, &s);
+
+	if (err)
+		return err;
+	if (!s)
+		s = "";
+	if (strlen(s) >= len)
+		return fail(c, child(c, parent, key), path, key, "too long (%zu characters, at most %zu)",
+			    strlen(s), len - 1);
+	strcpy(dst, s);
+	return 0;
+}
+
+/* A port number: a plain (unquoted) integer in 1..65535; *out = 0 when absent. */
+static int get_port(const struct ctx *c, const yaml_node_t *parent, const char *path, const char *key,
+		    bool required, uint16_t *out)
+{
+	yaml_node_t *n;
+	const char *v;
+	char *end;
+	long long x;
+	int err = get_node(c, parent, path, key, YAML_SCALAR_NODE, &n);
+
+	*out = 0;
+	if (err)
+		return err;
+	if (!n)
+		return required ? fail(c, parent, path, key, "is required") : 0;
+	v = sval(n);
+	if (!is_plain(n))
+		return fail(c, n, path, key, "\"%.40s\" is a string, expected an integer", v);
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if ((*v != '-' && (*v < '0' || *v > '9')) || *end)
+		return fail(c, n, path, key, "%.40s is not an integer", v);
+	if (errno || x < 1 || x > 65535)
+		return fail(c, n, path, key, "%.40s is out of range (1-65535)", v);
+	*out = (uint16_t)x;
+	return 0;
+}
+
+static int get_bool(const struct ctx *c, const yaml_node_t *parent, const char *path, const char *key,
+		    bool dflt, bool *out)
+{
+	yaml_node_t *n;
+	int err = get_node(c, parent, path, key, YAML_SCALAR_NODE, &n);
+
+	*out = dflt;
+	if (err || !n)
+		return err;
+	if (is_plain(n) && (!strcmp(sval(n), "true") || !strcmp(sval(n), "false"))) {
+		*out = sval(n)[0] == 't';
+		return 0;
+	}
+	if (!is_plain(n))
+		return fail(c, n, path, key, "\"%.40s\" is a string, expected true or false", sval(n));
+	return fail(c, n, path, key, "expected true or false, found %.40s", sval(n));
+}
+
+/* Protocol: TCP when absent; SCTP is returned (callers skip it). */
+static int get_proto(const struct ctx *c, const yaml_node_t *parent, const char *path, const char *key,
+		     uint8_t *out)
+{
+	const char *s;
+	int err = get_str(c, parent, path, key, &s);
+
+	*out = IPPROTO_TCP;
+	if (err || !s || !strcmp(s, "TCP"))
+		return err;
+	if (!strcmp(s, "UDP"))
+		*out = IPPROTO_UDP;
+	else if (!strcmp(s, "SCTP"))
+		*out = IPPROTO_SCTP;
+	else
+		return fail(c, child(c, parent, key), path, key,
+			    "unknown protocol \"%.40s\" (expected TCP, UDP or SCTP)", s);
+	return 0;
+}
+
+/* A scalar node holding an IP address literal. */
+static int parse_ip(const struct ctx *c, const yaml_node_t *n, const char *path, const char *key,
+		    struct xs_addr *out)
+{
+	int err = want(c, n, YAML_SCALAR_NODE, path, key);
+
+	if (err)
+		return err;
+	if (xs_addr_parse(sval(n), out))
+		return fail(c, n, path, key, "\"%.60s\" is not an IP address", sval(n));
+	return 0;
+}
+
+static const char *at_index(char *buf, size_t len, const char *path, const char *key, size_t i)
+{
+	snprintf(buf, len, "%s%s%s[%zu]", path, *path ? "." : "", key, i);
+	return buf;
+}
+
+static void *grow(void *p, size_t *cap, size_t n, size_t size)
+{
+	size_t want_cap = *cap ? *cap * 2 : 16;
+	void *q;
+
+	if (n < *cap)
+		return p;
+	q = reallocarray(p, want_cap, size);
+	if (q)
+		*cap = want_cap;
+	return q;
+}
+
+/* A new zeroed endpoint set; NULL when out of memory. */
+static struct ep_set *new_set(struct ctx *c)
+{
+	struct state *st = c->st;
+	struct ep_set *s = grow(st->sets, &st->cap_sets, st->n_sets, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	st->sets = s;
+	s = &st->sets[st->n_sets++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* --- Service */
+
+static bool is_headless_ip(const yaml_node_t *n)
+{
+	return !n || !*sval(n) || !strcmp(sval(n), "None");
+}
+
+/*
+ * The IPv4 cluster IP (KUBE-PROXY.md, "Which objects count"): clusterIPs[i]
+ * where ipFamilies[i] is IPv4; without ipFamilies, clusterIP if it is IPv4.
+ * Returns 1 with *vip, 0 with *why (skip), or -EINVAL.
+ */
+static int cluster_ip(const struct ctx *c, const yaml_node_t *spec, struct xs_addr *vip, const char **why)
+{
+	yaml_node_t *one, *ips, *fams, *primary;
+	struct xs_addr a;
+	char p[64];
+	int err;
+
+	if ((err = get_node(c, spec, "spec", "clusterIP", YAML_SCALAR_NODE, &one)) ||
+	    (err = get_node(c, spec, "spec", "clusterIPs", YAML_SEQUENCE_NODE, &ips)) ||
+	    (err = get_node(c, spec, "spec", "ipFamilies", YAML_SEQUENCE_NODE, &fams)))
+		return err;
+	primary = one ? one : seq_len(ips) ? item(c, ips, 0) : NULL;
+	if (primary && (err = want(c, primary, YAML_SCALAR_NODE, one ? "spec" : "spec.clusterIPs[0]",
+				   one ? "clusterIP" : NULL)))
+		return err;
+	if (is_headless_ip(primary)) {
+		*why = "headless (no cluster IP)";
+		return 0;
+	}
+	if (one && (err = parse_ip(c, one, "spec", "clusterIP", &a)))
+		return err;
+	for (size_t i = 0; i < seq_len(ips); i++)
+		if ((err = parse_ip(c, item(c, ips, i), at_index(p, sizeof(p), "spec", "clusterIPs", i), NULL, &a)))
+			return err;
+	if (!seq_len(fams)) {
+		xs_addr_parse(sval(primary), &a); /* checked above */
+		if (xs_addr_is_v4(&a)) {
+			*vip = a;
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < seq_len(fams); i++) {
+		yaml_node_t *f = item(c, fams, i), *ip;
+
+		at_index(p, sizeof(p), "spec", "ipFamilies", i);
+		if ((err = want(c, f, YAML_SCALAR_NODE, p, NULL)))
+			return err;
+		if (strcmp(sval(f), "IPv4") && strcmp(sval(f), "IPv6"))
+			return fail(c, f, p, NULL, "unknown IP family \"%.40s\" (expected IPv4 or IPv6)", sval(f));
+		if (strcmp(sval(f), "IPv4"))
+			continue;
+		ip = ips ? (i < seq_len(ips) ? item(c, ips, i) : NULL) : (i == 0 ? one : NULL);
+		if (!ip)
+			return fail(c, f, p, NULL, "IPv4 has no matching cluster IP in spec.clusterIPs");
+		xs_addr_parse(sval(ip), &a); /* checked above */
+		if (!xs_addr_is_v4(&a))
+			return fail(c, ip, ips ? at_index(p, sizeof(p), "spec", "clusterIPs", i) : "spec.clusterIP",
+				    NULL, "%s is not an IPv4 address but spec.ipFamilies[%zu] is IPv4", sval(ip), i);
+		*vip = a;
+		return 1;
+	}
+	*why = "no IPv4 cluster IP (IPv6 is not supported yet)";
+	return 0;
+}
+
+static int read_service(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
+{
+	struct state *st = c->st;
+	yaml_node_t *spec, *ports;
+	const char *type, *why = NULL;
+	struct xs_addr vip;
+	struct svc *s;
+	char ns[XS_NAME_LEN], name[XS_NAME_LEN];
+	int err;
+
+	if ((err = get_name(c, meta, "metadata", "namespace", ns, sizeof(ns))) ||
+	    (err = get_name(c, meta, "metadata", "name", name, sizeof(name))) ||
+	    (err = get_node(c, obj, "", "spec", YAML_MAPPING_NODE, &spec)))
+		return err;
+	if (!spec)
+		return fail(c, obj, "", "spec", "is required");
+	if ((err = get_str(c, spec, "spec", "type", &type)))
+		return err;
+	if (type && !strcmp(type, "ExternalName"))
+		return skip(c, obj, "type ExternalName");
+	if (type && strcmp(type, "ClusterIP") && strcmp(type, "NodePort") && strcmp(type, "LoadBalancer"))
+		return fail(c, child(c, spec, "type"), "spec", "type",
+			    "unknown Service type \"%.40s\" (expected ClusterIP, NodePort, LoadBalancer or ExternalName)",
+			    type);
+	err = cluster_ip(c, spec, &vip, &why);
+	if (err <= 0)
+		return err ? err : skip(c, obj, "%s", why);
+	if ((err = get_node(c, spec, "spec", "ports", YAML_SEQUENCE_NODE, &ports)))
+		return err;
+
+	if (!(s = grow(st->svcs, &st->cap_svcs, st->n_svcs, sizeof(*s))))
+		return oom(c);
+	st->svcs = s;
+	s = &st->svcs[st->n_svcs++];
+	memset(s, 0, sizeof(*s));
+	strcpy(s->ns, *ns ? ns : "default");
+	strcpy(s->name, name);
+	s->vip = vip;
+	if (seq_len(ports) && !(s->ports = calloc(seq_len(ports), sizeof(*s->ports))))
+		return oom(c);
+	for (size_t i = 0; i < seq_len(ports); i++) {
+		yaml_node_t *it = item(c, ports, i);
+		struct svc_port *sp = &s->ports[s->n_ports];
+		char p[64];
+
+		at_index(p, sizeof(p), "spec", "ports", i);
+		if ((err = want(c, it, YAML_MAPPING_NODE, p, NULL)) ||
+		    (err = get_name(c, it, p, "name", sp->name, sizeof(sp->name))) ||
+		    (err = get_proto(c, it, p, "protocol", &sp->proto)) ||
+		    (err = get_port(c, it, p, "port", true, &sp->port)))
+			return err;
+		if (sp->proto == IPPROTO_SCTP) {
+			skip(c, it, "%s (%u/SCTP): SCTP is not supported", p, sp->port);
+			continue;
+		}
+		sp->at = (struct origin){ c->file, it->start_mark.line + 1, it->start_mark.column + 1, i };
+		s->n_ports++;
+	}
+	return 0;
+}
+
+/* --- EndpointSlice and Endpoints */
+
+/* The ports of a slice or an Endpoints subset; a slice port may lack a number. */
+static int read_ep_ports(struct ctx *c, struct ep_set *set, const yaml_node_t *ports, const char *path,
+			 bool need_port)
+{
+	if (seq_len(ports) && !(set->ports = calloc(seq_len(ports), sizeof(*set->ports))))
+		return oom(c);
+	for (size_t i = 0; i < seq_len(ports); i++) {
+		yaml_node_t *it = item(c, ports, i);
+		struct ep_port *ep = &set->ports[set->n_ports++];
+		char p[64];
+		int err;
+
+		at_index(p, sizeof(p), path, "ports", i);
+		if ((err = want(c, it, YAML_MAPPING_NODE, p, NULL)) ||
+		    (err = get_name(c, it, p, "name", ep->name, sizeof(ep->name))) ||
+		    (err = get_proto(c, it, p, "protocol", &ep->proto)) ||
+		    (err = get_port(c, it, p, "port", need_port, &ep->port)))
+			return err;
+	}
+	return 0;
+}
+
+/* Copy a join key; one too long for a Service name matches nothing (""). */
+static void set_key(char *dst, const char *s)
+{
+	if (strlen(s) < XS_NAME_LEN)
+		strcpy(dst, s);
+}
+
+static int read_slice(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
+{
+	yaml_node_t *labels, *ports, *eps;
+	const char *svc, *type;
+	struct ep_set *set;
+	int family = 0;
+	int err;
+
+	if ((err = get_node(c, meta, "metadata", "labels", YAML_MAPPING_NODE, &labels)) ||
+	    (err = get_str(c, labels, "metadata.labels", LABEL_SERVICE_NAME, &svc)) ||
+	    (err = need_str(c, obj, "", "addressType", &type)) ||
+	    (err = get_node(c, obj, "", "ports", YAML_SEQUENCE_NODE, &ports)) ||
+	    (err = get_node(c, obj, "", "endpoints", YAML_SEQUENCE_NODE, &eps)))
+		return err;
+	if (!strcmp(type, "IPv4"))
+		family = AF_INET;
+	else if (!strcmp(type, "IPv6"))
+		family = AF_INET6;
+	else if (strcmp(type, "FQDN"))
+		return fail(c, child(c, obj, "addressType"), "", "addressType",
+			    "unknown addressType \"%.40s\" (expected IPv4, IPv6 or FQDN)", type);
+	if (!svc)
+		return skip(c, obj, "no label " LABEL_SERVICE_NAME);
+
+	if (!(set = new_set(c)))
+		return oom(c);
+	set_key(set->ns, c->ns);
+	set_key(set->svc, svc);
+	set->ipv4 = family == AF_INET;
+	if ((err = read_ep_ports(c, set, ports, "", false)))
+		return err;
+	if (seq_len(eps) && !(set->eps = calloc(seq_len(eps), sizeof(*set->eps))))
+		return oom(c);
+	for (size_t i = 0; i < seq_len(eps); i++) {
+		yaml_node_t *it = item(c, eps, i), *addrs, *cond;
+		struct ep *ep = &set->eps[set->n_eps];
+		char p[64], q[96];
+		bool serving, terminating;
+
+		at_index(p, sizeof(p), "", "endpoints", i);
+		if ((err = want(c, it, YAML_MAPPING_NODE, p, NULL)) ||
+		    (err = get_node(c, it, p, "addresses", YAML_SEQUENCE_NODE, &addrs)))
+			return err;
+		if (!seq_len(addrs))
+			return fail(c, addrs ? addrs : it, p, "addresses", "is required (at least one address)");
+		for (size_t j = 0; j < seq_len(addrs); j++) {
+			yaml_node_t *a = item(c, addrs, j);
+			struct xs_addr addr;
+
+			at_index(q, sizeof(q), p, "addresses", j);
+			if (!family) {
+				if ((err = want(c, a, YAML_SCALAR_NODE, q, NULL)))
+					return err;
+				continue;
+			}
+			if ((err = parse_ip(c, a, q, NULL, &addr)))
+				return err;
+			if (addr.family != family)
+				return fail(c, a, q, NULL, "%s is not an %s address (addressType is %s)", sval(a),
+					    type, type);
+			if (j == 0)
+				ep->addr = addr;
+		}
+		/* Only ready is used today; serving and terminating are checked so that
+		 * using them later cannot turn a loadable file into an invalid one. */
+		snprintf(q, sizeof(q), "%s.conditions", p);
+		if ((err = get_node(c, it, p, "conditions", YAML_MAPPING_NODE, &cond)) ||
+		    (err = get_bool(c, cond, q, "ready", true, &ep->ready)) ||
+		    (err = get_bool(c, cond, q, "serving", true, &serving)) ||
+		    (err = get_bool(c, cond, q, "terminating", false, &terminating)))
+			return err;
+		if (set->ipv4)
+			set->n_eps++;
+	}
+	return 0;
+}
+
+/* Legacy v1 Endpoints: one set per subset; notReadyAddresses are not used. */
+static int read_endpoints(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
+{
+	yaml_node_t *subsets;
+	int err;
+
+	if ((err = get_node(c, obj, "", "subsets", YAML_SEQUENCE_NODE, &subsets)))
+		return err;
+	for (size_t i = 0; i < seq_len(subsets); i++) {
+		yaml_node_t *sub = item(c, subsets, i), *addrs, *ports;
+		struct ep_set *set;
+		char p[64], q[96];
+
+		at_index(p, sizeof(p), "", "subsets", i);
+		if ((err = want(c, sub, YAML_MAPPING_NODE, p, NULL)) ||
+		    (err = get_node(c, sub, p, "addresses", YAML_SEQUENCE_NODE, &addrs)) ||
+		    (err = get_node(c, sub, p, "ports", YAML_SEQUENCE_NODE, &ports)))
+			return err;
+		if (!(set = new_set(c)))
+			return oom(c);
+		set_key(set->ns, c->ns);
+		set_key(set->svc, c->name);
+		set->legacy = set->ipv4 = true;
+		if ((err = read_ep_ports(c, set, ports, p, true)))
+			return err;
+		if (seq_len(addrs) && !(set->eps = calloc(seq_len(addrs), sizeof(*set->eps))))
+			return oom(c);
+		for (size_t j = 0; j < seq_len(addrs); j++) {
+			yaml_node_t *a = item(c, addrs, j), *ip;
+			struct ep *ep = &set->eps[set->n_eps];
+
+			at_index(q, sizeof(q), p, "addresses", j);
+			if ((err = want(c, a, YAML_MAPPING_NODE, q, NULL)) ||
+			    (err = get_node(c, a, q, "ip", YAML_SCALAR_NODE, &ip)))
+				return err;
+			if (!ip)
+				return fail(c, a, q, "ip", "is required");
+			if ((err = parse_ip(c, ip, q, "ip", &ep->addr)))
+				return err;
+			ep->ready = true;
+			if (xs_addr_is_v4(&ep->addr))
+				set->n_eps++;
+		}
+	}
+	return 0;
+}
+
+/* --- objects and files */
+
+static const struct kind {
+	const char *kind, *api_version;
+	int (*read)(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta);
+} kinds[] = {
+	{ "Service", "v1", read_service },
+	{ "EndpointSlice", "discovery.k8s.io/v1", read_slice },
+	{ "Endpoints", "v1", read_endpoints },
+};
+
+static int read_object(struct ctx *c, yaml_node_t *obj, const char *where, bool top);
+
+/* kubectl's "kind: List": items are objects. */
+static int read_list(struct ctx *c, yaml_node_t *obj, const char *api_version)
+{
+	yaml_node_t *items;
+	char p[64];
+	int err;
+
+	if (strcmp(api_version, "v1"))
+		return fail(c, child(c, obj, "apiVersion"), "", "apiVersion",
+			    "%.40s is not supported for List (expected v1)", api_version);
+	if ((err = get_node(c, obj, "", "items", YAML_SEQUENCE_NODE, &items)))
+		return err;
+	for (size_t i = 0; i < seq_len(items); i++)
+		if ((err = read_object(c, item(c, items, i), at_index(p, sizeof(p), "", "items", i), false)))
+			return err;
+	return 0;
+}
+
+static int read_object(struct ctx *c, yaml_node_t *obj, const char *where, bool top)
+{
+	const struct kind *k = NULL;
+	yaml_node_t *meta, *labels;
+	const char *api_version;
+	int err;
+
+	c->kind = c->ns = c->name = NULL;
+	if ((err = want(c, obj, YAML_MAPPING_NODE, where, NULL)) ||
+	    (err = need_str(c, obj, where, "kind", &c->kind)) ||
+	    (err = need_str(c, obj, "", "apiVersion", &api_version)))
+		return err;
+	if (top && !strcmp(c->kind, "List"))
+		return read_list(c, obj, api_version);
+	if ((err = get_node(c, obj, "", "metadata", YAML_MAPPING_NODE, &meta)))
+		return err;
+	if (!meta)
+		return fail(c, obj, "", "metadata", "is required");
+	if ((err = get_str(c, meta, "metadata", "namespace", &c->ns)) ||
+	    (err = need_str(c, meta, "metadata", "name", &c->name)))
+		return err;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(c->kind, kinds[i].kind))
+			k = &kinds[i];
+	if (!k)
+		return skip(c, obj, "kind not handled");
+	if (!c->ns)
+		c->ns = "default";
+	if (strcmp(api_version, k->api_version))
+		return fail(c, child(c, obj, "apiVersion"), "", "apiVersion",
+			    "%.40s is not supported for %s (expected %s)", api_version, k->kind, k->api_version);
+	if ((err = get_node(c, meta, "metadata", "labels", YAML_MAPPING_NODE, &labels)))
+		return err;
+	if (find(c, labels, LABEL_PROXY_NAME))
+		return skip(c, obj, "labelled " LABEL_PROXY_NAME);
+	if (find(c, labels, LABEL_HEADLESS))
+		return skip(c, obj, "labelled " LABEL_HEADLESS);
+	return k->read(c, obj, meta);
+}
+
+static int parse_error(const struct ctx *c, const yaml_parser_t *parser)
+{
+	const yaml_mark_t *m = parser->error == YAML_READER_ERROR ? &parser->mark : &parser->problem_mark;
+
+	if (parser->error == YAML_MEMORY_ERROR)
+		return oom(c);
+	fprintf(c->errors, "%s:%zu:%zu: parse error: %s", c->file, m->line + 1, m->column + 1,
+		parser->problem ? parser->problem : "unknown error");
+	if (parser->context)
+		fprintf(c->errors, " (%s at %zu:%zu)", parser->context, parser->context_mark.line + 1,
+			parser->context_mark.column + 1);
+	fputc('\n', c->errors);
+	return -EINVAL;
+}
+
+static int read_file(struct ctx *c, const char *path)
+{
+	bool is_stdin = !strcmp(path, "-");
+	FILE *f = is_stdin ? stdin : fopen(path, "r");
+	yaml_parser_t parser;
+	int err = 0;
+
+	c->file = is_stdin ? "<stdin>" : path;
+	if (!f) {
+		err = -errno;
+		fprintf(c->errors, "%s: %s\n", path, strerror(errno));
+		return err;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		err = oom(c);
+		goto out;
+	}
+	yaml_parser_set_input_file(&parser, f);
+	for (;;) {
+		yaml_document_t doc;
+		yaml_node_t *root;
+
+		if (!yaml_parser_load(&parser, &doc)) { /* libyaml freed doc */
+			err = parse_error(c, &parser);
+			break;
+		}
+		c->doc = &doc;
+		root = yaml_document_get_root_node(&doc);
+		if (root && !is_null(root))
+			err = read_object(c, root, "", true);
+		yaml_document_delete(&doc);
+		c->doc = NULL;
+		if (!root || err)
+			break;  /* end of stream */
+	}
+	yaml_parser_delete(&parser);
+out:
+	if (!is_stdin)
+		fclose(f);
+	return err;
+}
+
+/* --- the join */
+
+static int set_cmp(const void *a, const void *b)
+{
+	const struct ep_set *x = a, *y = b;
+	int r = strcmp(x->ns, y->ns);
+
+	return r ? r : strcmp(x->svc, y->svc);
+}
+
+struct fe_ref {
+	const struct xs_frontend *fe;
+	const struct origin *at;
+};
+
+static int fe_ref_cmp(const void *a, const void *b)
+{
+	const struct fe_ref *x = a, *y = b;
+	int r = xs_frontend_cmp(x->fe, y->fe);
+
+	return r ? r : (x->fe > y->fe) - (x->fe < y->fe); /* then load order */
+}
+
+/* Two Services claiming one ClusterIP:port/proto: reported on the later one. */
+static int check_duplicates(struct ctx *c, const struct xs_model *m, struct fe_ref *refs)
+{
+	char vip[XS_ADDR_STRLEN];
+
+	qsort(refs, m->n, sizeof(*refs), fe_ref_cmp);
+	for (size_t i = 1; i < m->n; i++) {
+		const struct fe_ref *a = &refs[i - 1], *b = &refs[i];
+
+		if (xs_frontend_cmp(a->fe, b->fe))
+			continue;
+		fprintf(c->errors,
+			"%s:%zu:%zu: Service %s/%s: spec.ports[%zu]: %s:%u/%s is already the frontend of Service %s/%s port \"%s\" (%s:%zu)\n",
+			b->at->file, b->at->line, b->at->col, b->fe->ns, b->fe->name, b->at->idx,
+			xs_addr_str(&b->fe->vip, vip), b->fe->port, xs_proto_name(b->fe->proto), a->fe->ns,
+			a->fe->name, a->fe->port_name, a->at->file, a->at->line);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Does set s feed Service port sp? Returns the backend port, or 0. */
+static uint16_t set_port(const struct ep_set *s, const struct svc_port *sp)
+{
+	for (size_t i = 0; i < s->n_ports; i++)
+		if (s->ports[i].port && s->ports[i].proto == sp->proto && !strcmp(s->ports[i].name, sp->name))
+			return s->ports[i].port;
+	return 0;
+}
+
+static int build(struct ctx *c, struct xs_model *out)
+{
+	struct state *st = c->st;
+	struct fe_ref *refs;
+	size_t total = 0;
+	int err;
+
+	if (st->n_sets > 1)
+		qsort(st->sets, st->n_sets, sizeof(*st->sets), set_cmp);
+	for (size_t i = 0; i < st->n_svcs; i++)
+		total += st->svcs[i].n_ports;
+	if (!total)
+		return 0;
+	out->fe = calloc(total, sizeof(*out->fe));
+	refs = calloc(total, sizeof(*refs));
+	if (!out->fe || !refs) {
+		free(refs);
+		return oom(c);
+	}
+	for (size_t i = 0; i < st->n_svcs; i++) {
+		const struct svc *s = &st->svcs[i];
+		size_t lo = 0, hi = st->n_sets;
+		bool slices = false;
+
+		/* [lo, hi): the sets of this Service */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int r = strcmp(st->sets[mid].ns, s->ns);
+
+			if ((r ? r : strcmp(st->sets[mid].svc, s->name)) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (hi = lo; hi < st->n_sets && !strcmp(st->sets[hi].ns, s->ns) &&
+			      !strcmp(st->sets[hi].svc, s->name); hi++)
+			slices |= !st->sets[hi].legacy;
+
+		for (size_t j = 0; j < s->n_ports; j++) {
+			const struct svc_port *sp = &s->ports[j];
+			struct xs_frontend *fe = &out->fe[out->n];
+			size_t n = 0;
+
+			refs[out->n++] = (struct fe_ref){ fe, &sp->at };
+			strcpy(fe->ns, s->ns);
+			strcpy(fe->name, s->name);
+			strcpy(fe->port_name, sp->name);
+			fe->proto = sp->proto;
+			fe->vip = s->vip;
+			fe->port = sp->port;
+			for (size_t k = lo; k < hi; k++)
+				if (st->sets[k].legacy != slices && st->sets[k].ipv4 && set_port(&st->sets[k], sp))
+					n += st->sets[k].n_eps;
+			if (n && !(fe->backends = calloc(n, sizeof(*fe->backends)))) {
+				free(refs);
+				return oom(c);
+			}
+			for (size_t k = lo; k < hi; k++) {
+				const struct ep_set *set = &st->sets[k];
+				uint16_t port = set->legacy != slices && set->ipv4 ? set_port(set, sp) : 0;
+
+				for (size_t e = 0; port && e < set->n_eps; e++)
+					if (set->eps[e].ready)
+						fe->backends[fe->n_backends++] =
+							(struct xs_backend_addr){ set->eps[e].addr, port };
+			}
+		}
+	}
+	err = check_duplicates(c, out, refs);
+	free(refs);
+	return err;
+}
+
+static void state_free(struct state *st)
+{
+	for (size_t i = 0; i < st->n_svcs; i++)
+		free(st->svcs[i].ports);
+	for (size_t i = 0; i < st->n_sets; i++) {
+		free(st->sets[i].eps);
+		free(st->sets[i].ports);
+	}
+	free(st->svcs);
+	free(st->sets);
+}
+
+int xs_config_load(const char *const *files, int nfiles, const struct xs_config_opts *opts,
+		   struct xs_model *out)
+{
+	struct state st = { 0 };
+	struct ctx c = {
+		.notes = opts ? opts->notes : NULL,
+		.errors = opts && opts->errors ? opts->errors : stderr,
+		.st = &st,
+		.file = "xdpsvc",
+	};
+	int err = 0;
+
+	out->fe = NULL;
+	out->n = 0;
+	for (int i = 0; i < nfiles && !err; i++)
+		err = read_file(&c, files[i]);
+	if (!err)
+		err = build(&c, out);
+	if (err)
+		xs_model_free(out);
+	else
+		xs_model_normalize(out);
+	state_free(&st);
+	return err;
+}

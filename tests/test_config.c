@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xs_config_load(): kubectl JSON/YAML in, frontends out, with kube-proxy's
+ * semantics (/work/shared/KUBE-PROXY.md). Table-driven: each case loads files
+ * from tests/data/config/ and compares the model, rendered one frontend a line
+ *     ns/name/port_name PROTO vip:port -> backend... | (none)
+ * or the one error line. Prints "PASS: config: <case>" or
+ * "FAIL: config: <case>: <why>" per case; exits 1 if any failed.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "k8s.h"
+
+#define MAX 8
+
+struct tcase {
+	const char *name;
+	const char *files[MAX];  /* relative to the data directory */
+	int ret;                 /* expected return: 0, -EINVAL, -ENOENT */
+	const char *want;        /* the whole rendered model, or NULL */
+	const char *has[MAX];    /* lines the rendered model must contain */
+	const char *lacks[MAX];  /* substrings it must not contain */
+	const char *notes[MAX];  /* substrings of the notes */
+	const char *err[MAX];    /* substrings of the (single) error line */
+};
+
+/* The frontends of kubectl-list.json and kubectl-stream.yaml. */
+#define CLUSTER_MODEL                                                                          \
+	"default/kubernetes/https TCP 10.96.0.1:443 -> 172.18.0.2:6443\n"                      \
+	"kube-system/kube-dns/dns-tcp TCP 10.96.0.10:53 -> 10.244.0.2:53 10.244.0.3:53\n"      \
+	"kube-system/kube-dns/dns UDP 10.96.0.10:53 -> 10.244.0.2:53 10.244.0.3:53\n"          \
+	"kube-system/kube-dns/metrics TCP 10.96.0.10:9153 -> 10.244.0.2:9153 10.244.0.3:9153\n" \
+	"shop/frontend/http TCP 10.96.12.40:80 -> 10.244.1.10:8080 10.244.2.20:8080\n"         \
+	"shop/frontend/https TCP 10.96.12.40:443 -> 10.244.1.10:8443 10.244.2.20:8443\n"       \
+	"shop/cart/http TCP 10.96.20.15:80 -> 10.244.2.31:8080\n"                              \
+	"shop/cart/admin TCP 10.96.20.15:9000 -> (none)\n"                                     \
+	"shop/api/http TCP 10.96.33.7:80 -> 10.244.1.30:8080\n"                                \
+	"shop/checkout/ TCP 10.96.40.8:8080 -> 10.244.2.40:8080\n"
+
+#define LIST "kubectl-list.json"
+
+#define ERR(file, msg) .ret = -EINVAL, .files = { "bad/" file }, .err = { file msg }
+
+static const struct tcase cases[] = {
+	/* --- a real cluster's objects, as kubectl prints them */
+	{ .name = "kubectl get services,endpointslices -A -o json (kind: List) gives every ClusterIP frontend",
+	  .files = { LIST }, .want = CLUSTER_MODEL },
+	{ .name = "the same objects as a multi-document YAML stream give the same frontends",
+	  .files = { "kubectl-stream.yaml" }, .want = CLUSTER_MODEL },
+	{ .name = "compact JSON (jq -c) is read",
+	  .files = { "compact.json" },
+	  .want = "kube-system/kube-dns/dns-tcp TCP 10.96.0.10:53 -> 10.244.0.2:53 10.244.0.3:53\n"
+		  "kube-system/kube-dns/dns UDP 10.96.0.10:53 -> 10.244.0.2:53 10.244.0.3:53\n"
+		  "kube-system/kube-dns/metrics TCP 10.96.0.10:9153 -> 10.244.0.2:9153 10.244.0.3:9153\n" },
+	{ .name = "kubernetes Service gets its apiserver endpoint (no nodeName)",
+	  .files = { LIST }, .has = { "default/kubernetes/https TCP 10.96.0.1:443 -> 172.18.0.2:6443" } },
+	{ .name = "same port on different protocols: kube-dns 53/UDP and 53/TCP are two frontends",
+	  .files = { LIST },
+	  .has = { "kube-system/kube-dns/dns-tcp TCP 10.96.0.10:53 -> 10.244.0.2:53 10.244.0.3:53",
+		   "kube-system/kube-dns/dns UDP 10.96.0.10:53 -> 10.244.0.2:53 10.244.0.3:53" } },
+	{ .name = "multiport endpoints: each Service port takes the slice port of the same name and protocol",
+	  .files = { LIST },
+	  .has = { "kube-system/kube-dns/metrics TCP 10.96.0.10:9153 -> 10.244.0.2:9153 10.244.0.3:9153",
+		   "shop/frontend/https TCP 10.96.12.40:443 -> 10.244.1.10:8443 10.244.2.20:8443" } },
+	{ .name = "Service with two EndpointSlices gets the backends of both, one per ip:port",
+	  .files = { LIST }, .has = { "shop/frontend/http TCP 10.96.12.40:80 -> 10.244.1.10:8080 10.244.2.20:8080" } },
+	{ .name = "not-ready endpoint is not a backend",
+	  .files = { LIST }, .lacks = { "10.244.1.11" } },
+	{ .name = "endpoint without conditions.ready is ready",
+	  .files = { LIST }, .has = { "shop/frontend/http TCP 10.96.12.40:80 -> 10.244.1.10:8080 10.244.2.20:8080" } },
+	{ .name = "slice port without a number gives no backend; the frontend stays with none",
+	  .files = { LIST }, .has = { "shop/cart/admin TCP 10.96.20.15:9000 -> (none)" } },
+	{ .name = "unnamed port of a NodePort Service gets its cluster IP and the unnamed slice port",
+	  .files = { LIST }, .has = { "shop/checkout/ TCP 10.96.40.8:8080 -> 10.244.2.40:8080" } },
+	{ .name = "dual-stack Service (clusterIPs [IPv6, IPv4]) uses its IPv4 cluster IP",
+	  .files = { LIST }, .has = { "shop/api/http TCP 10.96.33.7:80 -> 10.244.1.30:8080" } },
+	{ .name = "IPv6 EndpointSlice is ignored",
+	  .files = { LIST }, .lacks = { "fd00:" } },
+	{ .name = "headless Service has no frontend",
+	  .files = { LIST }, .lacks = { "shop/db/", "10.244.1.50" },
+	  .notes = { "kubectl-list.json:193: skipping Service shop/db: headless (no cluster IP)",
+		     "kubectl-list.json:669: skipping EndpointSlice shop/db-m2c6z: labelled service.kubernetes.io/headless" } },
+	{ .name = "ExternalName Service has no frontend",
+	  .files = { LIST }, .lacks = { "shop/payments/" },
+	  .notes = { "kubectl-list.json:231: skipping Service shop/payments: type ExternalName" } },
+	{ .name = "Service labelled service.kubernetes.io/service-proxy-name is ignored",
+	  .files = { LIST }, .lacks = { "shop/mesh/", "10.96.50.5" },
+	  .notes = { "kubectl-list.json:250: skipping Service shop/mesh: labelled service.kubernetes.io/service-proxy-name" } },
+	{ .name = "EndpointSlice labelled service.kubernetes.io/service-proxy-name is ignored",
+	  .files = { LIST }, .lacks = { "10.244.3.99" },
+	  .notes = { "kubectl-list.json:594: skipping EndpointSlice shop/frontend-mesh: labelled service.kubernetes.io/service-proxy-name" } },
+
+	/* --- other inputs */
+	{ .name = "single JSON object: a LoadBalancer Service with no endpoints is a frontend with no backends",
+	  .files = { "single-service.json" }, .want = "edge/ingress/http TCP 10.96.77.1:80 -> (none)\n" },
+	{ .name = "services in one file and EndpointSlices in another are joined",
+	  .files = { "services.yaml", "slices.json" },
+	  .want = "shop/web/http TCP 10.96.3.3:80 -> 10.244.3.1:8080 10.244.3.2:8080\n"
+		  "shop/dns/dns UDP 10.96.3.4:53 -> 10.244.3.5:5353\n" },
+	{ .name = "absent namespace, protocol and port name take their defaults; endpoints: null and empty documents are fine",
+	  .files = { "defaults.yaml" },
+	  .want = "default/plain/ TCP 10.96.9.1:8080 -> 10.244.9.1:80\n"
+		  "default/empty/http TCP 10.96.9.2:80 -> (none)\n" },
+	{ .name = "legacy v1 Endpoints serve a Service that has no EndpointSlice (notReadyAddresses unused)",
+	  .files = { "endpoints-fallback.yaml" },
+	  .want = "old/legacy/http TCP 10.96.60.1:80 -> 10.244.5.2:8080 10.244.5.3:8080 10.244.6.2:8081\n"
+		  "old/legacy/syslog UDP 10.96.60.1:514 -> 10.244.5.2:5514 10.244.5.3:5514\n" },
+	{ .name = "legacy v1 Endpoints are ignored when the Service has an EndpointSlice",
+	  .files = { "endpoints-ignored.yaml" }, .want = "old/both/http TCP 10.96.60.2:80 -> 10.244.7.7:8080\n" },
+	{ .name = "SCTP port is skipped with a note, the other ports stay",
+	  .files = { "sctp.yaml" }, .want = "telco/signalling/sip UDP 10.96.70.1:5060 -> 10.244.8.1:5060\n",
+	  .notes = { "sctp.yaml:12: skipping Service telco/signalling: spec.ports[1] (3868/SCTP): SCTP is not supported" } },
+	{ .name = "unknown kind is skipped with a note",
+	  .files = { "unknown-kind.yaml" }, .want = "default/web/ TCP 10.96.1.1:80 -> (none)\n",
+	  .notes = { "note: ", "unknown-kind.yaml:1: skipping ConfigMap kube-system/coredns: kind not handled" } },
+	{ .name = "IPv6-only Service is skipped with a note",
+	  .files = { "ipv6-only.yaml" }, .want = "",
+	  .notes = { "ipv6-only.yaml:1: skipping Service default/v6: no IPv4 cluster IP (IPv6 is not supported yet)" } },
+	{ .name = "scripts/examples/demo.yaml gives the documented demo frontends",
+	  .files = { "../../../scripts/examples/demo.yaml" },
+	  .want = "demo/web/http TCP 198.19.0.10:80 -> 198.18.1.11:8080 198.18.1.12:8080 198.18.1.13:8080\n"
+		  "demo/echo/udp UDP 198.19.0.20:53 -> 198.18.1.11:5353 198.18.1.12:5353 198.18.1.13:5353\n" },
+
+	/* --- validation: exactly one error line, nothing loaded */
+	{ .name = "bad clusterIP is an error",
+	  ERR("bad-cluster-ip.yaml", ":7:14: Service default/web: spec.clusterIP: \"10.96.0.300\" is not an IP address") },
+	{ .name = "bad EndpointSlice address is an error",
+	  ERR("bad-endpoint-ip.yaml", ":11:5: EndpointSlice default/web-1: endpoints[0].addresses[0]: \"10.244.1.x\" is not an IP address") },
+	{ .name = "bad Endpoints ip is an error",
+	  ERR("endpoints-bad.yaml", ":9:9: Endpoints default/web: subsets[0].addresses[1].ip: \"10.244.1.256\" is not an IP address") },
+	{ .name = "EndpointSlice address of the wrong family is an error",
+	  ERR("wrong-family.yaml", ":13:5: EndpointSlice default/web-1: endpoints[1].addresses[0]: fd00::1 is not an IPv4 address (addressType is IPv4)") },
+	{ .name = "Service port 0 is an error",
+	  ERR("port-zero.yaml", ":10:11: Service default/web: spec.ports[0].port: 0 is out of range (1-65535)") },
+	{ .name = "Service port 70000 is an error",
+	  ERR("port-70000.yaml", ":12:11: Service default/web: spec.ports[1].port: 70000 is out of range (1-65535)") },
+	{ .name = "EndpointSlice port 65536 is an error",
+	  ERR("slice-port-65536.yaml", ":14:9: EndpointSlice default/web-1: ports[0].port: 65536 is out of range (1-65535)") },
+	{ .name = "Endpoints port 99999 is an error",
+	  ERR("endpoints-port.yaml", ":11:11: Endpoints default/web: subsets[0].ports[0].port: 99999 is out of range (1-65535)") },
+	{ .name = "quoted port \"80\" is an error",
+	  ERR("port-quoted.json", ":8:38: Service default/web: spec.ports[0].port: \"80\" is a string, expected an integer") },
+	{ .name = "quoted ready \"true\" is an error",
+	  ERR("ready-quoted.yaml", ":13:12: EndpointSlice default/web-1: endpoints[0].conditions.ready: \"true\" is a string, expected true or false") },
+	{ .name = "protocol ICMP is an error",
+	  ERR("protocol-icmp.yaml", ":11:15: Service default/web: spec.ports[0].protocol: unknown protocol \"ICMP\" (expected TCP, UDP or SCTP)") },
+	{ .name = "EndpointSlice apiVersion discovery.k8s.io/v1beta1 is an error",
+	  ERR("slice-v1beta1.yaml", ":1:13: EndpointSlice default/web-1: apiVersion: discovery.k8s.io/v1beta1 is not supported for EndpointSlice (expected discovery.k8s.io/v1)") },
+	{ .name = "Service apiVersion apps/v1 is an error",
+	  ERR("service-apps-v1.yaml", ":1:13: Service default/web: apiVersion: apps/v1 is not supported for Service (expected v1)") },
+	{ .name = "malformed JSON (missing brace) is a parse error",
+	  ERR("missing-brace.json", ":9:1: parse error: did not find expected ',' or '}'") },
+	{ .name = "malformed YAML (bad indentation) is a parse error",
+	  ERR("bad-indent.yaml", ":5:2: parse error: did not find expected key") },
+	{ .name = "ports: 80 (not a list) is an error",
+	  ERR("ports-not-list.yaml", ":9:10: Service default/web: spec.ports: expected a list, found 80") },
+	{ .name = "ports as a mapping (not a list) is an error",
+	  ERR("ports-mapping.yaml", ":9:5: Service default/web: spec.ports: expected a list, found a mapping") },
+	{ .name = "two Services claiming one ClusterIP:port/protocol is an error",
+	  .ret = -EINVAL, .files = { "bad/duplicate-frontend.yaml" },
+	  .err = { "duplicate-frontend.yaml:24:7: Service other/web-copy: spec.ports[1]: 10.96.5.5:80/TCP is already the frontend of Service shop/web port \"http\" (",
+		   "duplicate-frontend.yaml:12)" } },
+	{ .name = "object without kind is an error",
+	  ERR("no-kind.yaml", ":12:3: items[1].kind: is required") },
+	{ .name = "object without apiVersion is an error",
+	  ERR("no-api-version.yaml", ":1:1: Service: apiVersion: is required") },
+	{ .name = "object without metadata.name is an error",
+	  ERR("no-name.yaml", ":4:3: Service: metadata.name: is required") },
+	{ .name = "Service name longer than 63 characters is an error",
+	  ERR("name-too-long.yaml", ":4:9: Service default/this-service-name-is-far-too-long-to-be-a-dns-label-of-63-characters: metadata.name: too long (68 characters, at most 63)") },
+	{ .name = "an error in the second file fails the whole load",
+	  .ret = -EINVAL, .files = { "services.yaml", "bad/second-file-bad.yaml" },
+	  .err = { "second-file-bad.yaml:13:9: EndpointSlice shop/web-2b7xq: ports[0].port: -8080 is out of range (1-65535)" } },
+	{ .name = "missing file is an I/O error",
+	  .ret = -ENOENT, .files = { "services.yaml", "no-such-file.yaml" },
+	  .err = { "no-such-file.yaml: No such file or directory" } },
+};
+
+/* One frontend a line: "ns/name/port PROTO vip:port -> ip:port ..." */
+static char *render(const struct xs_model *m)
+{
+	char *buf = NULL, a[XS_ADDR_STRLEN];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		abort();
+	for (size_t i = 0; i < m->n; i++) {
+		const struct xs_frontend *fe = &m->fe[i];
+
+		fprintf(f, "%s/%s/%s %s %s:%u ->", fe->ns, fe->name, fe->port_name, xs_proto_name(fe->proto),
+			xs_addr_str(&fe->vip, a), fe->port);
+		for (size_t j = 0; j < fe->n_backends; j++)
+			fprintf(f, " %s:%u", xs_addr_str(&fe->backends[j].addr, a), fe->backends[j].port);
+		fputs(fe->n_backends ? "\n" : " (none)\n", f);
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Print s on one line, newlines shown as " | ". */
+static void put_flat(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		if (*s != '\n')
+			fputc(*s, f);
+		else if (s[1])
+			fputs(" | ", f);
+}
+
+static bool has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = text; (p = strstr(p, line)); p++)
+		if ((p == text || p[-1] == '\n') && (p[n] == '\n' || !p[n]))
+			return true;
+	return false;
+}
+
+/* Runs one case; on failure writes why to f and returns false. */
+static bool check(const struct tcase *t, const char *dir, FILE *f)
+{
+	char *paths[MAX] = { 0 }, *errs = NULL, *notes = NULL, *got = NULL;
+	size_t errs_len = 0, notes_len = 0, n = 0;
+	FILE *ef = open_memstream(&errs, &errs_len), *nf = open_memstream(&notes, &notes_len);
+	struct xs_config_opts opts = { .notes = nf, .errors = ef };
+	struct xs_model m = { 0 };
+	bool ok = false;
+	int ret;
+
+	if (!ef || !nf)
+		abort();
+	while (n < MAX && t->files[n]) {
+		if (asprintf(&paths[n], "%s/%s", dir, t->files[n]) < 0)
+			abort();
+		n++;
+	}
+	ret = xs_config_load((const char *const *)paths, (int)n, &opts, &m);
+	fclose(ef);
+	fclose(nf);
+	got = render(&m);
+
+	if (ret != t->ret) {
+		fprintf(f, "returned %d (%s), expected %d; errors: ", ret, strerror(-ret), t->ret);
+		put_flat(f, errs);
+		goto out;
+	}
+	if (ret && (m.n || m.fe)) {
+		fprintf(f, "failed load left %zu frontends in the model", m.n);
+		goto out;
+	}
+	if (!ret && *errs) {
+		fprintf(f, "unexpected error output: ");
+		put_flat(f, errs);
+		goto out;
+	}
+	if (ret && (!strchr(errs, '\n') || strchr(errs, '\n')[1])) {
+		fprintf(f, "expected exactly one error line, got: ");
+		put_flat(f, errs);
+		goto out;
+	}
+	for (size_t i = 0; i < MAX && t->err[i]; i++)
+		if (!strstr(errs, t->err[i])) {
+			fprintf(f, "error is \"");
+			put_flat(f, errs);
+			fprintf(f, "\", expected it to contain \"%s\"", t->err[i]);
+			goto out;
+		}
+	if (t->want && strcmp(got, t->want)) {
+		fprintf(f, "model is \"");
+		put_flat(f, got);
+		fprintf(f, "\", expected \"");
+		put_flat(f, t->want);
+		fputc('"', f);
+		goto out;
+	}
+	for (size_t i = 0; i < MAX && t->has[i]; i++)
+		if (!has_line(got, t->has[i])) {
+			fprintf(f, "model has no line \"%s\"; model is \"", t->has[i]);
+			put_flat(f, got);
+			fputc('"', f);
+			goto out;
+		}
+	for (size_t i = 0; i < MAX && t->lacks[i]; i++)
+		if (strstr(got, t->lacks[i])) {
+			fprintf(f, "model contains \"%s\"; model is \"", t->lacks[i]);
+			put_flat(f, got);
+			fputc('"', f);
+			goto out;
+		}
+	for (size_t i = 0; i < MAX && t->notes[i]; i++)
+		if (!strstr(notes, t->notes[i])) {
+			fprintf(f, "notes have no \"%s\"; notes are \"", t->notes[i]);
+			put_flat(f, notes);
+			fputc('"', f);
+			goto out;
+		}
+	ok = true;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(errs);
+	free(notes);
+	free(got);
+	xs_model_free(&m);
+	return ok;
+}
+
+/* tests/data/config: $XS_TEST_DATA, else from the current directory (the
+ * repository root), else next to this source file. */
+static char *data_dir(void)
+{
+	const char *env = getenv("XS_TEST_DATA");
+	char *src, *dir;
+
+	if (env)
+		return strdup(env);
+	if (!access("tests/data/config", R_OK | X_OK))
+		return strdup("tests/data/config");
+	src = strdup(__FILE__);
+	if (!src || asprintf(&dir, "%s/data/config", dirname(src)) < 0)
+		abort();
+	free(src);
+	return dir;
+}
+
+int main(void)
+{
+	char *dir = data_dir();
+	int failed = 0;
+
+	if (!dir)
+		abort();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *why = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&why, &len);
+		bool ok;
+
+		if (!f)
+			abort();
+		ok = check(&cases[i], dir, f);
+		fclose(f);
+		if (ok)
+			printf("PASS: config: %s\n", cases[i].name);
+		else
+			printf("FAIL: config: %s: %s\n", cases[i].name, why);
+		failed += !ok;
+		free(why);
+	}
+	free(dir);
+	return failed ? 1 : 0;
+}
