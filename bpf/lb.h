@@ -32,7 +32,7 @@ static __always_inline struct xs_svc_value *xs_svc_lookup(const struct xs_pkt *p
 {
 	struct xs_svc_key k = {
 		.vip = p->iph->daddr,
-		.port = *p->dport_p,
+		.port = bpf_ntohs(*p->dport_p),
 		.proto = p->proto,
 	};
 	return bpf_map_lookup_elem(&xs_services, &k);
@@ -64,9 +64,10 @@ static __always_inline struct xs_backend *xs_select(const struct xs_svc_value *s
  * The backend of this client->VIP flow: the one in conntrack while it is
  * still a backend at the same address, else a new random pick, recorded in
  * both directions. Fails closed: no conntrack entry, no translation.
+ * *addr and *port (network order) receive the backend.
  */
 static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_svc_value *sv,
-				      __u8 ct_flags, struct xs_backend *out)
+				      __u8 ct_flags, __be32 *addr, __be16 *port)
 {
 	struct xs_ct_key fk = {
 		.saddr = p->iph->saddr,
@@ -88,10 +89,11 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 	}
 	if (ct) {
 		be = bpf_map_lookup_elem(&xs_backends, &ct->backend_id);
-		if (be && be->addr == ct->nat_addr && be->port == ct->nat_port) {
+		if (be && be->addr == ct->nat_addr && bpf_htons(be->port) == ct->nat_port) {
 			if (now - ct->last_seen > XS_CT_REFRESH_NS)
 				ct->last_seen = now;
-			*out = *be;
+			*addr = ct->nat_addr;
+			*port = ct->nat_port;
 			return XS_FWD_OK;
 		}
 		/* The backend is gone: choose again below. */
@@ -102,20 +104,21 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 		xs_count(drop_no_backend);
 		return XS_FWD_NO_BACKEND;
 	}
-	*out = *be;
+	*addr = be->addr;
+	*port = bpf_htons(be->port);
 
 	struct xs_ct_value fv = {
-		.nat_addr = be->addr,
-		.nat_port = be->port,
+		.nat_addr = *addr,
+		.nat_port = *port,
 		.flags = ct_flags,
 		.backend_id = be_id,
 		.svc_id = sv->svc_id,
 		.last_seen = now,
 	};
 	struct xs_ct_key rk = {
-		.saddr = be->addr,
+		.saddr = *addr,
 		.daddr = p->iph->saddr,
-		.sport = be->port,
+		.sport = *port,
 		.dport = *p->sport_p,
 		.proto = p->proto,
 		.dir = XS_CT_REV,

@@ -41,6 +41,9 @@ static __always_inline void xs_skb_nat(struct __sk_buff *skb, const struct xs_pk
 							       : offsetof(struct udphdr, check));
 	/* UDP: a zero checksum stays zero, a result of zero becomes 0xffff. */
 	__u64 mangled = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	/* Without an L4 checksum nothing offsets the port's change in a
+	 * CHECKSUM_COMPLETE skb->csum: have the store account for it. */
+	__u64 port_flags = p->proto == IPPROTO_UDP && !*p->l4_check ? BPF_F_RECOMPUTE_CSUM : 0;
 	__be32 old_addr = src ? p->iph->saddr : p->iph->daddr;
 	__be16 old_port = src ? *p->sport_p : *p->dport_p;
 
@@ -48,7 +51,7 @@ static __always_inline void xs_skb_nat(struct __sk_buff *skb, const struct xs_pk
 	bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | 2);
 	bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_addr, new_addr, 4);
 	bpf_skb_store_bytes(skb, addr_off, &new_addr, 4, 0);
-	bpf_skb_store_bytes(skb, port_off, &new_port, 2, 0);
+	bpf_skb_store_bytes(skb, port_off, &new_port, 2, port_flags);
 }
 
 static __always_inline bool xs_reply_nat(struct __sk_buff *skb, const struct xs_pkt *p)
@@ -66,7 +69,8 @@ SEC("tc")
 int xs_tc_egress(struct __sk_buff *skb)
 {
 	struct xs_svc_value *sv;
-	struct xs_backend be;
+	__be32 be_addr;
+	__be16 be_port;
 	struct xs_pkt p;
 
 	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
@@ -78,7 +82,7 @@ int xs_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 
 	/* The node itself talks to a frontend. */
-	if (xs_forward(&p, sv, XS_CT_F_LOCAL, &be) != XS_FWD_OK)
+	if (xs_forward(&p, sv, XS_CT_F_LOCAL, &be_addr, &be_port) != XS_FWD_OK)
 		return TC_ACT_SHOT;
 	struct bpf_fib_lookup fib = {
 		.family = AF_INET,
@@ -87,9 +91,9 @@ int xs_tc_egress(struct __sk_buff *skb)
 		.tot_len = p.ip_len,
 		.ifindex = skb->ifindex,
 		.ipv4_src = p.iph->saddr,
-		.ipv4_dst = be.addr,
+		.ipv4_dst = be_addr,
 	};
-	xs_skb_nat(skb, &p, false, be.addr, be.port);
+	xs_skb_nat(skb, &p, false, be_addr, be_port);
 	xs_count(local_dnat);
 	xs_count(hit);
 	/* The route to the VIP need not be the route to the backend. */

@@ -11,7 +11,8 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct xs_svc_value *sv;
-	struct xs_backend be;
+	__be32 be_addr;
+	__be16 be_port;
 	struct xs_pkt p;
 	int rc;
 
@@ -25,22 +26,22 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 		xs_count(pass_miss);
 		return XDP_PASS;
 	}
-	if (xs_forward(&p, sv, 0, &be) != XS_FWD_OK)
+	if (xs_forward(&p, sv, 0, &be_addr, &be_port) != XS_FWD_OK)
 		return XDP_DROP;
 
 	__be32 old_addr = p.iph->daddr;
 	__be16 old_port = *p.dport_p;
 
-	csum_replace4(&p.iph->check, old_addr, be.addr);
-	p.iph->daddr = be.addr;
+	csum_replace4(&p.iph->check, old_addr, be_addr);
+	p.iph->daddr = be_addr;
 	/* A UDP checksum of zero means "none" and stays zero. */
 	if (p.proto == IPPROTO_TCP || *p.l4_check) {
-		csum_replace4(p.l4_check, old_addr, be.addr);
-		csum_replace2(p.l4_check, old_port, be.port);
+		csum_replace4(p.l4_check, old_addr, be_addr);
+		csum_replace2(p.l4_check, old_port, be_port);
 		if (p.proto == IPPROTO_UDP && !*p.l4_check)
 			*p.l4_check = 0xffff;
 	}
-	*p.dport_p = be.port;
+	*p.dport_p = be_port;
 	xs_count(hit);
 	return XDP_PASS;
 }

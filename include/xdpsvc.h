@@ -5,7 +5,10 @@
  * two sides is declared here and nowhere else.
  *
  * Byte order: fields typed __be16/__be32 are in network order (as in the
- * packet), everything else is host order.
+ * packet), everything else is host order. Keys and values the loader writes
+ * carry their ports in host order and their addresses also as octets, so
+ * that `bpftool map dump` reads naturally: "port": 80,
+ * "vip_octets": [198,19,0,10].
  */
 #ifndef XDPSVC_H
 #define XDPSVC_H
@@ -40,8 +43,11 @@
 
 /* --- xs_services: frontend (VIP, port, proto) -> service. Written by the loader. */
 struct xs_svc_key {
-	__be32 vip;
-	__be16 port;
+	union {
+		__be32 vip;
+		__u8 vip_octets[4];
+	};
+	__u16 port;       /* host order */
 	__u8 proto;       /* IPPROTO_TCP or IPPROTO_UDP */
 	__u8 pad;
 };
@@ -66,8 +72,11 @@ struct xs_slot_key {
 /* --- xs_backends: backend id -> pod address. Written by the loader; ids are
  * stable while the backend exists, so conntrack entries stay valid. */
 struct xs_backend {
-	__be32 addr;
-	__be16 port;
+	union {
+		__be32 addr;
+		__u8 addr_octets[4];
+	};
+	__u16 port;       /* host order */
 	__u8 proto;
 	__u8 flags;
 };
@@ -94,7 +103,7 @@ struct xs_ct_key {
 
 struct xs_ct_value {
 	__be32 nat_addr;  /* FWD: backend address; REV: VIP */
-	__be16 nat_port;  /* FWD: backend port;    REV: service port */
+	__be16 nat_port;  /* FWD: backend port;    REV: service port (network order) */
 	__u8 flags;       /* XS_CT_F_* */
 	__u8 pad;
 	__u32 backend_id; /* FWD: the chosen backend */

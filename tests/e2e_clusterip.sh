@@ -1,0 +1,291 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# End to end: ClusterIP Services through xdpsvc on a namespace "cluster"
+# (see tests/lib.sh). A client outside the cluster talks to the ClusterIPs;
+# the datapath on the node's NIC must translate both directions. Case names
+# follow the Kubernetes e2e tests (test/e2e/network/service.go) where one
+# exists. Env: BUILD (default build), XDP_MODE (native|generic, default: the
+# loader's).
+set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+WEB_VIP=198.19.0.10
+ECHO_VIP=198.19.0.20
+ALL_PODS="$(pod_ip 1) $(pod_ip 2) $(pod_ip 3)"
+TWO_PODS="$(pod_ip 1) $(pod_ip 2)"
+
+# endpoints_json ADDRS: the endpoints list of a slice, one ready endpoint per address.
+endpoints_json() {
+	local a sep=""
+	for a in $1; do
+		printf '%s{"addresses":["%s"],"conditions":{"ready":true}}' "$sep" "$a"
+		sep=","
+	done
+}
+
+# manifest FILE WEB_ADDRS ECHO_ADDRS: what `kubectl get svc,endpointslices -n e2e
+# -o json` would print for Services e2e/web (http 80/TCP -> 8080) and e2e/echo
+# (udp 53/UDP -> 5353) with these pod addresses.
+manifest() {
+	cat >"$1" <<EOF
+{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":[
+ {"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"e2e"},
+  "spec":{"type":"ClusterIP","clusterIP":"$WEB_VIP","clusterIPs":["$WEB_VIP"],
+   "ipFamilies":["IPv4"],"ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080}]}},
+ {"apiVersion":"v1","kind":"Service","metadata":{"name":"echo","namespace":"e2e"},
+  "spec":{"type":"ClusterIP","clusterIP":"$ECHO_VIP","clusterIPs":["$ECHO_VIP"],
+   "ipFamilies":["IPv4"],"ports":[{"name":"udp","port":53,"protocol":"UDP","targetPort":5353}]}},
+ {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
+  "metadata":{"name":"web-x7k2p","namespace":"e2e","labels":{"kubernetes.io/service-name":"web"}},
+  "addressType":"IPv4","ports":[{"name":"http","port":8080,"protocol":"TCP"}],
+  "endpoints":[$(endpoints_json "$2")]},
+ {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
+  "metadata":{"name":"echo-q9v4m","namespace":"e2e","labels":{"kubernetes.io/service-name":"echo"}},
+  "addressType":"IPv4","ports":[{"name":"udp","port":5353,"protocol":"UDP"}],
+  "endpoints":[$(endpoints_json "$3")]}
+]}
+EOF
+}
+
+# tcp_sample N: N new HTTP connections to the web ClusterIP, one line each:
+# the pod that answered, or "none".
+tcp_sample() {
+	local i body
+	for ((i = 0; i < $1; i++)); do
+		body=$(curl_vip "http://$WEB_VIP/" 2>/dev/null) || body=none
+		echo "${body:-empty}"
+	done
+}
+
+# udp_sample N: N queries to the echo ClusterIP, each from a new socket; one
+# line per answer (unanswered queries print nothing).
+udp_sample() {
+	in_cl "$TOOLS/udpq" "$ECHO_VIP" 53 --count "$1" --timeout-ms 1000 2>/dev/null
+}
+
+# tally: "pod1 x7, pod2 x5" from one answer per line.
+tally() {
+	sort | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }'
+}
+
+# sees_all_pods: stdin has an answer from each of pod1..pod3 and nothing else.
+sees_all_pods() {
+	local answers
+	answers=$(sort -u | tr '\n' ' ')
+	[ "$answers" = "pod1 pod2 pod3 " ]
+}
+
+# sample_until_all KIND ROUNDS PER_ROUND: sample in rounds until every pod
+# answered (or a round got no answer at all); prints every answer.
+sample_until_all() {
+	local kind=$1 rounds=$2 per=$3 r out all=""
+	for ((r = 0; r < rounds; r++)); do
+		out=$("${kind}_sample" "$per")
+		all+="$out"$'\n'
+		grep -qx 'pod[123]' <<<"$out" || break
+		sees_all_pods <<<"$(grep -x 'pod[123]' <<<"$all")" && break
+	done
+	printf '%s' "$all"
+}
+
+list_json() { xs list --json; }
+
+# frontend_field NS NAME JQ: a value from `list --json` for one frontend.
+frontend_field() {
+	list_json | jq -r --arg ns "$1" --arg n "$2" \
+		".frontends[] | select(.namespace == \$ns and .name == \$n) | $3"
+}
+
+attach() {
+	if [ -n "${XDP_MODE:-}" ]; then
+		xs attach "$NIC" --xdp-mode "$XDP_MODE"
+	else
+		xs attach "$NIC"
+	fi
+}
+
+# Stop here: the cases left cannot say anything useful.
+give_up() {
+	fail "remaining cases" "not run: $1"
+	exit 1
+}
+
+# --- setup -------------------------------------------------------------------
+
+if ! cluster_up; then
+	fail "setup" "could not build the namespace cluster (see stderr)"
+	exit 1
+fi
+FULL=$RUN_DIR/full.json
+NO_POD3=$RUN_DIR/no-pod3.json
+EMPTY=$RUN_DIR/empty-web.json
+BAD=$RUN_DIR/bad-ip.json
+manifest "$FULL" "$ALL_PODS" "$ALL_PODS"
+manifest "$NO_POD3" "$TWO_PODS" "$TWO_PODS"
+manifest "$EMPTY" "" "$ALL_PODS"
+manifest "$BAD" "$(pod_ip 1) $(pod_ip 2) 198.18.1.300" "$ALL_PODS"
+
+# --- cases -------------------------------------------------------------------
+
+name="attach puts XDP on the NIC's ingress and tc on its egress"
+err=$(attach 2>&1)
+status=$?
+if [ "$status" -ne 0 ]; then
+	fail "$name" "xdpsvc attach $NIC exited $status: $err"
+	give_up "attach failed"
+elif ! ip -n "$NS_NODE" link show "$NIC" | grep -q 'prog/xdp'; then
+	fail "$name" "no XDP program on $NIC: $(ip -n "$NS_NODE" -d link show "$NIC" | tr '\n' ' ')"
+elif [ -z "$(tc -n "$NS_NODE" filter show dev "$NIC" egress)" ]; then
+	fail "$name" "no tc filter on $NIC egress"
+else
+	missing=""
+	for m in xs_services xs_slots xs_backends xs_conntrack xs_svc_stats xs_global_stats xs_svc_meta; do
+		[ -e "$PIN/$m" ] || missing+=" $m"
+	done
+	if [ -n "$missing" ]; then
+		fail "$name" "maps not pinned under $PIN:$missing"
+	else
+		pass "$name"
+	fi
+fi
+[ "$XS_FAILED" -eq 0 ] || give_up "the datapath is not attached"
+
+name="traffic not for a Service passes through untouched"
+# ARP through the XDP program (client asks, node answers through tc egress),
+# ICMP, and TCP to a pod address that is no frontend.
+ip -n "$NS_CL" neigh flush dev cl0
+if ! out=$(in_cl ping -c 1 -W 2 "$NODE_IP" 2>&1); then
+	fail "$name" "ping $NODE_IP from the client failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
+elif ! body=$(curl_vip "http://$(pod_ip 1):8080/" 2>&1) || [ "$body" != pod1 ]; then
+	fail "$name" "direct request to pod1 got: $body"
+else
+	pass "$name"
+fi
+# From here on the client and node know each other statically: later cases
+# compare counters, and a neighbour probe would count as a packet.
+mac_cl=$(ip -n "$NS_CL" -br link show cl0 | awk '{print $3}')
+mac_nic=$(ip -n "$NS_NODE" -br link show "$NIC" | awk '{print $3}')
+ip -n "$NS_CL" neigh replace "$NODE_IP" lladdr "$mac_nic" dev cl0 nud permanent
+ip -n "$NS_NODE" neigh replace "$CLIENT_IP" lladdr "$mac_cl" dev "$NIC" nud permanent
+
+name="apply reports the frontends and backends it added"
+if ! out=$(xs apply "$FULL" 2>&1); then
+	fail "$name" "xdpsvc apply exited non-zero: $out"
+	give_up "the first apply failed"
+elif ! grep -qx 'apply: frontends 2 added, 0 changed, 0 removed; backends 6 added, 0 removed\( (.*)\)\?' <<<"$out"; then
+	fail "$name" "unexpected summary: $out"
+else
+	pass "$name"
+fi
+
+name="should serve a basic endpoint from pods"
+answers=$(sample_until_all tcp 10 20)
+if sees_all_pods <<<"$(grep -v '^none$' <<<"$answers")"; then
+	pass "$name"
+else
+	fail "$name" "$(wc -l <<<"$answers") requests to $WEB_VIP:80 got: $(tally <<<"$answers")"
+fi
+
+name="UDP through the ClusterIP reaches every pod"
+answers=$(sample_until_all udp 5 30)
+if sees_all_pods <<<"$answers"; then
+	pass "$name"
+else
+	fail "$name" "queries to $ECHO_VIP:53 got: $(tally <<<"$answers")"
+fi
+
+name="re-applying the same file reports no change"
+if ! out=$(xs apply "$FULL" 2>&1); then
+	fail "$name" "xdpsvc apply exited non-zero: $out"
+elif [ "$out" != "apply: no change" ]; then
+	fail "$name" "second apply printed: $out"
+else
+	pass "$name"
+fi
+
+name="apply --dry-run reports the change and writes nothing"
+before=$(list_json)
+if ! out=$(xs apply "$NO_POD3" --dry-run 2>&1); then
+	fail "$name" "xdpsvc apply --dry-run exited non-zero: $out"
+elif ! grep -qx '[a-z-]*: frontends 0 added, 2 changed, 0 removed; backends 0 added, 2 removed\( (.*)\)\?' <<<"$out"; then
+	fail "$name" "dry run printed: $out"
+elif [ "$(list_json)" != "$before" ]; then
+	fail "$name" "list --json changed after a dry run"
+else
+	pass "$name"
+fi
+
+name="a rejected apply changes nothing"
+before=$(list_json)
+xs apply "$BAD" >"$RUN_DIR/bad.out" 2>"$RUN_DIR/bad.err"
+status=$?
+if [ "$status" -ne 1 ]; then
+	fail "$name" "apply of a bad address exited $status, want 1"
+elif ! grep -q 'addresses' "$RUN_DIR/bad.err"; then
+	fail "$name" "stderr does not name the field: $(cat "$RUN_DIR/bad.err")"
+elif [ "$(list_json)" != "$before" ]; then
+	fail "$name" "list --json changed: $(diff <(echo "$before") <(list_json) | head -n 5 | tr '\n' ' ')"
+else
+	pass "$name"
+fi
+
+name="removing an endpoint stops new connections to it"
+if ! out=$(xs apply "$NO_POD3" 2>&1); then
+	fail "$name" "xdpsvc apply exited non-zero: $out"
+else
+	tcp=$(tcp_sample 60)
+	udp=$(udp_sample 30)
+	if grep -qvx 'pod[12]' <<<"$tcp" || ! grep -qx pod1 <<<"$tcp" || ! grep -qx pod2 <<<"$tcp"; then
+		fail "$name" "60 requests after removing pod3 got: $(tally <<<"$tcp")"
+	elif [ "$(grep -cx 'pod[12]' <<<"$udp")" -ne 30 ] || ! grep -qx pod1 <<<"$udp" ||
+		! grep -qx pod2 <<<"$udp"; then
+		fail "$name" "30 UDP queries after removing pod3 got: $(tally <<<"$udp")"
+	else
+		pass "$name"
+	fi
+fi
+
+name="service with no endpoints drops"
+if ! out=$(xs apply "$EMPTY" 2>&1); then
+	fail "$name" "xdpsvc apply exited non-zero: $out"
+elif body=$(curl_vip --max-time 1 "http://$WEB_VIP/" 2>/dev/null); then
+	fail "$name" "a request to $WEB_VIP:80 with no endpoints was answered: $body"
+elif ! drops=$(frontend_field e2e web .stats.no_backend) || ! [ "${drops:-0}" -gt 0 ] 2>/dev/null; then
+	fail "$name" "list --json: no_backend of e2e/web is '${drops:-}', want > 0"
+elif ! out=$(xs apply "$FULL" 2>&1); then
+	fail "$name" "restoring the endpoints failed: $out"
+elif ! sees_all_pods <<<"$(sample_until_all tcp 10 20 | grep -v '^none$')"; then
+	fail "$name" "after restoring the endpoints not every pod answers"
+else
+	pass "$name"
+fi
+
+name="attach twice is harmless"
+if ! err=$(attach 2>&1); then
+	fail "$name" "second attach failed: $err"
+elif [ "$(frontend_field e2e web '.backends | length')" != 3 ]; then
+	fail "$name" "after the second attach list shows: $(list_json)"
+elif ! body=$(curl_vip "http://$WEB_VIP/" 2>&1) || ! grep -qx 'pod[123]' <<<"$body"; then
+	fail "$name" "after the second attach $WEB_VIP:80 got: $body"
+else
+	pass "$name"
+fi
+
+name="detach leaves the NIC clean"
+if ! err=$(xs detach "$NIC" --purge 2>&1); then
+	fail "$name" "xdpsvc detach --purge failed: $err"
+elif ip -n "$NS_NODE" link show "$NIC" | grep -q xdp; then
+	fail "$name" "XDP still on $NIC: $(ip -n "$NS_NODE" link show "$NIC" | tr '\n' ' ')"
+elif [ -n "$(tc -n "$NS_NODE" filter show dev "$NIC" egress)$(tc -n "$NS_NODE" filter show dev "$NIC" ingress)" ]; then
+	fail "$name" "tc filters left on $NIC"
+elif left=$(find "$PIN" -mindepth 1 2>/dev/null) && [ -n "$left" ]; then
+	fail "$name" "pins left: $(tr '\n' ' ' <<<"$left")"
+elif body=$(curl_vip --max-time 1 "http://$WEB_VIP/" 2>/dev/null); then
+	fail "$name" "$WEB_VIP:80 still answers after detach: $body"
+else
+	pass "$name"
+fi
+
+xs_status

@@ -1,0 +1,197 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Shared helpers for the end-to-end tests and the demo: a small "cluster" of
+# network namespaces, built per run and removed by a trap, and the PASS/FAIL
+# reporting that tests/run.sh counts.
+#
+#   client ns ${P}cl    cl0 198.18.0.1/24 --- nic0 198.18.0.2/24   node ns ${P}node
+#   (the outside world)                        vp1 --- eth0 198.18.1.11/32  pod ns ${P}pod1
+#                                              vp2 --- eth0 198.18.1.12/32  pod ns ${P}pod2
+#                                              vp3 --- eth0 198.18.1.13/32  pod ns ${P}pod3
+#
+# The datapath goes on nic0 (XDP ingress, tc egress). ClusterIPs live in
+# 198.19.0.0/16, which the client routes to the node and nothing else knows:
+# reaching a pod through one proves the datapath translated the packet.
+#
+# Nothing here touches the root network namespace: every link is created
+# inside a namespace made by this run. Usage:
+#
+#   . tests/lib.sh
+#   cluster_up || { fail setup "..."; exit 1; }   # the EXIT trap tears it down
+#   xs attach nic0; in_cl curl ...; pass NAME / fail NAME WHY
+
+set -u
+
+XS_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$XS_REPO/$BUILD ;; esac
+XDPSVC=$BUILD/xdpsvc
+TOOLS=$BUILD/tests/tools
+
+P=xs$$                        # prefix of every namespace of this run
+NS_CL=${P}cl
+NS_NODE=${P}node
+NPODS=3
+RUN_DIR=/run/xdpsvc-test.$$   # logs, generated files, the bpffs
+BPFFS=$RUN_DIR/bpf            # outside /sys: `ip netns exec` hides /sys/fs/bpf
+PIN=$BPFFS/xdpsvc
+
+NIC=nic0
+CLIENT_IP=198.18.0.1
+NODE_IP=198.18.0.2
+
+XS_PASSED=0
+XS_FAILED=0
+XS_NAMESPACES=()
+
+pass() { XS_PASSED=$((XS_PASSED + 1)); echo "PASS: $1"; }
+fail() { XS_FAILED=$((XS_FAILED + 1)); echo "FAIL: $1: $2"; }
+
+# Exit status for the end of a test script.
+xs_status() { [ "$XS_FAILED" -eq 0 ]; }
+
+# wait_until TIMEOUT_S CMD...: run CMD every 0.1 s until it succeeds (0) or
+# TIMEOUT_S seconds have passed (1). Bounded both in time and in tries.
+wait_until() {
+	local timeout=$1 end tries=0
+	shift
+	end=$((SECONDS + timeout + 1))
+	while [ "$tries" -le $((timeout * 10)) ]; do
+		"$@" && return 0
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.1
+		tries=$((tries + 1))
+	done
+	return 1
+}
+
+pod_ns() { echo "${P}pod$1"; }
+pod_ip() { echo "198.18.1.1$1"; }
+
+in_cl() { ip netns exec "$NS_CL" "$@"; }
+in_node() { ip netns exec "$NS_NODE" "$@"; }
+in_pod() { local n=$1; shift; ip netns exec "$(pod_ns "$n")" "$@"; }
+
+# xs ARGS...: the loader inside the node namespace, on this run's pin dir.
+xs() { in_node "$XDPSVC" "$@" --pin-path "$PIN"; }
+
+# curl_vip URL [curl args]: the body of one new HTTP request from the client.
+curl_vip() { in_cl curl -sS --max-time 2 "$@"; }
+
+# Run a setup step; on failure say which one (the caller returns 1).
+step() {
+	"$@" && return 0
+	echo "setup: failed: $*" >&2
+	return 1
+}
+
+xs_netns_add() {
+	step ip netns add "$1" || return 1
+	XS_NAMESPACES+=("$1")
+	# No IPv6: its router solicitations and MLD reports would be the only
+	# unsolicited packets on the links, and tests compare counters.
+	step ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 || return 1
+	step ip -n "$1" link set lo up
+}
+
+# pod_up N: pod namespace N with its veth to the node and its servers.
+pod_up() {
+	local n=$1 ns ip mac_pod mac_node
+	ns=$(pod_ns "$n")
+	ip=$(pod_ip "$n")
+	xs_netns_add "$ns" || return 1
+	step ip -n "$NS_NODE" link add "vp$n" type veth peer name eth0 netns "$ns" || return 1
+	step ip -n "$ns" addr add "$ip/32" dev eth0 || return 1
+	step ip -n "$ns" link set eth0 up || return 1
+	step ip -n "$NS_NODE" link set "vp$n" up || return 1
+	# GRO on the pod side gives the veth a NAPI context, which a datapath that
+	# XDP_REDIRECTs from the NIC into vpN needs (as for a real pod veth).
+	step ip netns exec "$ns" ethtool -K eth0 gro on >/dev/null || return 1
+	# The pod reaches everything through the node; static neighbours both ways
+	# keep ARP out of the picture.
+	mac_pod=$(ip -n "$ns" -br link show eth0 | awk '{print $3}')
+	mac_node=$(ip -n "$NS_NODE" -br link show "vp$n" | awk '{print $3}')
+	step ip -n "$ns" route add "$NODE_IP" dev eth0 || return 1
+	step ip -n "$ns" route add default via "$NODE_IP" dev eth0 onlink || return 1
+	step ip -n "$ns" neigh replace "$NODE_IP" lladdr "$mac_node" dev eth0 nud permanent || return 1
+	step ip -n "$NS_NODE" route add "$ip/32" dev "vp$n" || return 1
+	step ip -n "$NS_NODE" neigh replace "$ip" lladdr "$mac_pod" dev "vp$n" nud permanent || return 1
+	step ip netns exec "$NS_NODE" sysctl -qw "net.ipv4.conf.vp$n.rp_filter=0" || return 1
+
+	ip netns exec "$ns" "$TOOLS/podsrv" --name "pod$n" --tcp 8080 --udp 5353 \
+		>"$RUN_DIR/pod$n.log" 2>&1 &
+	if ! wait_until 5 grep -q '^ready$' "$RUN_DIR/pod$n.log"; then
+		echo "setup: podsrv in $ns did not start: $(cat "$RUN_DIR/pod$n.log")" >&2
+		return 1
+	fi
+}
+
+# cluster_up: build everything and install the teardown trap. Returns 1 (with
+# a reason on stderr) if any step failed; the trap still cleans up.
+cluster_up() {
+	local n f ns
+	trap cluster_down EXIT
+	trap 'exit 130' INT TERM
+	for f in "$XDPSVC" "$TOOLS/podsrv" "$TOOLS/udpq"; do
+		[ -x "$f" ] || { echo "setup: $f is missing: run 'make test-bins'" >&2; return 1; }
+	done
+	step mkdir -p "$BPFFS" || return 1
+	step mount -t bpf bpf "$BPFFS" || return 1
+
+	xs_netns_add "$NS_CL" || return 1
+	xs_netns_add "$NS_NODE" || return 1
+	step ip -n "$NS_CL" link add cl0 type veth peer name "$NIC" netns "$NS_NODE" || return 1
+	step ip -n "$NS_CL" addr add "$CLIENT_IP/24" dev cl0 || return 1
+	step ip -n "$NS_CL" link set cl0 up || return 1
+	# A local socket leaves the L4 checksum to the (absent) hardware; the
+	# datapath on the peer cannot finish it, so the outside world computes it.
+	step ip netns exec "$NS_CL" ethtool -K cl0 tx off >/dev/null || return 1
+	step ip -n "$NS_CL" route add 198.19.0.0/16 via "$NODE_IP" || return 1
+	step ip -n "$NS_CL" route add 198.18.1.0/24 via "$NODE_IP" || return 1
+
+	step ip netns exec "$NS_NODE" sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 || return 1
+	step ip -n "$NS_NODE" addr add "$NODE_IP/24" dev "$NIC" || return 1
+	step ip -n "$NS_NODE" link set "$NIC" up || return 1
+	step ip netns exec "$NS_NODE" sysctl -qw "net.ipv4.conf.$NIC.rp_filter=0" || return 1
+
+	for n in $(seq "$NPODS"); do
+		pod_up "$n" || return 1
+	done
+	# Links created after the first sysctl got IPv6 from their own defaults.
+	for ns in "${XS_NAMESPACES[@]}"; do
+		step ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || return 1
+	done
+	# The cluster works without the datapath: the client reaches a pod directly.
+	if ! wait_until 5 curl_vip -o /dev/null "http://$(pod_ip 1):8080/"; then
+		echo "setup: client cannot reach pod1 directly" >&2
+		return 1
+	fi
+}
+
+xs_pids_in() { ip netns pids "$1" 2>/dev/null; }
+
+cluster_down() {
+	local ns pid
+	trap - EXIT INT TERM
+	if [ -x "$XDPSVC" ] && ip netns list | grep -qw "$NS_NODE"; then
+		xs detach "$NIC" --purge >/dev/null 2>&1
+	fi
+	for ns in "${XS_NAMESPACES[@]}"; do
+		# Only processes this run started live in its namespaces.
+		for pid in $(xs_pids_in "$ns"); do
+			kill "$pid" 2>/dev/null
+		done
+		wait_until 5 test -z "$(xs_pids_in "$ns")" || for pid in $(xs_pids_in "$ns"); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+		ip netns del "$ns" 2>/dev/null
+	done
+	if mountpoint -q "$BPFFS"; then
+		umount "$BPFFS"
+	fi
+	rm -rf "$RUN_DIR"
+	return 0
+}

@@ -1,0 +1,1559 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * test_datapath: the XDP and tc programs run through BPF_PROG_TEST_RUN on
+ * frames built here, with the maps filled by the loader's own xs_apply().
+ *
+ * Both skeletons are loaded with pinning switched off (every map's pin path
+ * cleared) and the tc object reusing the XDP object's maps, so nothing is
+ * pinned and nothing is attached: the run leaves nothing behind.
+ *
+ * Every output frame is compared with the input frame in which exactly the
+ * translated fields were rewritten and both checksums recomputed from
+ * scratch; counters and conntrack are compared as deltas. One line per case:
+ * "PASS: datapath: NAME" or "FAIL: datapath: NAME: why". Exit 1 if any failed.
+ * Needs root (BPF).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/pkt_cls.h>
+#include "xdp.skel.h"
+#include "tc.skel.h"
+#include "maps.h"
+#include "model.h"
+#include "pkt.h"
+
+/* ------------------------------------------------------------ reporting */
+
+static int n_failed;
+static char why[4096];
+
+/* Record the first reason a case fails; returns false for `return fail(...)`. */
+__attribute__((format(printf, 1, 2))) static bool fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why[0])
+		return false;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (!why[0])
+		snprintf(why, sizeof(why), "failed");
+	return false;
+}
+
+/* Prefix the recorded reason with where it happened. */
+static bool refail(const char *prefix)
+{
+	char w[sizeof(why)];
+
+	memcpy(w, why, sizeof(w));
+	snprintf(why, sizeof(why), "%.200s: %.3800s", prefix, w);
+	return false;
+}
+
+static void report(const char *name, bool ok)
+{
+	if (ok && !why[0]) {
+		printf("PASS: datapath: %s\n", name);
+	} else {
+		printf("FAIL: datapath: %s: %s\n", name, why[0] ? why : "failed");
+		n_failed++;
+	}
+	fflush(stdout);
+	why[0] = 0;
+}
+
+/* ------------------------------------------------------------ the services */
+
+#define CLIENT "198.18.0.1"
+#define NODE "198.18.0.2"
+#define POD1 "198.18.1.11"
+#define POD2 "198.18.1.12"
+#define WEB_VIP "198.19.0.10"
+#define DNS_VIP "198.19.0.20"
+#define EMPTY_VIP "198.19.0.30"
+
+struct be_def {
+	const char *addr;
+	uint16_t port;
+};
+
+struct fe_def {
+	const char *name;
+	const char *vip;
+	uint16_t port;
+	uint8_t proto;
+	size_t n;
+	struct be_def be[2];
+};
+
+static const struct fe_def FE_WEB = { "web", WEB_VIP, 80, PKT_IPPROTO_TCP, 2,
+				      { { POD1, 8080 }, { POD2, 8080 } } };
+static const struct fe_def FE_DNS = { "dns", DNS_VIP, 53, PKT_IPPROTO_UDP, 1, { { POD1, 5353 } } };
+static const struct fe_def FE_EMPTY = { "empty", EMPTY_VIP, 443, PKT_IPPROTO_TCP, 0, { { 0 } } };
+/* web after its second backend went away */
+static const struct fe_def FE_WEB_ONE = { "web", WEB_VIP, 80, PKT_IPPROTO_TCP, 1, { { POD1, 8080 } } };
+
+/* The frontends whose counters every case checks, by slot. */
+enum { S_WEB, S_DNS, S_EMPTY, N_SVC };
+static const struct fe_def *const svc_fe[N_SVC] = { &FE_WEB, &FE_DNS, &FE_EMPTY };
+
+static int slot_of(const struct fe_def *f)
+{
+	for (int i = 0; i < N_SVC; i++)
+		if (!strcmp(svc_fe[i]->vip, f->vip) && svc_fe[i]->port == f->port && svc_fe[i]->proto == f->proto)
+			return i;
+	return -1;
+}
+
+/* ------------------------------------------------------------ BPF objects */
+
+static struct xs_xdp *X;
+static struct xs_tc *T;
+static struct xs_maps M = { -1, -1, -1, -1, -1, -1, -1, 0, 0 };
+static int xdp_fd, tc_egress_fd, tc_ingress_fd;
+
+static const char *const map_names[] = {
+	XS_MAP_SERVICES, XS_MAP_SLOTS, XS_MAP_BACKENDS, XS_MAP_CT,
+	XS_MAP_SVC_STATS, XS_MAP_GLOBAL_STATS, XS_MAP_SVC_META,
+};
+#define N_MAPS (sizeof(map_names) / sizeof(map_names[0]))
+
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+static bool pinned_file_exists(const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/fs/bpf/%s", name);
+	return stat(path, &st) == 0;
+}
+
+static bool setup(void)
+{
+	bool pre_existing[N_MAPS];
+	struct bpf_map *map;
+	int err;
+
+	for (size_t i = 0; i < N_MAPS; i++)
+		pre_existing[i] = pinned_file_exists(map_names[i]);
+	X = xs_xdp__open();
+	T = xs_tc__open();
+	if (!X || !T)
+		return fail("cannot open the skeletons: %s", strerror(errno));
+	bpf_object__for_each_map(map, X->obj)
+		if (bpf_map__set_pin_path(map, NULL))
+			return fail("xdp: cannot clear the pin path of %s", bpf_map__name(map));
+	bpf_object__for_each_map(map, T->obj)
+		if (bpf_map__set_pin_path(map, NULL))
+			return fail("tc: cannot clear the pin path of %s", bpf_map__name(map));
+	err = xs_xdp__load(X);
+	if (err)
+		return fail("loading the XDP object: %s", strerror(-err));
+	bpf_object__for_each_map(map, T->obj) {
+		struct bpf_map *xm = bpf_object__find_map_by_name(X->obj, bpf_map__name(map));
+
+		if (!xm) {
+			if (!strncmp(bpf_map__name(map), "xs_", 3))
+				return fail("tc map %s has no twin in the XDP object", bpf_map__name(map));
+			continue;
+		}
+		err = bpf_map__reuse_fd(map, bpf_map__fd(xm));
+		if (err)
+			return fail("reusing map %s: %s", bpf_map__name(map), strerror(-err));
+	}
+	err = xs_tc__load(T);
+	if (err)
+		return fail("loading the tc object: %s", strerror(-err));
+
+	xdp_fd = bpf_program__fd(X->progs.xs_xdp_ingress);
+	tc_egress_fd = bpf_program__fd(T->progs.xs_tc_egress);
+	tc_ingress_fd = bpf_program__fd(T->progs.xs_tc_ingress);
+	M.services = bpf_map__fd(X->maps.xs_services);
+	M.slots = bpf_map__fd(X->maps.xs_slots);
+	M.backends = bpf_map__fd(X->maps.xs_backends);
+	M.ct = bpf_map__fd(X->maps.xs_conntrack);
+	M.svc_stats = bpf_map__fd(X->maps.xs_svc_stats);
+	M.global_stats = bpf_map__fd(X->maps.xs_global_stats);
+	M.svc_meta = bpf_map__fd(X->maps.xs_svc_meta);
+	M.max_services = bpf_map__max_entries(X->maps.xs_svc_stats);
+	M.ncpus = libbpf_num_possible_cpus();
+	if (M.ncpus <= 0)
+		return fail("libbpf_num_possible_cpus: %d", M.ncpus);
+
+	/* The two objects must share one instance of every map. */
+	for (size_t i = 0; i < N_MAPS; i++) {
+		struct bpf_map *xm = bpf_object__find_map_by_name(X->obj, map_names[i]);
+		struct bpf_map *tm = bpf_object__find_map_by_name(T->obj, map_names[i]);
+
+		if (!xm || !tm)
+			return fail("map %s missing from the %s object", map_names[i], xm ? "tc" : "XDP");
+		if (map_id(bpf_map__fd(xm)) != map_id(bpf_map__fd(tm)))
+			return fail("map %s: XDP and tc objects hold different maps (ids %u, %u)", map_names[i],
+				    map_id(bpf_map__fd(xm)), map_id(bpf_map__fd(tm)));
+		if (bpf_map__is_pinned(xm) || bpf_map__is_pinned(tm) ||
+		    (!pre_existing[i] && pinned_file_exists(map_names[i])))
+			return fail("map %s was pinned", map_names[i]);
+	}
+	return true;
+}
+
+static void teardown(void)
+{
+	xs_tc__destroy(T);
+	xs_xdp__destroy(X);
+}
+
+/* ------------------------------------------------------------ model and apply */
+
+static bool build_model(const struct fe_def *const *fes, size_t n, struct xs_model *m)
+{
+	m->n = n;
+	m->fe = calloc(n ? n : 1, sizeof(*m->fe));
+	if (!m->fe)
+		return fail("out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const struct fe_def *d = fes[i];
+		struct xs_frontend *f = &m->fe[i];
+
+		snprintf(f->ns, sizeof(f->ns), "test");
+		snprintf(f->name, sizeof(f->name), "%s", d->name);
+		f->proto = d->proto;
+		f->port = d->port;
+		if (xs_addr_parse(d->vip, &f->vip))
+			return fail("bad VIP %s", d->vip);
+		f->backends = calloc(d->n ? d->n : 1, sizeof(*f->backends));
+		if (!f->backends)
+			return fail("out of memory");
+		f->n_backends = d->n;
+		for (size_t j = 0; j < d->n; j++) {
+			if (xs_addr_parse(d->be[j].addr, &f->backends[j].addr))
+				return fail("bad backend %s", d->be[j].addr);
+			f->backends[j].port = d->be[j].port;
+		}
+	}
+	xs_model_normalize(m);
+	return true;
+}
+
+static bool apply(const struct fe_def *const *fes, size_t n, struct xs_apply_result *r)
+{
+	struct xs_model m = {};
+	bool ok = build_model(fes, n, &m);
+	int err = ok ? xs_apply(&M, &m, false, NULL, r) : 0;
+
+	xs_model_free(&m);
+	if (!ok)
+		return false;
+	if (err)
+		return fail("xs_apply: %s", strerror(-err));
+	return true;
+}
+
+/* ------------------------------------------------------------ counters and conntrack */
+
+#define GLOBAL_FIELDS(X)                                                                            \
+	X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) X(pass_miss) X(hit)   \
+	X(new_flow) X(drop_no_backend) X(drop_ct_full) X(reply_nat) X(local_dnat)
+
+#define SVC_FIELDS(X) X(packets) X(bytes) X(new_flows) X(no_backend)
+
+static bool read_global(struct xs_global_stats *sum)
+{
+	struct xs_global_stats *v = calloc((size_t)M.ncpus, sizeof(*v));
+	__u32 zero = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (!v)
+		return fail("out of memory");
+	if (bpf_map_lookup_elem(M.global_stats, &zero, v)) {
+		free(v);
+		return fail("reading xs_global_stats: %s", strerror(errno));
+	}
+	for (int c = 0; c < M.ncpus; c++) {
+#define ADD(f) sum->f += v[c].f;
+		GLOBAL_FIELDS(ADD)
+#undef ADD
+	}
+	free(v);
+	return true;
+}
+
+static bool svc_value(const struct fe_def *f, struct xs_svc_value *val)
+{
+	struct xs_svc_key k = { .vip = htonl(pkt_ip(f->vip)), .port = f->port, .proto = f->proto };
+
+	return bpf_map_lookup_elem(M.services, &k, val) == 0;
+}
+
+/* The frontend's counters; zeros if it is not in xs_services. */
+static bool read_svc(const struct fe_def *f, struct xs_svc_stats *sum)
+{
+	struct xs_svc_stats *v;
+	struct xs_svc_value sv;
+
+	memset(sum, 0, sizeof(*sum));
+	if (!svc_value(f, &sv))
+		return true;
+	v = calloc((size_t)M.ncpus, sizeof(*v));
+	if (!v)
+		return fail("out of memory");
+	if (bpf_map_lookup_elem(M.svc_stats, &sv.svc_id, v)) {
+		free(v);
+		return fail("reading xs_svc_stats[%u]: %s", sv.svc_id, strerror(errno));
+	}
+	for (int c = 0; c < M.ncpus; c++) {
+#define ADD(x) sum->x += v[c].x;
+		SVC_FIELDS(ADD)
+#undef ADD
+	}
+	free(v);
+	return true;
+}
+
+struct ct_ent {
+	struct xs_ct_key k;
+	struct xs_ct_value v;
+};
+
+/* Every conntrack entry; *n of them in a malloc'ed array (NULL on error). */
+static struct ct_ent *ct_dump(size_t *n)
+{
+	size_t cap = 256;
+	struct ct_ent *e = malloc(cap * sizeof(*e));
+	struct xs_ct_key k, next;
+	void *prev = NULL;
+
+	*n = 0;
+	if (!e) {
+		fail("out of memory");
+		return NULL;
+	}
+	while (bpf_map_get_next_key(M.ct, prev, &next) == 0) {
+		if (*n == cap) {
+			struct ct_ent *ne = realloc(e, cap * 2 * sizeof(*e));
+
+			if (!ne) {
+				free(e);
+				fail("out of memory");
+				return NULL;
+			}
+			e = ne;
+			cap *= 2;
+		}
+		k = next;
+		prev = &k;
+		e[*n].k = next;
+		if (bpf_map_lookup_elem(M.ct, &next, &e[*n].v) == 0)
+			(*n)++;
+	}
+	return e;
+}
+
+static long ct_count(void)
+{
+	size_t n;
+	struct ct_ent *e = ct_dump(&n);
+
+	if (!e)
+		return -1;
+	free(e);
+	return (long)n;
+}
+
+struct snap {
+	struct xs_global_stats g;
+	struct xs_svc_stats s[N_SVC];
+	long ct;
+};
+
+static bool take_snap(struct snap *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (!read_global(&s->g))
+		return false;
+	for (int i = 0; i < N_SVC; i++)
+		if (!read_svc(svc_fe[i], &s->s[i]))
+			return false;
+	s->ct = ct_count();
+	return s->ct >= 0;
+}
+
+/* What a case expects to change: global counters, per-frontend counters,
+ * conntrack entries; everything not named must stay. */
+struct delta {
+	struct xs_global_stats g;
+	struct xs_svc_stats s[N_SVC];
+	long ct;
+};
+
+static bool check_delta(const struct snap *a, const struct snap *b, const struct delta *d)
+{
+#define CHK(f)                                                                                      \
+	if (b->g.f - a->g.f != d->g.f)                                                              \
+		return fail("global counter " #f " went up by %llu, want %llu",                    \
+			    (unsigned long long)(b->g.f - a->g.f), (unsigned long long)d->g.f);
+	GLOBAL_FIELDS(CHK)
+#undef CHK
+	for (int i = 0; i < N_SVC; i++) {
+#define CHK(f)                                                                                      \
+	if (b->s[i].f - a->s[i].f != d->s[i].f)                                                     \
+		return fail("service %s counter " #f " went up by %llu, want %llu", svc_fe[i]->name, \
+			    (unsigned long long)(b->s[i].f - a->s[i].f), (unsigned long long)d->s[i].f);
+		SVC_FIELDS(CHK)
+#undef CHK
+	}
+	if (b->ct - a->ct != d->ct)
+		return fail("conntrack grew by %ld entries, want %ld", b->ct - a->ct, d->ct);
+	return true;
+}
+
+/* ------------------------------------------------------------ running programs */
+
+static const char *xdp_act(__u32 r)
+{
+	switch (r) {
+	case XDP_ABORTED: return "XDP_ABORTED";
+	case XDP_DROP: return "XDP_DROP";
+	case XDP_PASS: return "XDP_PASS";
+	case XDP_TX: return "XDP_TX";
+	case XDP_REDIRECT: return "XDP_REDIRECT";
+	default: return "?";
+	}
+}
+
+static const char *tc_act(__u32 r)
+{
+	switch ((int)r) {
+	case TC_ACT_OK: return "TC_ACT_OK";
+	case TC_ACT_SHOT: return "TC_ACT_SHOT";
+	case TC_ACT_REDIRECT: return "TC_ACT_REDIRECT";
+	case TC_ACT_UNSPEC: return "TC_ACT_UNSPEC";
+	default: return "?";
+	}
+}
+
+/* One BPF_PROG_TEST_RUN of fd on in; out gets the frame and in's layout.
+ * 0 or -errno. */
+static int run_prog(int fd, const struct pkt *in, struct pkt *out, __u32 *retval, __u32 flags)
+{
+	static uint8_t empty[1];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->len ? in->b : empty, .data_size_in = (__u32)in->len,
+		    .data_out = out->b, .data_size_out = sizeof(out->b), .repeat = 1, .flags = flags);
+	int err;
+
+	memset(out->b, 0, sizeof(out->b));
+	out->l3 = in->l3;
+	out->l4 = in->l4;
+	out->tot = in->tot;
+	out->proto = in->proto;
+	out->vlan = in->vlan;
+	err = bpf_prog_test_run_opts(fd, &o);
+	if (err)
+		return err < 0 ? err : -EIO;
+	out->len = o.data_size_out;
+	*retval = o.retval;
+	return 0;
+}
+
+static bool run_xdp(const struct pkt *in, struct pkt *out, __u32 *retval)
+{
+	int err = run_prog(xdp_fd, in, out, retval, 0);
+
+	if (err)
+		return fail("BPF_PROG_TEST_RUN of the XDP program: %s", strerror(-err));
+	return true;
+}
+
+#ifndef BPF_F_TEST_SKB_CHECKSUM_COMPLETE
+#define BPF_F_TEST_SKB_CHECKSUM_COMPLETE (1U << 2)
+#endif
+
+/* The tc cases run twice: with the skb as BPF_PROG_TEST_RUN makes it
+ * (CHECKSUM_NONE), and with BPF_F_TEST_SKB_CHECKSUM_COMPLETE, where the
+ * kernel sets skb->csum over the packet before the run and fails it with
+ * EBADMSG if the program's rewrites left skb->csum stale. */
+static __u32 tc_flags;
+
+static bool run_tc(int fd, const struct pkt *in, struct pkt *out, __u32 *retval)
+{
+	int err = run_prog(fd, in, out, retval, tc_flags);
+
+	if (err == -EBADMSG && (tc_flags & BPF_F_TEST_SKB_CHECKSUM_COMPLETE))
+		return fail("BPF_PROG_TEST_RUN of the tc program: EBADMSG: the program left skb->csum "
+			    "(CHECKSUM_COMPLETE) inconsistent with the packet it wrote");
+	if (err)
+		return fail("BPF_PROG_TEST_RUN of the tc program: %s", strerror(-err));
+	return true;
+}
+
+static bool same_bytes(const struct pkt *in, const struct pkt *out)
+{
+	char d[512];
+
+	if (pkt_diff(out, in, d, sizeof(d)))
+		return fail("output not byte-identical to the input: %s", d);
+	return true;
+}
+
+/* Which of f's backends out is addressed to (dst) or comes from (!dst); -1. */
+static int which_backend(const struct fe_def *f, const struct pkt *out, bool dst)
+{
+	uint32_t a = pkt_get32(out, out->l3 + (dst ? PKT_IP_DADDR : PKT_IP_SADDR));
+	uint16_t port = pkt_get16(out, out->l4 + (dst ? 2 : 0));
+
+	for (size_t i = 0; i < f->n; i++)
+		if (a == pkt_ip(f->be[i].addr) && port == f->be[i].port)
+			return (int)i;
+	return -1;
+}
+
+static bool not_a_backend(const struct fe_def *f, const struct pkt *out)
+{
+	char a[16], list[128] = "none";
+	size_t w = 0;
+
+	for (size_t i = 0; i < f->n && w < sizeof(list); i++)
+		w += (size_t)snprintf(list + w, sizeof(list) - w, "%s%s:%u", i ? ", " : "", f->be[i].addr,
+				      f->be[i].port);
+	return fail("destination %s:%u is none of %s's backends (%s)",
+		    pkt_ipstr(pkt_get32(out, out->l3 + PKT_IP_DADDR), a), pkt_get16(out, out->l4 + 2), f->name,
+		    list);
+}
+
+/*
+ * out must be in with exactly the destination (dst) or source address and
+ * port replaced by addr:port and the checksums those fields cover updated:
+ * both checksums of out are recomputed from scratch and compared with what
+ * the program stored, then every byte is compared with that expectation.
+ */
+static bool check_translated(const struct pkt *in, const struct pkt *out, bool dst, uint32_t addr,
+			     uint16_t port)
+{
+	struct pkt want = *in;
+	bool udp_none = in->proto == PKT_IPPROTO_UDP && pkt_get16(in, pkt_l4_check_off(in)) == 0;
+	uint16_t stored, scratch;
+	char d[512];
+
+	if (out->len != in->len)
+		return fail("output is %zu bytes, input %zu", out->len, in->len);
+	pkt_put32(&want, want.l3 + (dst ? PKT_IP_DADDR : PKT_IP_SADDR), addr);
+	pkt_put16(&want, want.l4 + (dst ? 2 : 0), port);
+	pkt_fix_csums(&want, true);
+
+	stored = pkt_get16(out, out->l3 + PKT_IP_CHECK);
+	scratch = pkt_ip_csum(out);
+	if (stored != scratch)
+		return fail("IPv4 header checksum 0x%04x, computed from scratch 0x%04x", stored, scratch);
+	stored = pkt_get16(out, pkt_l4_check_off(out));
+	if (udp_none) {
+		if (stored != 0)
+			return fail("UDP checksum 0x%04x, want 0 (the input had none)", stored);
+	} else {
+		scratch = pkt_l4_csum(out);
+		if (stored != scratch)
+			return fail("%s checksum 0x%04x, computed from scratch 0x%04x",
+				    in->proto == PKT_IPPROTO_TCP ? "TCP" : "UDP", stored, scratch);
+	}
+	if (pkt_diff(out, &want, d, sizeof(d)))
+		return fail("output differs from the input with only %s rewritten: %s",
+			    dst ? "daddr/dport" : "saddr/sport", d);
+	return true;
+}
+
+/* ------------------------------------------------------------ source ports */
+
+/* Distinct, scattered client ports: 20000..59999, 40000 of them. */
+static uint16_t next_sport(void)
+{
+	static unsigned n;
+
+	return (uint16_t)(20000 + (n++ * 7919u + 1234u) % 40000u);
+}
+
+/* ------------------------------------------------------------ edits of built frames */
+
+/* Malformations: the IPv4 header checksum is kept right so that only the
+ * field under test is wrong. */
+static void fix_ip(struct pkt *p)
+{
+	pkt_put16(p, p->l3 + PKT_IP_CHECK, pkt_ip_csum(p));
+}
+
+static void e_tot_plus(struct pkt *p, int d)
+{
+	pkt_put16(p, p->l3 + 2, (uint16_t)(p->tot + d));
+	fix_ip(p);
+}
+
+static void e_tot_set(struct pkt *p, int v)
+{
+	pkt_put16(p, p->l3 + 2, (uint16_t)v);
+	fix_ip(p);
+}
+
+static void e_ihl(struct pkt *p, int v)
+{
+	p->b[p->l3] = (uint8_t)((p->b[p->l3] & 0xf0) | v);
+	fix_ip(p);
+}
+
+static void e_version(struct pkt *p, int v)
+{
+	p->b[p->l3] = (uint8_t)((p->b[p->l3] & 0x0f) | v << 4);
+	fix_ip(p);
+}
+
+static void e_doff(struct pkt *p, int v)
+{
+	p->b[p->l4 + 12] = (uint8_t)((p->b[p->l4 + 12] & 0x0f) | v << 4);
+}
+
+static void e_ulen_set(struct pkt *p, int v)
+{
+	pkt_put16(p, p->l4 + PKT_UDP_LEN, (uint16_t)v);
+}
+
+static void e_ulen_plus(struct pkt *p, int d)
+{
+	pkt_put16(p, p->l4 + PKT_UDP_LEN, (uint16_t)(pkt_get16(p, p->l4 + PKT_UDP_LEN) + d));
+}
+
+/* The first two payload bytes chosen so that the UDP checksum of the frame
+ * after translation to be (dst) or from be (!dst), computed from scratch,
+ * is 0x0000 (want_after) -- or, with !want_after, so that the input's own
+ * checksum computes to 0 and is sent as 0xffff. */
+static void udp_search(struct pkt *p, bool want_after, bool dst, const struct be_def *be)
+{
+	size_t po = p->l4 + 8;
+
+	for (uint32_t w = 0; w <= 0xffff; w++) {
+		struct pkt t;
+
+		pkt_put16(p, po, (uint16_t)w);
+		pkt_fix_csums(p, false);
+		if (!want_after) {
+			if (pkt_l4_csum_raw(p) == 0)
+				return;
+			continue;
+		}
+		t = *p;
+		pkt_put32(&t, t.l3 + (dst ? PKT_IP_DADDR : PKT_IP_SADDR), pkt_ip(be->addr));
+		pkt_put16(&t, t.l4 + (dst ? 2 : 0), be->port);
+		if (pkt_l4_csum_raw(&t) == 0)
+			return;
+	}
+	fail("test bug: no payload gives the wanted UDP checksum");
+}
+
+static void e_udp_zero_after(struct pkt *p, int unused)
+{
+	udp_search(p, true, true, &FE_DNS.be[0]);
+}
+
+static void e_udp_ffff_in(struct pkt *p, int unused)
+{
+	udp_search(p, false, true, NULL);
+	if (pkt_get16(p, pkt_l4_check_off(p)) != 0xffff)
+		fail("test bug: input UDP checksum 0x%04x, want 0xffff", pkt_get16(p, pkt_l4_check_off(p)));
+}
+
+/* ------------------------------------------------------------ the XDP table */
+
+enum outcome {
+	O_HIT,  /* XDP_PASS, translated to one of fe's backends, new flow */
+	O_PASS, /* XDP_PASS, byte-identical, counter +1 */
+	O_DROP, /* XDP_DROP, byte-identical, fe's no_backend +1 */
+};
+
+struct xcase {
+	const char *name;
+	struct pkt_spec s;        /* sport 0: a fresh one */
+	void (*edit)(struct pkt *, int);
+	int arg;
+	enum outcome out;
+	const struct fe_def *fe;  /* O_HIT, O_DROP */
+	size_t counter;           /* O_PASS: offsetof(struct xs_global_stats, ...) */
+	bool want_ffff;           /* the output's UDP checksum must be 0xffff */
+};
+
+#define TCP_TO(dst, port, pl, ...)                                                                  \
+	{ .proto = PKT_IPPROTO_TCP, .saddr = CLIENT, .daddr = dst, .dport = port, .payload = pl,   \
+	  .seed = (uint8_t)__LINE__, __VA_ARGS__ }
+#define UDP_TO(dst, port, pl, ...)                                                                  \
+	{ .proto = PKT_IPPROTO_UDP, .saddr = CLIENT, .daddr = dst, .dport = port, .payload = pl,   \
+	  .seed = (uint8_t)__LINE__, __VA_ARGS__ }
+#define WEB(pl, ...) TCP_TO(WEB_VIP, 80, pl, __VA_ARGS__)
+#define DNS(pl, ...) UDP_TO(DNS_VIP, 53, pl, __VA_ARGS__)
+#define HIT(fe_) .out = O_HIT, .fe = &fe_
+#define PASS(field) .out = O_PASS, .counter = offsetof(struct xs_global_stats, field)
+
+static const struct xcase xcases[] = {
+	/* translated */
+	{ "TCP hit", WEB(100), HIT(FE_WEB) },
+	{ "TCP hit, odd payload (101 bytes)", WEB(101), HIT(FE_WEB) },
+	{ "TCP hit, 1-byte payload", WEB(1), HIT(FE_WEB) },
+	{ "TCP hit, SYN without payload", WEB(0, .tcp_flags = 0x02), HIT(FE_WEB) },
+	{ "TCP hit with TCP options (doff 8)", WEB(33, .doff = 8), HIT(FE_WEB) },
+	{ "TCP hit with DF set (not a fragment)", WEB(64, .frag = 0x4000), HIT(FE_WEB) },
+	{ "TCP hit, 1400-byte payload", WEB(1400), HIT(FE_WEB) },
+	{ "UDP hit, non-zero checksum", DNS(32), HIT(FE_DNS) },
+	{ "UDP hit, odd payload (33 bytes)", DNS(33), HIT(FE_DNS) },
+	{ "UDP hit, empty payload", DNS(0), HIT(FE_DNS) },
+	{ "UDP hit, zero checksum stays zero", DNS(40, .udp_nocsum = true), HIT(FE_DNS) },
+	{ "UDP hit, zero checksum, odd payload", DNS(41, .udp_nocsum = true), HIT(FE_DNS) },
+	{ "UDP hit whose rewritten checksum computes to 0 is sent as 0xffff", DNS(24), e_udp_zero_after, 0,
+	  HIT(FE_DNS), .want_ffff = true },
+	{ "UDP hit, input checksum 0xffff (computed 0)", DNS(24), e_udp_ffff_in, 0, HIT(FE_DNS) },
+	{ "UDP hit, UDP length shorter than the IP payload", DNS(30, .udp_short = 6), HIT(FE_DNS) },
+	{ "TCP hit, IP options ihl 6", WEB(20, .ihl = 6), HIT(FE_WEB) },
+	{ "TCP hit, IP options ihl 7", WEB(21, .ihl = 7), HIT(FE_WEB) },
+	{ "TCP hit, IP options ihl 8", WEB(22, .ihl = 8), HIT(FE_WEB) },
+	{ "TCP hit, IP options ihl 9", WEB(23, .ihl = 9), HIT(FE_WEB) },
+	{ "TCP hit, IP options ihl 10", WEB(24, .ihl = 10), HIT(FE_WEB) },
+	{ "TCP hit, IP options ihl 11", WEB(25, .ihl = 11), HIT(FE_WEB) },
+	{ "TCP hit, IP options ihl 12", WEB(26, .ihl = 12), HIT(FE_WEB) },
+	{ "TCP hit, IP options ihl 13", WEB(27, .ihl = 13), HIT(FE_WEB) },
+	{ "TCP hit, IP options ihl 14", WEB(28, .ihl = 14), HIT(FE_WEB) },
+	{ "TCP hit, IP options ihl 15", WEB(29, .ihl = 15), HIT(FE_WEB) },
+	{ "TCP hit, IP options ihl 15 and TCP options doff 15", WEB(7, .ihl = 15, .doff = 15), HIT(FE_WEB) },
+	{ "UDP hit, IP options ihl 6", DNS(15, .ihl = 6), HIT(FE_DNS) },
+	{ "UDP hit, IP options ihl 15", DNS(16, .ihl = 15), HIT(FE_DNS) },
+	{ "TCP hit in an 802.1Q frame", WEB(50, .vlan = true), HIT(FE_WEB) },
+	{ "UDP hit in an 802.1Q frame", DNS(51, .vlan = true), HIT(FE_DNS) },
+	{ "TCP hit in an 802.1Q frame with IP options ihl 15", WEB(52, .vlan = true, .ihl = 15), HIT(FE_WEB) },
+	{ "TCP hit, 6 bytes of Ethernet padding after the datagram", WEB(0, .tcp_flags = 0x10, .trailer = 6),
+	  HIT(FE_WEB) },
+	{ "UDP hit, 20 bytes of padding after the datagram", DNS(9, .trailer = 20), HIT(FE_DNS) },
+	{ "UDP hit, zero checksum, padding after the datagram", DNS(9, .udp_nocsum = true, .trailer = 11),
+	  HIT(FE_DNS) },
+	{ "TCP hit in an 802.1Q frame with padding after the datagram", WEB(3, .vlan = true, .trailer = 9),
+	  HIT(FE_WEB) },
+
+	/* not addressed to a frontend */
+	{ "miss: TCP to another VIP", TCP_TO("198.19.0.11", 80, 10), PASS(pass_miss) },
+	{ "miss: TCP to the VIP on another port", TCP_TO(WEB_VIP, 81, 10), PASS(pass_miss) },
+	{ "miss: UDP to a TCP frontend's VIP:port", UDP_TO(WEB_VIP, 80, 10), PASS(pass_miss) },
+	{ "miss: TCP to a UDP frontend's VIP:port", TCP_TO(DNS_VIP, 53, 10), PASS(pass_miss) },
+	{ "miss: UDP to a backend directly", UDP_TO(POD1, 5353, 10), PASS(pass_miss) },
+	{ "miss: TCP from the VIP (reply direction)",
+	  { .proto = PKT_IPPROTO_TCP, .saddr = WEB_VIP, .daddr = CLIENT, .sport = 80, .dport = 33333,
+	    .payload = 10 }, PASS(pass_miss) },
+	{ "miss: TCP to the VIP in an 802.1Q frame on another port", TCP_TO(WEB_VIP, 8080, 10, .vlan = true),
+	  PASS(pass_miss) },
+	{ "ICMP echo to the VIP passes untouched", { .proto = PKT_IPPROTO_ICMP, .saddr = CLIENT,
+	  .daddr = WEB_VIP, .payload = 56 }, PASS(pass_not_l4) },
+	{ "ARP for the VIP passes untouched", { .kind = PKT_ARP, .saddr = CLIENT, .daddr = WEB_VIP },
+	  PASS(pass_not_ipv4) },
+	{ "ARP in an 802.1Q frame passes untouched",
+	  { .kind = PKT_ARP, .saddr = CLIENT, .daddr = WEB_VIP, .vlan = true }, PASS(pass_not_ipv4) },
+	{ "IPv6 UDP passes untouched", { .kind = PKT_IPV6, .sport = 1000, .dport = 53, .payload = 12 },
+	  PASS(pass_not_ipv4) },
+
+	/* fragments */
+	{ "TCP first fragment (MF, offset 0) to the VIP passes untouched", WEB(64, .frag = 0x2000),
+	  PASS(pass_fragment) },
+	{ "TCP middle fragment (MF, offset 185) passes untouched", WEB(64, .frag = 0x2000 | 185),
+	  PASS(pass_fragment) },
+	{ "TCP last fragment (offset 185) passes untouched", WEB(64, .frag = 185), PASS(pass_fragment) },
+	{ "UDP first fragment (MF, offset 0) to the VIP passes untouched", DNS(64, .frag = 0x2000),
+	  PASS(pass_fragment) },
+	{ "UDP last fragment (offset 1) passes untouched", DNS(64, .frag = 1), PASS(pass_fragment) },
+	{ "UDP fragment with DF|MF passes untouched", DNS(64, .frag = 0x6000), PASS(pass_fragment) },
+
+	/* malformed */
+	{ "malformed: IPv4 total length 1 beyond the frame", WEB(20), e_tot_plus, 1, PASS(pass_malformed) },
+	{ "malformed: IPv4 total length 0xffff", DNS(20), e_tot_set, 0xffff, PASS(pass_malformed) },
+	{ "malformed: IPv4 total length beyond the frame, 802.1Q", WEB(20, .vlan = true), e_tot_plus, 1,
+	  PASS(pass_malformed) },
+	{ "malformed: IPv4 total length 19 < ihl*4", WEB(20, .trailer = 0), e_tot_set, 19, PASS(pass_malformed) },
+	{ "malformed: IPv4 total length 0", WEB(20), e_tot_set, 0, PASS(pass_malformed) },
+	{ "malformed: IPv4 total length 40 < ihl*4 = 60", WEB(20, .ihl = 15), e_tot_set, 40, PASS(pass_malformed) },
+	{ "malformed: IPv4 total length cuts the TCP header", WEB(20), e_tot_set, 30, PASS(pass_malformed) },
+	{ "malformed: IPv4 total length cuts the UDP header", DNS(20), e_tot_set, 27, PASS(pass_malformed) },
+	{ "malformed: ihl 0", WEB(20), e_ihl, 0, PASS(pass_malformed) },
+	{ "malformed: ihl 1", WEB(20), e_ihl, 1, PASS(pass_malformed) },
+	{ "malformed: ihl 2", WEB(20), e_ihl, 2, PASS(pass_malformed) },
+	{ "malformed: ihl 3", DNS(20), e_ihl, 3, PASS(pass_malformed) },
+	{ "malformed: ihl 4", WEB(20), e_ihl, 4, PASS(pass_malformed) },
+	{ "malformed: ihl 15 beyond a short frame", WEB(0), e_ihl, 15, PASS(pass_malformed) },
+	{ "malformed: version 6 in an IPv4 ethertype", WEB(20), e_version, 6, PASS(pass_malformed) },
+	{ "malformed: version 0 in an IPv4 ethertype", DNS(20), e_version, 0, PASS(pass_malformed) },
+	{ "malformed: TCP data offset 0", WEB(20), e_doff, 0, PASS(pass_malformed) },
+	{ "malformed: TCP data offset 1", WEB(20), e_doff, 1, PASS(pass_malformed) },
+	{ "malformed: TCP data offset 2", WEB(20), e_doff, 2, PASS(pass_malformed) },
+	{ "malformed: TCP data offset 3", WEB(20), e_doff, 3, PASS(pass_malformed) },
+	{ "malformed: TCP data offset 4", WEB(20), e_doff, 4, PASS(pass_malformed) },
+	{ "malformed: TCP data offset 6 beyond a header-only segment", WEB(0), e_doff, 6, PASS(pass_malformed) },
+	{ "malformed: TCP data offset 15 beyond the total length", WEB(10), e_doff, 15, PASS(pass_malformed) },
+	{ "malformed: TCP data offset beyond the total length, padding in the frame", WEB(0, .trailer = 40),
+	  e_doff, 15, PASS(pass_malformed) },
+	{ "malformed: UDP length 0", DNS(20), e_ulen_set, 0, PASS(pass_malformed) },
+	{ "malformed: UDP length 7", DNS(20), e_ulen_set, 7, PASS(pass_malformed) },
+	{ "malformed: UDP length 1 beyond the IP payload", DNS(20), e_ulen_plus, 1, PASS(pass_malformed) },
+	{ "malformed: UDP length beyond the IP payload, padding in the frame", DNS(20, .trailer = 30),
+	  e_ulen_plus, 10, PASS(pass_malformed) },
+	{ "malformed: UDP length 0xffff", DNS(20), e_ulen_set, 0xffff, PASS(pass_malformed) },
+
+	/* no backend */
+	{ "no backend: TCP to 198.19.0.30:443 is dropped", TCP_TO(EMPTY_VIP, 443, 10), .out = O_DROP,
+	  .fe = &FE_EMPTY },
+	{ "no backend: TCP SYN to 198.19.0.30:443 is dropped", TCP_TO(EMPTY_VIP, 443, 0, .tcp_flags = 2),
+	  .out = O_DROP, .fe = &FE_EMPTY },
+};
+
+/* The most recent flow that XDP pinned to each web backend, for later cases. */
+static uint16_t web_sport_on[2];
+
+static bool run_xcase(const struct xcase *c)
+{
+	struct pkt_spec s = c->s;
+	struct pkt in, out;
+	struct snap a, b;
+	struct delta d = {};
+	__u32 ret;
+	int slot = c->fe ? slot_of(c->fe) : -1;
+
+	if (!s.sport)
+		s.sport = next_sport();
+	pkt_build(&in, &s);
+	if (c->edit)
+		c->edit(&in, c->arg);
+	if (why[0])
+		return false;
+	if (!take_snap(&a) || !run_xdp(&in, &out, &ret) || !take_snap(&b))
+		return false;
+
+	switch (c->out) {
+	case O_HIT: {
+		int i;
+
+		if (ret != XDP_PASS)
+			return fail("retval %u (%s), want XDP_PASS", ret, xdp_act(ret));
+		i = which_backend(c->fe, &out, true);
+		if (i < 0)
+			return not_a_backend(c->fe, &out);
+		if (!check_translated(&in, &out, true, pkt_ip(c->fe->be[i].addr), c->fe->be[i].port))
+			return false;
+		if (c->want_ffff && pkt_get16(&out, pkt_l4_check_off(&out)) != 0xffff)
+			return fail("UDP checksum 0x%04x, want 0xffff", pkt_get16(&out, pkt_l4_check_off(&out)));
+		if (c->fe == &FE_WEB)
+			web_sport_on[i] = s.sport;
+		d.g.hit = d.g.new_flow = 1;
+		d.s[slot] = (struct xs_svc_stats){ 1, in.tot, 1, 0 };
+		d.ct = 2;
+		break;
+	}
+	case O_PASS:
+		if (ret != XDP_PASS)
+			return fail("retval %u (%s), want XDP_PASS", ret, xdp_act(ret));
+		if (!same_bytes(&in, &out))
+			return false;
+		*(__u64 *)((char *)&d.g + c->counter) = 1;
+		break;
+	case O_DROP:
+		if (ret != XDP_DROP)
+			return fail("retval %u (%s), want XDP_DROP", ret, xdp_act(ret));
+		if (!same_bytes(&in, &out))
+			return false;
+		d.g.drop_no_backend = 1;
+		d.s[slot] = (struct xs_svc_stats){ 1, in.tot, 0, 1 };
+		break;
+	}
+	return check_delta(&a, &b, &d);
+}
+
+/* ------------------------------------------------------------ truncation */
+
+/* Every prefix of a frame that would be translated: below ETH_HLEN the
+ * kernel refuses the run; from there on each passes byte-identical as
+ * malformed and creates no conntrack entry. */
+static bool truncations(struct pkt_spec s)
+{
+	struct pkt full, in, out;
+	struct delta d = {};
+	__u32 ret;
+
+	s.sport = next_sport();
+	pkt_build(&full, &s);
+	d.g.pass_malformed = 1;
+	for (size_t len = 0; len < full.len; len++) {
+		struct snap a, b;
+		int err;
+
+		in = full;
+		memset(in.b + len, 0, sizeof(in.b) - len);
+		in.len = len;
+		if (!take_snap(&a))
+			return false;
+		err = run_prog(xdp_fd, &in, &out, &ret, 0);
+		if (len < 14) {
+			if (!err)
+				return fail("length %zu: BPF_PROG_TEST_RUN accepted a frame shorter than "
+					    "ETH_HLEN (retval %s)", len, xdp_act(ret));
+			continue;
+		}
+		if (err)
+			return fail("length %zu of %zu: BPF_PROG_TEST_RUN: %s", len, full.len, strerror(-err));
+		if (!take_snap(&b))
+			return false;
+		if (ret != XDP_PASS)
+			return fail("length %zu of %zu: retval %u (%s), want XDP_PASS", len, full.len, ret,
+				    xdp_act(ret));
+		if (!same_bytes(&in, &out) || !check_delta(&a, &b, &d)) {
+			char pre[64];
+
+			snprintf(pre, sizeof(pre), "length %zu of %zu", len, full.len);
+			return refail(pre);
+		}
+	}
+	/* and the whole frame is a hit, so the prefixes were the interesting ones */
+	{
+		struct snap a, b;
+
+		if (!take_snap(&a) || !run_xdp(&full, &out, &ret) || !take_snap(&b))
+			return false;
+		if (ret != XDP_PASS || b.g.hit - a.g.hit != 1)
+			return fail("the untruncated frame (%zu bytes) was not translated: retval %s, hit +%llu",
+				    full.len, xdp_act(ret), (unsigned long long)(b.g.hit - a.g.hit));
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------ conntrack */
+
+/* One XDP packet of flow sport -> fe; returns the backend index or -1. */
+static int xdp_flow_packet(const struct fe_def *fe, uint16_t sport, size_t payload, uint8_t seed)
+{
+	struct pkt_spec s = { .proto = fe->proto, .saddr = CLIENT, .daddr = fe->vip, .sport = sport,
+			      .dport = fe->port, .payload = payload, .seed = seed };
+	struct pkt in, out;
+	__u32 ret;
+	int i;
+
+	pkt_build(&in, &s);
+	if (!run_xdp(&in, &out, &ret))
+		return -1;
+	if (ret != XDP_PASS)
+		return fail("client port %u: retval %u (%s), want XDP_PASS", sport, ret, xdp_act(ret)), -1;
+	i = which_backend(fe, &out, true);
+	if (i < 0)
+		return not_a_backend(fe, &out), -1;
+	if (!check_translated(&in, &out, true, pkt_ip(fe->be[i].addr), fe->be[i].port))
+		return -1;
+	return i;
+}
+
+static bool backend_id_of(const struct fe_def *fe, int i, __u32 *id)
+{
+	__u32 key, next;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(M.backends, prev, &next) == 0) {
+		struct xs_backend b;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(M.backends, &key, &b))
+			continue;
+		if (b.addr == htonl(pkt_ip(fe->be[i].addr)) && b.port == fe->be[i].port &&
+		    b.proto == fe->proto) {
+			*id = key;
+			return true;
+		}
+	}
+	return fail("backend %s:%u is not in xs_backends", fe->be[i].addr, fe->be[i].port);
+}
+
+/*
+ * The conntrack entries of flow client:sport -> fe: exactly one FWD entry,
+ * keyed by the tuple as received, pointing at backend i, and exactly one
+ * REV entry, keyed by the reply's tuple, pointing back at the VIP.
+ */
+static bool check_ct_flow(const struct fe_def *fe, const char *client, uint16_t sport, int i, __u8 flags)
+{
+	__be32 c = htonl(pkt_ip(client)), vip = htonl(pkt_ip(fe->vip)), be = htonl(pkt_ip(fe->be[i].addr));
+	struct xs_ct_key fk = { .saddr = c, .daddr = vip, .sport = htons(sport), .dport = htons(fe->port),
+				.proto = fe->proto, .dir = XS_CT_FWD };
+	struct xs_ct_key rk = { .saddr = be, .daddr = c, .sport = htons(fe->be[i].port), .dport = htons(sport),
+				.proto = fe->proto, .dir = XS_CT_REV };
+	struct xs_svc_value sv;
+	size_t n, nf = 0, nr = 0;
+	struct ct_ent *e = ct_dump(&n), *f = NULL, *r = NULL;
+	__u32 be_id;
+	bool ok = false;
+
+	if (!e)
+		return false;
+	if (!svc_value(fe, &sv) || !backend_id_of(fe, i, &be_id)) {
+		fail("frontend %s or its backend missing from the maps", fe->name);
+		goto out;
+	}
+	for (size_t j = 0; j < n; j++) {
+		const struct xs_ct_key *k = &e[j].k;
+
+		if (k->dir == XS_CT_FWD && k->saddr == c && k->sport == htons(sport) && k->proto == fe->proto) {
+			nf++;
+			f = &e[j];
+		}
+		if (k->dir == XS_CT_REV && k->daddr == c && k->dport == htons(sport) && k->proto == fe->proto) {
+			nr++;
+			r = &e[j];
+		}
+	}
+	if (nf != 1 || nr != 1) {
+		fail("flow %s:%u: %zu FWD and %zu REV conntrack entries, want 1 and 1", client, sport, nf, nr);
+		goto out;
+	}
+	if (memcmp(&f->k, &fk, sizeof(fk))) {
+		fail("FWD key {%08x %08x %u %u %u %u %u}, want {%08x %08x %u %u %u %u 0}", ntohl(f->k.saddr),
+		     ntohl(f->k.daddr), ntohs(f->k.sport), ntohs(f->k.dport), f->k.proto, f->k.dir, f->k.pad,
+		     ntohl(fk.saddr), ntohl(fk.daddr), sport, fe->port, fe->proto, XS_CT_FWD);
+		goto out;
+	}
+	if (memcmp(&r->k, &rk, sizeof(rk))) {
+		fail("REV key {%08x %08x %u %u %u %u %u}, want {%08x %08x %u %u %u %u 0}", ntohl(r->k.saddr),
+		     ntohl(r->k.daddr), ntohs(r->k.sport), ntohs(r->k.dport), r->k.proto, r->k.dir, r->k.pad,
+		     ntohl(rk.saddr), ntohl(rk.daddr), fe->be[i].port, sport, fe->proto, XS_CT_REV);
+		goto out;
+	}
+	if (f->v.nat_addr != be || f->v.nat_port != htons(fe->be[i].port) || f->v.backend_id != be_id ||
+	    f->v.svc_id != sv.svc_id || f->v.flags != flags) {
+		fail("FWD value {%08x:%u backend %u svc %u flags %u}, want {%08x:%u backend %u svc %u flags %u}",
+		     ntohl(f->v.nat_addr), ntohs(f->v.nat_port), f->v.backend_id, f->v.svc_id, f->v.flags,
+		     ntohl(be), fe->be[i].port, be_id, sv.svc_id, flags);
+		goto out;
+	}
+	if (r->v.nat_addr != vip || r->v.nat_port != htons(fe->port) || r->v.backend_id != be_id ||
+	    r->v.svc_id != sv.svc_id || r->v.flags != flags) {
+		fail("REV value {%08x:%u backend %u svc %u flags %u}, want {%08x:%u backend %u svc %u flags %u}",
+		     ntohl(r->v.nat_addr), ntohs(r->v.nat_port), r->v.backend_id, r->v.svc_id, r->v.flags,
+		     ntohl(vip), fe->port, be_id, sv.svc_id, flags);
+		goto out;
+	}
+	ok = true;
+out:
+	free(e);
+	return ok;
+}
+
+static bool test_ct_reuse(void)
+{
+	uint16_t sport = next_sport();
+	struct snap a, b;
+	struct delta d = {};
+	int first = -1;
+	__u64 bytes = 0;
+
+	if (!take_snap(&a))
+		return false;
+	for (int k = 0; k < 50; k++) {
+		size_t payload = 10 + (size_t)k * 3;
+		int i = xdp_flow_packet(&FE_WEB, sport, payload, (uint8_t)k);
+
+		if (i < 0)
+			return false;
+		if (first < 0)
+			first = i;
+		else if (i != first)
+			return fail("packet %d of the flow went to %s, the first to %s", k + 1, FE_WEB.be[i].addr,
+				    FE_WEB.be[first].addr);
+		bytes += 20 + 20 + payload;
+	}
+	web_sport_on[first] = sport;
+	if (!take_snap(&b))
+		return false;
+	d.g.hit = 50;
+	d.g.new_flow = 1;
+	d.s[S_WEB] = (struct xs_svc_stats){ 50, bytes, 1, 0 };
+	d.ct = 2;
+	return check_delta(&a, &b, &d) && check_ct_flow(&FE_WEB, CLIENT, sport, first, 0);
+}
+
+static bool test_spread(const struct fe_def *fe, int want_only, unsigned tries)
+{
+	unsigned seen[2] = { 0, 0 };
+	struct snap a, b;
+	struct delta d = {};
+	__u64 bytes = 0;
+
+	if (!take_snap(&a))
+		return false;
+	for (unsigned k = 0; k < tries; k++) {
+		uint16_t sport = next_sport();
+		int i = xdp_flow_packet(fe, sport, k % 17, (uint8_t)k);
+
+		if (i < 0)
+			return false;
+		seen[i]++;
+		if (fe == &FE_WEB)
+			web_sport_on[i] = sport;
+		bytes += 40 + k % 17;
+	}
+	if (!take_snap(&b))
+		return false;
+	if (want_only >= 0) {
+		if (seen[want_only] != tries)
+			return fail("%u of %u new flows went to %s:%u, want all", seen[want_only], tries,
+				    fe->be[want_only].addr, fe->be[want_only].port);
+	} else if (!seen[0] || !seen[1]) {
+		return fail("%u new flows: %u to %s, %u to %s; want both reached", tries, seen[0], fe->be[0].addr,
+			    seen[1], fe->be[1].addr);
+	}
+	d.g.hit = d.g.new_flow = tries;
+	d.s[slot_of(fe)] = (struct xs_svc_stats){ tries, bytes, tries, 0 };
+	d.ct = 2 * (long)tries;
+	return check_delta(&a, &b, &d);
+}
+
+/* A mix of flows to all three frontends; every counter exact. */
+static bool test_counters(void)
+{
+	struct snap a, b;
+	struct delta d = {};
+	static const struct {
+		const struct fe_def *fe;
+		int flows, pkts;
+	} plan[] = { { &FE_WEB, 3, 4 }, { &FE_DNS, 2, 3 }, { &FE_EMPTY, 2, 2 } };
+
+	if (!take_snap(&a))
+		return false;
+	for (size_t p = 0; p < sizeof(plan) / sizeof(plan[0]); p++) {
+		const struct fe_def *fe = plan[p].fe;
+		struct xs_svc_stats *s = &d.s[slot_of(fe)];
+
+		for (int f = 0; f < plan[p].flows; f++) {
+			uint16_t sport = next_sport();
+
+			for (int k = 0; k < plan[p].pkts; k++) {
+				struct pkt_spec sp = { .proto = fe->proto, .saddr = CLIENT, .daddr = fe->vip,
+						       .sport = sport, .dport = fe->port,
+						       .payload = (size_t)(f * 100 + k * 7 + 1), .seed = (uint8_t)k };
+				struct pkt in, out;
+				__u32 ret, want = fe->n ? XDP_PASS : XDP_DROP;
+
+				pkt_build(&in, &sp);
+				if (!run_xdp(&in, &out, &ret))
+					return false;
+				if (ret != want)
+					return fail("%s flow %d packet %d: retval %s, want %s", fe->name, f, k,
+						    xdp_act(ret), xdp_act(want));
+				s->packets++;
+				s->bytes += in.tot;
+				if (fe->n) {
+					d.g.hit++;
+					s->new_flows += k == 0;
+					d.g.new_flow += k == 0;
+					d.ct += k == 0 ? 2 : 0;
+				} else {
+					s->no_backend++;
+					d.g.drop_no_backend++;
+				}
+			}
+		}
+	}
+	if (!take_snap(&b))
+		return false;
+	return check_delta(&a, &b, &d);
+}
+
+/* ------------------------------------------------------------ tc */
+
+/* XDP translates a new flow client:sport -> fe; returns the backend or -1. */
+static int open_flow(const struct fe_def *fe, uint16_t sport)
+{
+	return xdp_flow_packet(fe, sport, 12, 0x5a);
+}
+
+/* A reply be:port -> client:sport through tc egress: source back to the VIP. */
+static bool test_reply(const struct fe_def *fe, struct pkt_spec s)
+{
+	uint16_t sport = next_sport();
+	int i = open_flow(fe, sport);
+	struct pkt in, out;
+	struct snap a, b;
+	struct delta d = {};
+	__u32 ret;
+
+	if (i < 0)
+		return false;
+	s.proto = fe->proto;
+	s.saddr = fe->be[i].addr;
+	s.sport = fe->be[i].port;
+	s.daddr = CLIENT;
+	s.dport = sport;
+	pkt_build(&in, &s);
+	if (!take_snap(&a) || !run_tc(tc_egress_fd, &in, &out, &ret) || !take_snap(&b))
+		return false;
+	if (ret != TC_ACT_OK)
+		return fail("retval %u (%s), want TC_ACT_OK", ret, tc_act(ret));
+	if (!check_translated(&in, &out, false, pkt_ip(fe->vip), fe->port))
+		return false;
+	d.g.reply_nat = 1;
+	return check_delta(&a, &b, &d);
+}
+
+/* A reply-shaped packet no flow knows: untouched, no counter. */
+static bool test_reply_unknown(int prog_fd, const struct fe_def *fe)
+{
+	struct pkt_spec s = { .proto = fe->proto, .saddr = fe->be[0].addr, .sport = fe->be[0].port,
+			      .daddr = CLIENT, .dport = next_sport(), .payload = 21 };
+	struct pkt in, out;
+	struct snap a, b;
+	struct delta d = {};
+	__u32 ret;
+
+	pkt_build(&in, &s);
+	if (!take_snap(&a) || !run_tc(prog_fd, &in, &out, &ret) || !take_snap(&b))
+		return false;
+	if (ret != TC_ACT_OK)
+		return fail("retval %u (%s), want TC_ACT_OK", ret, tc_act(ret));
+	return same_bytes(&in, &out) && check_delta(&a, &b, &d);
+}
+
+/*
+ * The node itself (NODE:nport) sends to fe through tc egress, packets times:
+ * destination a backend (the same for every packet of the flow), conntrack
+ * marked local; then the backend's reply through tc ingress gets the VIP back.
+ */
+static bool test_local(const struct fe_def *fe, uint16_t nport, int packets, bool nocsum)
+{
+	struct snap a, b;
+	struct delta d = {};
+	struct pkt in, out;
+	__u32 ret;
+	int first = -1;
+
+	if (!take_snap(&a))
+		return false;
+	for (int k = 0; k < packets; k++) {
+		struct pkt_spec s = { .proto = fe->proto, .saddr = NODE, .sport = nport, .daddr = fe->vip,
+				      .dport = fe->port, .payload = (size_t)(30 + k), .seed = (uint8_t)k,
+				      .udp_nocsum = nocsum };
+		int i;
+
+		pkt_build(&in, &s);
+		if (!run_tc(tc_egress_fd, &in, &out, &ret))
+			return false;
+		if (ret != TC_ACT_OK && ret != TC_ACT_REDIRECT)
+			return fail("packet %d: retval %u (%s), want TC_ACT_REDIRECT or TC_ACT_OK", k + 1, ret,
+				    tc_act(ret));
+		i = which_backend(fe, &out, true);
+		if (i < 0)
+			return not_a_backend(fe, &out);
+		if (!check_translated(&in, &out, true, pkt_ip(fe->be[i].addr), fe->be[i].port))
+			return false;
+		if (first < 0)
+			first = i;
+		else if (i != first)
+			return fail("packet %d went to %s, the first to %s", k + 1, fe->be[i].addr,
+				    fe->be[first].addr);
+		d.s[slot_of(fe)].packets++;
+		d.s[slot_of(fe)].bytes += in.tot;
+	}
+	if (!take_snap(&b))
+		return false;
+	d.g.local_dnat = d.g.hit = (__u64)packets;
+	d.g.new_flow = 1;
+	d.s[slot_of(fe)].new_flows = 1;
+	d.ct = 2;
+	if (!check_delta(&a, &b, &d) || !check_ct_flow(fe, NODE, nport, first, XS_CT_F_LOCAL))
+		return false;
+
+	/* the reply, coming back in from the backend */
+	{
+		struct pkt_spec s = { .proto = fe->proto, .saddr = fe->be[first].addr,
+				      .sport = fe->be[first].port, .daddr = NODE, .dport = nport,
+				      .payload = 99, .udp_nocsum = nocsum };
+		struct delta dr = {};
+
+		pkt_build(&in, &s);
+		if (!take_snap(&a) || !run_tc(tc_ingress_fd, &in, &out, &ret) || !take_snap(&b))
+			return false;
+		if (ret != TC_ACT_OK)
+			return fail("reply through tc ingress: retval %u (%s), want TC_ACT_OK", ret, tc_act(ret));
+		if (!check_translated(&in, &out, false, pkt_ip(fe->vip), fe->port))
+			return refail("reply through tc ingress");
+		dr.g.reply_nat = 1;
+		return check_delta(&a, &b, &dr);
+	}
+}
+
+static bool test_local_no_backend(void)
+{
+	struct pkt_spec s = { .proto = PKT_IPPROTO_TCP, .saddr = NODE, .sport = next_sport(), .daddr = EMPTY_VIP,
+			      .dport = 443, .payload = 0, .tcp_flags = 2 };
+	struct pkt in, out;
+	struct snap a, b;
+	struct delta d = {};
+	__u32 ret;
+
+	pkt_build(&in, &s);
+	if (!take_snap(&a) || !run_tc(tc_egress_fd, &in, &out, &ret) || !take_snap(&b))
+		return false;
+	if (ret != TC_ACT_SHOT)
+		return fail("retval %u (%s), want TC_ACT_SHOT", ret, tc_act(ret));
+	if (!same_bytes(&in, &out))
+		return false;
+	d.g.drop_no_backend = 1;
+	d.s[S_EMPTY] = (struct xs_svc_stats){ 1, in.tot, 0, 1 };
+	return check_delta(&a, &b, &d);
+}
+
+/* tc egress must leave what it cannot parse alone, like XDP. */
+static bool test_tc_untouched(struct pkt_spec s, void (*edit)(struct pkt *, int), int arg)
+{
+	struct pkt in, out;
+	__u32 ret;
+	long ct0, ct1;
+
+	s.sport = next_sport();
+	pkt_build(&in, &s);
+	if (edit)
+		edit(&in, arg);
+	ct0 = ct_count();
+	if (!run_tc(tc_egress_fd, &in, &out, &ret))
+		return false;
+	ct1 = ct_count();
+	if (ret != TC_ACT_OK)
+		return fail("retval %u (%s), want TC_ACT_OK", ret, tc_act(ret));
+	if (ct1 != ct0)
+		return fail("conntrack grew by %ld entries, want 0", ct1 - ct0);
+	return same_bytes(&in, &out);
+}
+
+/* ------------------------------------------------------------ service changes */
+
+static bool test_apply_initial(void)
+{
+	static const struct fe_def *const fes[] = { &FE_WEB, &FE_DNS, &FE_EMPTY };
+	struct xs_apply_result r;
+	struct xs_svc_value v;
+
+	if (!apply(fes, 3, &r))
+		return false;
+	if (r.fe_added != 3 || r.be_added != 3 || r.fe_changed || r.fe_removed || r.be_removed)
+		return fail("apply result: %u/%u/%u frontends added/changed/removed, %u/%u backends added/removed;"
+			    " want 3/0/0, 3/0", r.fe_added, r.fe_changed, r.fe_removed, r.be_added, r.be_removed);
+	for (size_t i = 0; i < 3; i++) {
+		if (!svc_value(fes[i], &v))
+			return fail("frontend %s not in xs_services after apply", fes[i]->name);
+		if (v.count != fes[i]->n)
+			return fail("frontend %s: count %u, want %zu", fes[i]->name, v.count, fes[i]->n);
+	}
+	return true;
+}
+
+static bool test_apply_remove_backend(void)
+{
+	static const struct fe_def *const fes[] = { &FE_WEB_ONE, &FE_DNS, &FE_EMPTY };
+	struct xs_apply_result r;
+	struct xs_svc_value v;
+
+	if (!apply(fes, 3, &r))
+		return false;
+	if (r.fe_changed != 1 || r.be_removed != 1 || r.fe_added || r.fe_removed || r.be_added)
+		return fail("apply result: %u/%u/%u frontends added/changed/removed, %u/%u backends added/removed;"
+			    " want 0/1/0, 0/1", r.fe_added, r.fe_changed, r.fe_removed, r.be_added, r.be_removed);
+	if (!svc_value(&FE_WEB, &v) || v.count != 1)
+		return fail("web: count %u after apply, want 1", v.count);
+	return true;
+}
+
+/* A flow XDP had pinned to .12 is re-pointed to .11 once .12 is gone. */
+static bool test_repoint(void)
+{
+	uint16_t sport = web_sport_on[1];
+	struct snap a, b;
+	struct delta d = {};
+	int i;
+
+	if (!sport)
+		return fail("no earlier flow went to %s", POD2);
+	if (!take_snap(&a))
+		return false;
+	i = xdp_flow_packet(&FE_WEB, sport, 12, 1);
+	if (i < 0)
+		return false;
+	if (i != 0)
+		return fail("flow %s:%u went to %s:%u, want %s:8080", CLIENT, sport, FE_WEB.be[i].addr,
+			    FE_WEB.be[i].port, POD1);
+	if (!take_snap(&b))
+		return false;
+	d.g.hit = d.g.new_flow = 1;
+	d.s[S_WEB] = (struct xs_svc_stats){ 1, 52, 1, 0 };
+	/* The FWD entry is rewritten in place and a REV entry for .11 added;
+	 * the stale REV entry of .12 stays until the LRU drops it. */
+	d.ct = 1;
+	if (!check_delta(&a, &b, &d))
+		return false;
+	{
+		struct xs_ct_key fk = { .saddr = htonl(pkt_ip(CLIENT)), .daddr = htonl(pkt_ip(WEB_VIP)),
+					.sport = htons(sport), .dport = htons(80), .proto = PKT_IPPROTO_TCP,
+					.dir = XS_CT_FWD };
+		struct xs_ct_value fv;
+		__u32 id;
+
+		if (bpf_map_lookup_elem(M.ct, &fk, &fv))
+			return fail("no FWD conntrack entry for the flow after the re-pick");
+		if (!backend_id_of(&FE_WEB, 0, &id))
+			return false;
+		if (fv.nat_addr != htonl(pkt_ip(POD1)) || fv.nat_port != htons(8080) || fv.backend_id != id)
+			return fail("FWD entry points at %08x:%u backend %u, want %s:8080 backend %u",
+				    ntohl(fv.nat_addr), ntohs(fv.nat_port), fv.backend_id, POD1, id);
+	}
+	return true;
+}
+
+/* A frontend removed from the model: its packets miss. */
+static bool test_apply_remove_frontend(void)
+{
+	static const struct fe_def *const fes[] = { &FE_WEB_ONE, &FE_EMPTY };
+	struct xs_apply_result r;
+	struct xs_svc_value v;
+
+	if (!apply(fes, 2, &r))
+		return false;
+	if (r.fe_removed != 1 || r.be_removed != 1 || r.fe_added || r.fe_changed || r.be_added)
+		return fail("apply result: %u/%u/%u frontends added/changed/removed, %u/%u backends added/removed;"
+			    " want 0/0/1, 0/1", r.fe_added, r.fe_changed, r.fe_removed, r.be_added, r.be_removed);
+	if (svc_value(&FE_DNS, &v))
+		return fail("dns still in xs_services after its removal");
+	return true;
+}
+
+/* ------------------------------------------------------------ main */
+
+#define RUN(name, expr)                                                                             \
+	do {                                                                                        \
+		bool ok_ = (expr);                                                                  \
+		report(name, ok_);                                                                  \
+	} while (0)
+
+int main(void)
+{
+	bool ok;
+
+	ok = setup();
+	report("setup: both objects loaded, maps shared, nothing pinned", ok);
+	if (!ok) {
+		teardown();
+		return 1;
+	}
+	ok = test_apply_initial();
+	report("xs_apply: web (2 backends), dns (1), empty (0)", ok);
+	if (!ok) {
+		teardown();
+		return 1;
+	}
+
+	for (size_t i = 0; i < sizeof(xcases) / sizeof(xcases[0]); i++)
+		RUN(xcases[i].name, run_xcase(&xcases[i]));
+
+	{
+		struct pkt_spec tcp = WEB(23), udp = DNS(23), vlan = WEB(5, .vlan = true, .ihl = 6);
+
+		RUN("every truncation of a TCP hit (0..full-1; <14 refused by test_run)", truncations(tcp));
+		RUN("every truncation of a UDP hit (0..full-1; <14 refused by test_run)", truncations(udp));
+		RUN("every truncation of an 802.1Q TCP hit with IP options", truncations(vlan));
+	}
+
+	RUN("conntrack: 50 packets of one flow, one backend, one FWD and one REV entry", test_ct_reuse());
+	RUN("conntrack: 200 new flows reach both backends", test_spread(&FE_WEB, -1, 200));
+	RUN("per-service and global counters over a mix of flows", test_counters());
+
+	/* tc, in both checksum modes (see run_tc) */
+	for (int mode = 0; mode < 2; mode++) {
+		struct pkt_spec tcp = { .payload = 77, .tcp_flags = 0x10 }, udp = { .payload = 45 };
+		struct pkt_spec udp0 = { .payload = 45, .udp_nocsum = true };
+		struct pkt_spec opts = { .payload = 31, .ihl = 9 }, vlan = { .payload = 8, .vlan = true };
+		struct pkt_spec pad = { .payload = 1, .trailer = 13 }, odd = { .payload = 3 };
+		struct pkt_spec frag = { .proto = PKT_IPPROTO_TCP, .saddr = NODE, .daddr = WEB_VIP, .dport = 80,
+					 .payload = 40, .frag = 0x2000 };
+		struct pkt_spec arp = { .kind = PKT_ARP, .saddr = NODE, .daddr = WEB_VIP };
+		struct pkt_spec udpm = DNS(20), tcpm = WEB(20);
+		const char *sfx = mode ? " [CHECKSUM_COMPLETE]" : "";
+		uint16_t np = (uint16_t)(40000 + 2 * mode);
+		char n[256];
+
+		if (mode == 1) {
+			/* Does this kernel have the flag? (6.11+) */
+			struct pkt in, out;
+			__u32 ret;
+
+			pkt_build(&in, &arp);
+			if (run_prog(tc_egress_fd, &in, &out, &ret, BPF_F_TEST_SKB_CHECKSUM_COMPLETE) == -EINVAL) {
+				printf("note: this kernel has no BPF_F_TEST_SKB_CHECKSUM_COMPLETE: "
+				       "tc cases not repeated with CHECKSUM_COMPLETE\n");
+				break;
+			}
+			tc_flags = BPF_F_TEST_SKB_CHECKSUM_COMPLETE;
+		}
+#define TC(name, expr)                                          \
+	do {                                                    \
+		snprintf(n, sizeof(n), "%s%s", name, sfx);      \
+		RUN(n, expr);                                   \
+	} while (0)
+		TC("tc egress: TCP reply from the backend gets VIP:80 back as source", test_reply(&FE_WEB, tcp));
+		TC("tc egress: TCP reply, odd payload", test_reply(&FE_WEB, odd));
+		TC("tc egress: UDP reply from the backend gets VIP:53 back as source", test_reply(&FE_DNS, udp));
+		TC("tc egress: UDP reply, odd payload", test_reply(&FE_DNS, odd));
+		TC("tc egress: UDP reply with zero checksum keeps it zero", test_reply(&FE_DNS, udp0));
+		TC("tc egress: TCP reply with IP options", test_reply(&FE_WEB, opts));
+		TC("tc egress: TCP reply in an 802.1Q frame", test_reply(&FE_WEB, vlan));
+		TC("tc egress: UDP reply with padding after the datagram", test_reply(&FE_DNS, pad));
+		TC("tc egress: TCP reply of an unknown flow passes untouched",
+		   test_reply_unknown(tc_egress_fd, &FE_WEB));
+		TC("tc egress: UDP reply of an unknown flow passes untouched",
+		   test_reply_unknown(tc_egress_fd, &FE_DNS));
+		TC("tc ingress: TCP reply of an unknown flow passes untouched",
+		   test_reply_unknown(tc_ingress_fd, &FE_WEB));
+		snprintf(n, sizeof(n), "tc local DNAT: node 198.18.0.2:%u -> 198.19.0.10:80, reply through tc ingress%s",
+			 np, sfx);
+		RUN(n, test_local(&FE_WEB, np, 3, false));
+		snprintf(n, sizeof(n), "tc local DNAT: node 198.18.0.2:%u -> 198.19.0.20:53 (UDP), reply through "
+			 "tc ingress%s", np + 1, sfx);
+		RUN(n, test_local(&FE_DNS, np + 1, 2, false));
+		TC("tc local DNAT: UDP with zero checksum, reply through tc ingress",
+		   test_local(&FE_DNS, next_sport(), 1, true));
+		TC("tc local DNAT: no backend is TC_ACT_SHOT", test_local_no_backend());
+		TC("tc egress: fragment to the VIP passes untouched", test_tc_untouched(frag, NULL, 0));
+		TC("tc egress: UDP length beyond the IP payload passes untouched",
+		   test_tc_untouched(udpm, e_ulen_plus, 1));
+		TC("tc egress: total length beyond the frame passes untouched",
+		   test_tc_untouched(tcpm, e_tot_plus, 1));
+		TC("tc egress: ARP passes untouched", test_tc_untouched(arp, NULL, 0));
+#undef TC
+	}
+	tc_flags = 0;
+
+	RUN("xs_apply: backend 198.18.1.12 removed from web", test_apply_remove_backend());
+	RUN("after the change 200 new flows all go to 198.18.1.11", test_spread(&FE_WEB_ONE, 0, 200));
+	RUN("after the change a flow pinned to 198.18.1.12 is re-pointed to 198.18.1.11", test_repoint());
+	RUN("xs_apply: frontend dns removed", test_apply_remove_frontend());
+	{
+		static const struct xcase gone = { "UDP to the removed frontend misses", DNS(20), PASS(pass_miss) };
+
+		RUN(gone.name, run_xcase(&gone));
+	}
+
+	teardown();
+	return n_failed ? 1 : 0;
+}

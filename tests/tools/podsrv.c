@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * podsrv: the servers of one test pod.
+ *
+ *   podsrv --name NAME [--tcp PORT] [--udp PORT]
+ *
+ * TCP: a minimal HTTP/1.x server; every request gets "200 OK" with the body
+ * "NAME\n" and the connection is closed. UDP: every datagram is answered with
+ * "NAME\n" from the bound socket, so the reply's source is the bound port.
+ * Both bind 0.0.0.0. Prints one "ready" line once bound, nothing else on
+ * stdout, and runs until SIGTERM/SIGINT.
+ *
+ * One thread, one poll() loop: many sequential clients and a handful of
+ * concurrent ones; a client that resets or stalls only loses its own slot.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONNS  64
+#define REQ_MAX    4096
+#define CONN_TTL_S 5 /* a client that sends no full request in time is dropped */
+
+struct conn {
+	int fd;                 /* -1 = free slot */
+	size_t len;             /* bytes of the request read so far */
+	time_t deadline;
+	char buf[REQ_MAX];
+};
+
+static volatile sig_atomic_t stop;
+static const char *name;
+static struct conn conns[MAX_CONNS];
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static int listen_on(int type, int port)
+{
+	struct sockaddr_in sa = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(INADDR_ANY),
+	};
+	int one = 1;
+	int fd;
+
+	fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 128) < 0)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static void conn_close(struct conn *c)
+{
+	close(c->fd);
+	c->fd = -1;
+}
+
+static void conn_accept(int lfd)
+{
+	int i, fd;
+
+	/* Accept all that are queued; when the table is full, new clients wait in the backlog. */
+	for (;;) {
+		for (i = 0; i < MAX_CONNS && conns[i].fd >= 0; i++)
+			;
+		if (i == MAX_CONNS)
+			return;
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return; /* EAGAIN, or the client already went away */
+		conns[i].fd = fd;
+		conns[i].len = 0;
+		conns[i].deadline = time(NULL) + CONN_TTL_S;
+	}
+}
+
+static void conn_reply(struct conn *c)
+{
+	char resp[512];
+	int body_len = (int)strlen(name) + 1;
+	int n;
+
+	n = snprintf(resp, sizeof(resp),
+		     "HTTP/1.1 200 OK\r\n"
+		     "Content-Type: text/plain\r\n"
+		     "Content-Length: %d\r\n"
+		     "Connection: close\r\n"
+		     "\r\n"
+		     "%s\n",
+		     body_len, name);
+	/* The reply fits in an empty socket buffer; a client that reset gets nothing. */
+	if (send(c->fd, resp, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EPIPE &&
+	    errno != ECONNRESET)
+		fprintf(stderr, "podsrv: send: %s\n", strerror(errno));
+	shutdown(c->fd, SHUT_WR);
+	conn_close(c);
+}
+
+static void conn_read(struct conn *c)
+{
+	ssize_t n;
+
+	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* Reset or closed before a full request: nothing to answer. */
+		conn_close(c);
+		return;
+	}
+	c->len += n;
+	c->buf[c->len] = '\0';
+	/* End of the request head; a full buffer is answered too. */
+	if (strstr(c->buf, "\r\n\r\n") || strstr(c->buf, "\n\n") || c->len == sizeof(c->buf) - 1)
+		conn_reply(c);
+}
+
+static void udp_serve(int fd)
+{
+	char buf[2048];
+	struct sockaddr_storage peer;
+	socklen_t plen;
+	int i;
+
+	/* Bounded per wakeup so TCP clients are not starved. */
+	for (i = 0; i < 64; i++) {
+		plen = sizeof(peer);
+		if (recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&peer, &plen) < 0)
+			return;
+		snprintf(buf, sizeof(buf), "%s\n", name);
+		sendto(fd, buf, strlen(buf), MSG_DONTWAIT, (struct sockaddr *)&peer, plen);
+	}
+}
+
+static int parse_port(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return (*s && !*end && v > 0 && v < 65536) ? (int)v : -1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: podsrv --name NAME [--tcp PORT] [--udp PORT]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "tcp", required_argument, NULL, 't' },
+		{ "udp", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct pollfd pfds[2 + MAX_CONNS];
+	struct sigaction sa = { .sa_handler = on_signal };
+	int tcp_port = 0, udp_port = 0, lfd = -1, ufd = -1;
+	int opt, i;
+
+	while ((opt = getopt_long(argc, argv, "n:t:u:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			name = optarg;
+			break;
+		case 't':
+			tcp_port = parse_port(optarg);
+			break;
+		case 'u':
+			udp_port = parse_port(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!name || optind != argc || tcp_port < 0 || udp_port < 0 || (!tcp_port && !udp_port)) {
+		usage(stderr);
+		return 2;
+	}
+
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < MAX_CONNS; i++)
+		conns[i].fd = -1;
+
+	if (tcp_port && (lfd = listen_on(SOCK_STREAM, tcp_port)) < 0) {
+		fprintf(stderr, "podsrv: TCP port %d: %s\n", tcp_port, strerror(-lfd));
+		return 1;
+	}
+	if (udp_port && (ufd = listen_on(SOCK_DGRAM, udp_port)) < 0) {
+		fprintf(stderr, "podsrv: UDP port %d: %s\n", udp_port, strerror(-ufd));
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+
+	while (!stop) {
+		time_t now = time(NULL);
+		int n = 0, map[MAX_CONNS];
+
+		pfds[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		pfds[n++] = (struct pollfd){ .fd = ufd, .events = POLLIN };
+		for (i = 0; i < MAX_CONNS; i++) {
+			if (conns[i].fd < 0)
+				continue;
+			if (now >= conns[i].deadline) {
+				conn_close(&conns[i]);
+				continue;
+			}
+			map[n - 2] = i;
+			pfds[n++] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
+		}
+		/* poll() ignores negative fds; wake up each second to expire stalled clients. */
+		if (poll(pfds, n, 1000) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "podsrv: poll: %s\n", strerror(errno));
+			return 1;
+		}
+		for (i = 2; i < n; i++)
+			if (pfds[i].revents)
+				conn_read(&conns[map[i - 2]]);
+		if (pfds[0].revents & POLLIN)
+			conn_accept(lfd);
+		if (pfds[1].revents & POLLIN)
+			udp_serve(ufd);
+	}
+	return 0;
+}

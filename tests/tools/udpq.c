@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * udpq: one UDP question, one answer.
+ *
+ *   udpq ADDR PORT [--timeout-ms N] [--count N] [--msg TEXT]
+ *
+ * Each query uses a new socket connect()ed to ADDR:PORT, so a new source port,
+ * and the kernel only delivers replies whose source is exactly ADDR:PORT:
+ * an answer through a ClusterIP proves that the reply was translated back.
+ * Prints each reply on its own line. Exit 0 if every query was answered,
+ * 1 if any timed out or failed (reason on stderr), 2 on misuse.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static long parse_num(const char *s, long min, long max)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return (*s && !*end && v >= min && v <= max) ? v : -1;
+}
+
+/* Returns 0 and prints the reply, or -errno (-ETIMEDOUT when none came). */
+static int query(const struct sockaddr_in *dst, const char *msg, int timeout_ms)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	char buf[2048];
+	ssize_t n;
+	int err = 0;
+
+	pfd.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (pfd.fd < 0)
+		return -errno;
+	if (connect(pfd.fd, (const struct sockaddr *)dst, sizeof(*dst)) < 0 ||
+	    send(pfd.fd, msg, strlen(msg), 0) < 0) {
+		err = -errno;
+		goto out;
+	}
+	n = poll(&pfd, 1, timeout_ms);
+	if (n < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (n == 0) {
+		err = -ETIMEDOUT;
+		goto out;
+	}
+	n = recv(pfd.fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	if (n < 0) {
+		err = -errno; /* e.g. ECONNREFUSED from an ICMP port unreachable */
+		goto out;
+	}
+	buf[n] = '\0';
+	fputs(buf, stdout);
+	if (n == 0 || buf[n - 1] != '\n')
+		fputc('\n', stdout);
+	fflush(stdout);
+out:
+	close(pfd.fd);
+	return err;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: udpq ADDR PORT [--timeout-ms N] [--count N] [--msg TEXT]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "msg", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct sockaddr_in dst = { .sin_family = AF_INET };
+	long timeout_ms = 1000, count = 1, port;
+	const char *msg = "ping";
+	int opt, i, failed = 0;
+
+	while ((opt = getopt_long(argc, argv, "t:c:m:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 't':
+			timeout_ms = parse_num(optarg, 1, 600000);
+			break;
+		case 'c':
+			count = parse_num(optarg, 1, 100000);
+			break;
+		case 'm':
+			msg = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - optind != 2 || timeout_ms < 0 || count < 0) {
+		usage(stderr);
+		return 2;
+	}
+	port = parse_num(argv[optind + 1], 1, 65535);
+	if (inet_pton(AF_INET, argv[optind], &dst.sin_addr) != 1 || port < 0) {
+		fprintf(stderr, "udpq: bad address or port: %s %s\n", argv[optind], argv[optind + 1]);
+		return 2;
+	}
+	dst.sin_port = htons(port);
+
+	for (i = 0; i < count; i++) {
+		int err = query(&dst, msg, (int)timeout_ms);
+
+		if (err == -ETIMEDOUT) {
+			fprintf(stderr, "udpq: no reply from %s:%ld within %ld ms\n", argv[optind],
+				port, timeout_ms);
+			failed++;
+		} else if (err) {
+			fprintf(stderr, "udpq: %s:%ld: %s\n", argv[optind], port, strerror(-err));
+			failed++;
+		}
+	}
+	return failed ? 1 : 0;
+}
