@@ -3,16 +3,13 @@
  * help next to them; internal functions return 0 or -errno and only main()
  * turns that into an exit code (0 ok, 1 error, 2 misuse). */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <time.h>
 #include <unistd.h>
+#include "apply.h"
 #include "attach.h"
-#include "k8s.h"
 #include "maps.h"
 
 #define EXIT_MISUSE 2
@@ -20,7 +17,7 @@
 struct args {
 	const char *pin;
 	const char *xdp_mode;
-	bool force, purge, dry_run, json, verbose, help;
+	bool force, purge, dry_run, watch, json, verbose, help;
 	char **pos;     /* positional arguments */
 	int n_pos;
 };
@@ -64,6 +61,8 @@ static const struct cmd cmds[] = {
 	  "(JSON or YAML as kubectl prints them; - reads stdin)",
 	  1, -1, cmd_apply, {
 		{ { "dry-run", no_argument, NULL, 'n' }, NULL, "print the changes, write nothing" },
+		{ { "watch", no_argument, NULL, 'w' }, NULL,
+		  "stay running: apply again when a FILE changes or on SIGHUP; stop on SIGTERM/SIGINT" },
 		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
 	{ "list", "", "show frontends, backends and counters from the pinned maps",
 	  0, 0, cmd_list, {
@@ -113,6 +112,7 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 		case 'f': a->force = true; break;
 		case 'P': a->purge = true; break;
 		case 'n': a->dry_run = true; break;
+		case 'w': a->watch = true; break;
 		case 'j': a->json = true; break;
 		case 'v': a->verbose = true; break;
 		case 'h': a->help = true; break;
@@ -133,20 +133,6 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 	a->pos = argv + optind;
 	a->n_pos = argc - optind;
 	return 0;
-}
-
-static int lock_pin_dir(const char *pin)
-{
-	int fd = open(pin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	/* Serialise writers of one pin directory (xdp-tools lib/util/util.c). */
-	if (fd < 0 || flock(fd, LOCK_EX)) {
-		fprintf(stderr, "xdpsvc: cannot lock %s: %s\n", pin, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -errno;
-	}
-	return fd;
 }
 
 static int cmd_attach(struct args *a)
@@ -173,45 +159,19 @@ static int cmd_detach(struct args *a)
 
 static int cmd_apply(struct args *a)
 {
-	struct xs_config_opts co = { .notes = stderr, .errors = stderr };
-	struct xs_model model = {};
-	struct xs_maps maps;
-	struct xs_apply_result r;
-	struct timespec t0, t1;
-	int err, lock;
+	struct xs_apply_req req = {
+		.pin = a->pin, .files = (const char *const *)a->pos, .nfiles = a->n_pos,
+		.dry_run = a->dry_run,
+	};
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* Read and validate everything before touching a map. */
-	err = xs_config_load((const char *const *)a->pos, a->n_pos, &co, &model);
-	if (err)
-		return err;
-	err = xs_pin_dir_ensure(a->pin, false);
-	if (err)
-		goto out_model;
-	lock = lock_pin_dir(a->pin);
-	if (lock < 0) {
-		err = lock;
-		goto out_model;
+	if (a->watch) {
+		if (a->dry_run) {
+			fprintf(stderr, "xdpsvc apply: --watch and --dry-run do not go together\n");
+			return -EINVAL;
+		}
+		return xs_watch(&req);
 	}
-	err = xs_maps_open(a->pin, &maps);
-	if (!err) {
-		err = xs_apply(&maps, &model, a->dry_run, a->dry_run ? stdout : NULL, &r);
-		xs_maps_close(&maps);
-	}
-	close(lock);
-	if (err)
-		goto out_model;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (!r.fe_added && !r.fe_changed && !r.fe_removed && !r.be_added && !r.be_removed)
-		printf("%s: no change\n", a->dry_run ? "dry-run" : "apply");
-	else
-		printf("%s: frontends %u added, %u changed, %u removed; backends %u added, %u removed"
-		       " (%lu map writes, %.1f ms)\n", a->dry_run ? "dry-run" : "apply",
-		       r.fe_added, r.fe_changed, r.fe_removed, r.be_added, r.be_removed, r.map_writes,
-		       (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
-out_model:
-	xs_model_free(&model);
-	return err;
+	return xs_apply_files(&req, stdout);
 }
 
 static int cmd_list(struct args *a)

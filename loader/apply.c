@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+#include "apply.h"
+#include "attach.h"
+#include "k8s.h"
+#include "maps.h"
+
+static int lock_pin_dir(const char *pin)
+{
+	int fd = open(pin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	/* Serialise writers of one pin directory (xdp-tools lib/util/util.c). */
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		int err = -errno;
+
+		fprintf(stderr, "xdpsvc: cannot lock %s: %s\n", pin, strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int xs_apply_files(const struct xs_apply_req *req, FILE *out)
+{
+	struct xs_config_opts co = { .notes = stderr, .errors = stderr };
+	struct xs_model model = {};
+	struct xs_apply_result r;
+	struct xs_maps maps;
+	struct timespec t0, t1;
+	int err, lock;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Read and validate everything before touching a map. */
+	err = xs_config_load(req->files, req->nfiles, &co, &model);
+	if (err)
+		return err;
+	err = xs_pin_dir_ensure(req->pin, false);
+	if (err)
+		goto out;
+	lock = lock_pin_dir(req->pin);
+	if (lock < 0) {
+		err = lock;
+		goto out;
+	}
+	err = xs_maps_open(req->pin, &maps);
+	if (!err) {
+		err = xs_apply(&maps, &model, req->dry_run, req->dry_run ? out : NULL, &r);
+		xs_maps_close(&maps);
+	}
+	close(lock);
+	if (err)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!r.fe_added && !r.fe_changed && !r.fe_removed && !r.be_added && !r.be_removed)
+		fprintf(out, "%s: no change\n", req->dry_run ? "dry-run" : "apply");
+	else
+		fprintf(out, "%s: frontends %u added, %u changed, %u removed; backends %u added, %u removed"
+			" (%lu map writes, %.1f ms)\n", req->dry_run ? "dry-run" : "apply",
+			r.fe_added, r.fe_changed, r.fe_removed, r.be_added, r.be_removed, r.map_writes,
+			(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	fflush(out);
+out:
+	xs_model_free(&model);
+	return err;
+}
