@@ -153,6 +153,7 @@ struct cur_fe {
 	struct xs_svc_key key;
 	struct xs_svc_value val;
 	struct xs_frontend fe;  /* names, vip, port, proto and sorted backends */
+	__u32 *slot_ids;        /* backend id at each live slot index, 0 = missing */
 };
 
 struct state {
@@ -189,8 +190,10 @@ static int cur_fe_cmp(const void *a, const void *b)
 
 static void state_free(struct state *s)
 {
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
 		free(s->fe[i].fe.backends);
+		free(s->fe[i].slot_ids);
+	}
 	free(s->fe);
 	free(s->be);
 	free(s->slots);
@@ -253,7 +256,8 @@ static int state_read(const struct xs_maps *m, struct state *s)
 			c->fe.port_name[XS_PORT_NAME_LEN - 1] = 0;
 		}
 		c->fe.backends = calloc(c->val.count ?: 1, sizeof(*c->fe.backends));
-		if (!c->fe.backends) {
+		c->slot_ids = calloc(c->val.count ?: 1, sizeof(*c->slot_ids));
+		if (!c->fe.backends || !c->slot_ids) {
 			err = -ENOMEM;
 			goto out;
 		}
@@ -267,6 +271,7 @@ static int state_read(const struct xs_maps *m, struct state *s)
 			be = se ? bsearch(&bk, s->be, s->n_be, sizeof(bk), be_id_cmp) : NULL;
 			if (!be)
 				continue;
+			c->slot_ids[j] = be->id;
 			struct xs_backend_addr *ba = &c->fe.backends[c->fe.n_backends++];
 			ba->addr.family = AF_INET;
 			ba->addr.v4.s_addr = be->b.addr;
@@ -416,6 +421,41 @@ static struct be_ent *be_add(struct be_index *bi, const struct be_ent *k)
 static struct xs_backend to_backend(const struct xs_backend_addr *ba, __u8 proto)
 {
 	return (struct xs_backend){ .addr = ba->addr.v4.s_addr, .port = ba->port, .proto = proto };
+}
+
+static ssize_t id_index(const __u32 *ids, size_t n, __u32 id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return i;
+	return -1;
+}
+
+/*
+ * A one-backend change made in the live generation, with at most two slot
+ * writes and each intermediate state a valid old or new set:
+ *  replace: slot[i] := new                      (one write: old -> new)
+ *  add:     slot[count] := new; count + 1       (the slot is unread until the count says so)
+ *  remove:  slot[i] := slot[last]; count - 1    (after the first write the set already is
+ *                                                the new one, the last backend counted twice)
+ * Returns false when the change is bigger: the caller switches generations.
+ */
+#define XS_INPLACE_MAX 1024
+static bool plan_in_place(const struct cur_fe *cur, const __u32 *want_ids, size_t n_want,
+			  ssize_t *rm_idx, ssize_t *add_pos)
+{
+	size_t n_cur = cur->val.count, n_rm = 0, n_add = 0;
+
+	*rm_idx = *add_pos = -1;
+	if (n_cur > XS_INPLACE_MAX || n_want > XS_INPLACE_MAX || id_index(cur->slot_ids, n_cur, 0) >= 0)
+		return false;
+	for (size_t i = 0; i < n_cur; i++)
+		if (id_index(want_ids, n_want, cur->slot_ids[i]) < 0)
+			n_rm++, *rm_idx = i;
+	for (size_t i = 0; i < n_want; i++)
+		if (id_index(cur->slot_ids, n_cur, want_ids[i]) < 0)
+			n_add++, *add_pos = i;
+	return n_rm + n_add >= 1 && n_rm <= 1 && n_add <= 1;
 }
 
 /* What a wanted frontend becomes: its id, live generation and count. */
@@ -582,7 +622,6 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 			id_used[next_free] = 1;
 			val.svc_id = next_free;
 		}
-		live[n_live++] = (struct live){ val.svc_id, val.gen, val.count };
 		if (diff) {
 			static const struct xs_frontend none;
 
@@ -601,13 +640,33 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 				memcpy(meta.port_name, f->port_name, sizeof(meta.port_name));
 				w_update(&w, m->svc_meta, &val.svc_id, &meta);
 			}
-			for (__u16 k = 0; k < f->n_backends; k++) {
-				struct xs_slot_key sk = { .svc_id = val.svc_id, .index = k, .gen = val.gen };
+			ssize_t rm, add;
 
-				w_update(&w, m->slots, &sk, &be_ids[j][k]);
+			if (cur && plan_in_place(cur, be_ids[j], f->n_backends, &rm, &add)) {
+				struct xs_slot_key sk = { .svc_id = val.svc_id, .gen = cur->val.gen };
+				__u16 last = cur->val.count - 1;
+
+				val.gen = cur->val.gen;
+				if (add >= 0) { /* replace in place, or append past the count */
+					sk.index = rm >= 0 ? rm : cur->val.count;
+					w_update(&w, m->slots, &sk, &be_ids[j][add]);
+				} else if (rm != last) { /* remove: the last one fills the hole */
+					sk.index = rm;
+					w_update(&w, m->slots, &sk, &cur->slot_ids[last]);
+				}
+				if (val.count != cur->val.count)
+					w_update(&w, m->services, &key, &val);
+				/* A slot left past the count goes with the sweep below. */
+			} else {
+				for (__u16 k = 0; k < f->n_backends; k++) {
+					struct xs_slot_key sk = { .svc_id = val.svc_id, .index = k, .gen = val.gen };
+
+					w_update(&w, m->slots, &sk, &be_ids[j][k]);
+				}
+				w_update(&w, m->services, &key, &val); /* the switch */
 			}
-			w_update(&w, m->services, &key, &val); /* the switch */
 		}
+		live[n_live++] = (struct live){ val.svc_id, val.gen, val.count };
 		if (cur)
 			i++;
 		j++;
