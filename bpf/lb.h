@@ -42,7 +42,26 @@ enum xs_fwd_rc {
 	XS_FWD_OK = 0,
 	XS_FWD_NO_BACKEND,
 	XS_FWD_CT_FULL,
+	XS_FWD_BACKEND_GONE,
 };
+
+static __always_inline __u64 xs_ct_timeout(const struct xs_pkt *p, const struct xs_ct_value *ct)
+{
+	__u32 zero = 0;
+	struct xs_config *cfg = bpf_map_lookup_elem(&xs_config, &zero);
+	__u64 t;
+
+	if (p->proto != IPPROTO_TCP) {
+		t = cfg ? cfg->ct_udp_timeout_ns : 0;
+		return t ?: XS_CT_UDP_TIMEOUT_S * 1000000000ULL;
+	}
+	if (ct->flags & XS_CT_F_CLOSING) {
+		t = cfg ? cfg->ct_tcp_close_timeout_ns : 0;
+		return t ?: XS_CT_TCP_CLOSE_TIMEOUT_S * 1000000000ULL;
+	}
+	t = cfg ? cfg->ct_tcp_timeout_ns : 0;
+	return t ?: XS_CT_TCP_TIMEOUT_S * 1000000000ULL;
+}
 
 /* Uniformly random backend of the service's live generation. */
 static __always_inline struct xs_backend *xs_select(const struct xs_svc_value *sv, __u32 *id_out)
@@ -87,16 +106,31 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 		ss->packets++;
 		ss->bytes += p->ip_len;
 	}
+	/* A SYN on a closing entry is a new connection reusing the ports. */
+	if (ct && p->tcp_flags & XS_TCP_SYN && !(p->tcp_flags & XS_TCP_ACK) && ct->flags & XS_CT_F_CLOSING)
+		ct = 0;
+	if (ct && now - ct->last_seen > xs_ct_timeout(p, ct)) {
+		xs_count(ct_expired);
+		ct = 0;
+	}
 	if (ct) {
 		be = bpf_map_lookup_elem(&xs_backends, &ct->backend_id);
 		if (be && be->addr == ct->nat_addr && bpf_htons(be->port) == ct->nat_port) {
 			if (now - ct->last_seen > XS_CT_REFRESH_NS)
 				ct->last_seen = now;
+			if (p->tcp_flags & (XS_TCP_FIN | XS_TCP_RST) && !(ct->flags & XS_CT_F_CLOSING))
+				ct->flags |= XS_CT_F_CLOSING;
 			*addr = ct->nat_addr;
 			*port = ct->nat_port;
 			return XS_FWD_OK;
 		}
-		/* The backend is gone: choose again below. */
+		/* The backend is gone. UDP moves to a live one; a TCP stream is
+		 * not moved mid-way (the new pod would answer with a RST
+		 * anyway): drop until the client gives up or sends a SYN. */
+		if (p->proto == IPPROTO_TCP && !(p->tcp_flags & XS_TCP_SYN)) {
+			xs_count(drop_backend_gone);
+			return XS_FWD_BACKEND_GONE;
+		}
 	}
 	if (sv->count == 0 || !(be = xs_select(sv, &be_id))) {
 		if (ss)
@@ -107,6 +141,8 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 	*addr = be->addr;
 	*port = bpf_htons(be->port);
 
+	if (p->tcp_flags & (XS_TCP_FIN | XS_TCP_RST))
+		ct_flags |= XS_CT_F_CLOSING;
 	struct xs_ct_value fv = {
 		.nat_addr = *addr,
 		.nat_port = *port,

@@ -74,4 +74,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xs_svc_meta SEC(".maps");
 
+/* Settings given at attach (timeouts). Written by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xs_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_config SEC(".maps");
+
 #endif

@@ -18,6 +18,10 @@
 #define XS_ETH_P_8021Q 0x8100
 #define XS_IP_MF 0x2000
 #define XS_IP_OFFSET 0x1fff
+#define XS_TCP_FIN 0x01
+#define XS_TCP_SYN 0x02
+#define XS_TCP_RST 0x04
+#define XS_TCP_ACK 0x10
 
 enum xs_parse_rc {
 	XS_PARSE_OK = 0,
@@ -36,6 +40,7 @@ struct xs_pkt {
 	__u32 l4_off;
 	__u16 ip_len;      /* IPv4 total length, for byte counters */
 	__u8 proto;
+	__u8 tcp_flags;    /* FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10; 0 for UDP */
 };
 
 struct vlan_hdr_ {
@@ -95,6 +100,7 @@ static __always_inline int xs_parse(void *data, void *data_end, __u32 frame_len,
 		if (th->doff < 5 || th->doff * 4 > l4_len)
 			return XS_PARSE_MALFORMED;
 		p->l4_check = (__u16 *)&th->check;
+		p->tcp_flags = ((__u8 *)th)[13];
 		p->sport_p = &th->source;
 		p->dport_p = &th->dest;
 	} else if (iph->protocol == IPPROTO_UDP) {
@@ -106,6 +112,7 @@ static __always_inline int xs_parse(void *data, void *data_end, __u32 frame_len,
 		if (ulen < sizeof(*uh) || ulen > l4_len)
 			return XS_PARSE_MALFORMED;
 		p->l4_check = (__u16 *)&uh->check;
+		p->tcp_flags = 0;
 		p->sport_p = &uh->source;
 		p->dport_p = &uh->dest;
 	} else {

@@ -25,6 +25,7 @@
 #define XS_MAP_SVC_STATS    "xs_svc_stats"
 #define XS_MAP_GLOBAL_STATS "xs_global_stats"
 #define XS_MAP_SVC_META     "xs_svc_meta"
+#define XS_MAP_CONFIG       "xs_config"
 #define XS_PROG_XDP         "xs_prog_xdp"
 #define XS_PROG_TC_EGRESS   "xs_prog_tc_egress"
 #define XS_PROG_TC_INGRESS  "xs_prog_tc_ingress"
@@ -111,7 +112,22 @@ struct xs_ct_value {
 	__u64 last_seen;  /* bpf_ktime_get_ns() of the last packet, coarse */
 };
 
-#define XS_CT_F_LOCAL 0x01 /* flow opened by the node itself (tc egress DNAT) */
+#define XS_CT_F_LOCAL   0x01 /* flow opened by the node itself (tc egress DNAT) */
+#define XS_CT_F_CLOSING 0x02 /* TCP FIN or RST seen: the short timeout applies */
+
+/* Conntrack idle timeouts (defaults; `attach --ct-timeout-*` sets them). */
+#define XS_CT_TCP_TIMEOUT_S       21600 /* established TCP: 6 h */
+#define XS_CT_TCP_CLOSE_TIMEOUT_S 10    /* after FIN or RST */
+#define XS_CT_UDP_TIMEOUT_S       60
+
+/* --- xs_config (array, one entry): runtime settings given at attach.
+ * Written by the loader at attach, read by the datapath on each new
+ * conntrack decision. A zero timeout means the default above. */
+struct xs_config {
+	__u64 ct_tcp_timeout_ns;
+	__u64 ct_tcp_close_timeout_ns;
+	__u64 ct_udp_timeout_ns;
+};
 
 /* --- xs_svc_stats (per-CPU array indexed by svc_id). Written by the datapath;
  * the loader zeroes an id's entry when it hands the id to a new service. */
@@ -133,6 +149,8 @@ struct xs_global_stats {
 	__u64 new_flow;        /* backend chosen for a new flow */
 	__u64 drop_no_backend; /* frontend with no ready endpoint */
 	__u64 drop_ct_full;    /* conntrack insert failed */
+	__u64 drop_backend_gone; /* TCP mid-stream packet whose backend was removed */
+	__u64 ct_expired;      /* conntrack entry found idle past its timeout */
 	__u64 reply_nat;       /* reply rewritten back to the VIP (tc) */
 	__u64 local_dnat;      /* node-originated packet to a VIP (tc egress) */
 };

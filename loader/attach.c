@@ -238,13 +238,24 @@ int xs_attach(const struct xs_attach_opts *o)
 		fprintf(stderr, "xdpsvc: cannot open the embedded BPF objects: %s\n", strerror(-err));
 		goto out;
 	}
+	if (o->ct_size) {
+		bpf_map__set_max_entries(x->maps.xs_conntrack, o->ct_size);
+		bpf_map__set_max_entries(t->maps.xs_conntrack, o->ct_size);
+	}
 	err = xs_xdp__load(x);
 	if (!err)
 		err = xs_tc__load(t);
+	if (!err) {
+		__u32 zero = 0;
+
+		if (bpf_map_update_elem(bpf_map__fd(x->maps.xs_config), &zero, &o->cfg, BPF_ANY))
+			err = -errno;
+	}
 	if (err) {
 		fprintf(stderr, "xdpsvc: cannot load the BPF programs: %s%s\n", strerror(-err),
 			err == -EINVAL ? " (if libbpf says a pinned map is incompatible, the maps under the "
-			"pin path come from another build: 'xdpsvc detach DEV --purge' and attach again)" : "");
+			"pin path have another layout or size (--ct-size) than this attach asks for: "
+			"'xdpsvc detach DEV --purge' and attach again)" : "");
 		goto out;
 	}
 	err = pin_prog(x->progs.xs_xdp_ingress, o->pin, XS_PROG_XDP) ?:
@@ -276,7 +287,7 @@ int xs_detach(const char *dev, const char *pin, bool purge)
 {
 	static const char *const maps[] = {
 		XS_MAP_SERVICES, XS_MAP_SLOTS, XS_MAP_BACKENDS, XS_MAP_CT,
-		XS_MAP_SVC_STATS, XS_MAP_GLOBAL_STATS, XS_MAP_SVC_META,
+		XS_MAP_SVC_STATS, XS_MAP_GLOBAL_STATS, XS_MAP_SVC_META, XS_MAP_CONFIG,
 	};
 	static const enum bpf_tc_attach_point hooks[] = { BPF_TC_EGRESS, BPF_TC_INGRESS };
 	char name[BPF_OBJ_NAME_LEN];

@@ -4,12 +4,15 @@
 #define XS_ATTACH_H
 
 #include <stdbool.h>
+#include "xdpsvc.h"
 
 struct xs_attach_opts {
 	const char *dev;
 	const char *pin;
 	bool generic;   /* XDP in generic (skb) mode instead of native */
 	bool force;     /* replace someone else's XDP program */
+	__u32 ct_size;  /* conntrack entries (two per flow); 0 = default */
+	struct xs_config cfg; /* timeouts; zero fields take the defaults */
 };
 
 /* Make sure pin is a directory on a bpffs. With create, mount a bpffs on its

@@ -18,6 +18,8 @@ struct args {
 	const char *pin;
 	const char *xdp_mode;
 	bool force, purge, dry_run, watch, json, verbose, help;
+	__u32 ct_size;
+	struct xs_config cfg;
 	char **pos;     /* positional arguments */
 	int n_pos;
 };
@@ -37,7 +39,7 @@ struct cmd {
 	const char *name, *usage, *summary;
 	int min_pos, max_pos;     /* -1: unbounded */
 	int (*run)(struct args *a);
-	struct opt opts[8];
+	struct opt opts[16];
 };
 
 static int cmd_attach(struct args *a);
@@ -52,6 +54,14 @@ static const struct cmd cmds[] = {
 		  "XDP attach mode (default native)" },
 		{ { "force", no_argument, NULL, 'f' }, NULL,
 		  "replace an XDP program on DEV that is not xdpsvc's" },
+		{ { "ct-size", required_argument, NULL, 'c' }, "N",
+		  "conntrack entries, two per flow (default 262144)" },
+		{ { "ct-timeout-tcp", required_argument, NULL, 'T' }, "SECONDS",
+		  "idle timeout of an established TCP flow (default 21600)" },
+		{ { "ct-timeout-tcp-closing", required_argument, NULL, 'C' }, "SECONDS",
+		  "idle timeout after a FIN or RST (default 10)" },
+		{ { "ct-timeout-udp", required_argument, NULL, 'U' }, "SECONDS",
+		  "idle timeout of a UDP flow (default 60)" },
 		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
 	{ "detach", "DEV", "remove the XDP and tc programs from DEV",
 	  1, 1, cmd_detach, {
@@ -95,7 +105,7 @@ static void usage_cmd(FILE *f, const struct cmd *c)
  * the positionals end up at argv[optind...]. Misuse returns -EINVAL. */
 static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a)
 {
-	struct option longopts[8];
+	struct option longopts[16];
 	size_t n = 0;
 
 	for (const struct opt *o = c->opts; o->o.name; o++)
@@ -116,6 +126,25 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 		case 'j': a->json = true; break;
 		case 'v': a->verbose = true; break;
 		case 'h': a->help = true; break;
+		case 'c':
+		case 'T':
+		case 'C':
+		case 'U': {
+			char *end;
+			unsigned long long v = strtoull(optarg, &end, 10);
+
+			if (!*optarg || *end || v == 0 || v > (ch == 'c' ? (1ULL << 31) : 31536000ULL)) {
+				fprintf(stderr, "xdpsvc %s: '%s' is not a valid %s\n", c->name, optarg,
+					ch == 'c' ? "--ct-size (entries, 1..2^31)" : "timeout (seconds, 1..31536000)");
+				return -EINVAL;
+			}
+			if (ch == 'c')
+				a->ct_size = v;
+			else
+				*(ch == 'T' ? &a->cfg.ct_tcp_timeout_ns : ch == 'C' ? &a->cfg.ct_tcp_close_timeout_ns
+								       : &a->cfg.ct_udp_timeout_ns) = v * 1000000000ULL;
+			break;
+		}
 		case ':':
 			fprintf(stderr, "xdpsvc %s: option %s needs a value\n", c->name, argv[optind - 1]);
 			return -EINVAL;
@@ -140,6 +169,7 @@ static int cmd_attach(struct args *a)
 	struct xs_attach_opts o = {
 		.dev = a->pos[0], .pin = a->pin, .force = a->force,
 		.generic = a->xdp_mode && !strcmp(a->xdp_mode, "generic"),
+		.ct_size = a->ct_size, .cfg = a->cfg,
 	};
 	int err = xs_attach(&o);
 	if (!err)

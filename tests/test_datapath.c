@@ -271,7 +271,8 @@ static bool apply(const struct fe_def *const *fes, size_t n, struct xs_apply_res
 
 #define GLOBAL_FIELDS(X)                                                                            \
 	X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) X(pass_miss) X(hit)   \
-	X(new_flow) X(drop_no_backend) X(drop_ct_full) X(reply_nat) X(local_dnat)
+	X(new_flow) X(drop_no_backend) X(drop_ct_full) X(drop_backend_gone) X(ct_expired) X(reply_nat)  \
+	X(local_dnat)
 
 #define SVC_FIELDS(X) X(packets) X(bytes) X(new_flows) X(no_backend)
 
@@ -1377,19 +1378,57 @@ static bool test_apply_remove_backend(void)
 	return true;
 }
 
-/* A flow XDP had pinned to .12 is re-pointed to .11 once .12 is gone. */
+/* A TCP flow XDP had pinned to .12 is not moved mid-stream once .12 is
+ * gone: its next non-SYN packet is dropped and counted, nothing else. */
+static bool test_gone_midstream(void)
+{
+	uint16_t sport = web_sport_on[1];
+	struct pkt_spec s = { .proto = FE_WEB.proto, .saddr = CLIENT, .daddr = FE_WEB.vip, .sport = sport,
+			      .dport = FE_WEB.port, .payload = 12, .seed = 1 };
+	struct pkt in, out;
+	struct snap a, b;
+	struct delta d = {};
+	__u32 ret;
+
+	if (!sport)
+		return fail("no earlier flow went to %s", POD2);
+	pkt_build(&in, &s);
+	if (!take_snap(&a) || !run_xdp(&in, &out, &ret) || !take_snap(&b))
+		return false;
+	if (ret != XDP_DROP)
+		return fail("client port %u: retval %u (%s), want XDP_DROP", sport, ret, xdp_act(ret));
+	d.g.drop_backend_gone = 1;
+	d.s[S_WEB] = (struct xs_svc_stats){ 1, 52, 0, 0 };
+	return check_delta(&a, &b, &d);
+}
+
+/* ... while a SYN on that flow (the client reconnecting from the same port)
+ * is a new connection: it goes to .11. */
 static bool test_repoint(void)
 {
 	uint16_t sport = web_sport_on[1];
+	struct pkt_spec s = { .proto = FE_WEB.proto, .saddr = CLIENT, .daddr = FE_WEB.vip, .sport = sport,
+			      .dport = FE_WEB.port, .payload = 12, .seed = 1, .tcp_flags = 0x02 };
+	struct pkt in, out;
 	struct snap a, b;
 	struct delta d = {};
+	__u32 ret;
 	int i;
 
 	if (!sport)
 		return fail("no earlier flow went to %s", POD2);
 	if (!take_snap(&a))
 		return false;
-	i = xdp_flow_packet(&FE_WEB, sport, 12, 1);
+	pkt_build(&in, &s);
+	if (!run_xdp(&in, &out, &ret))
+		return false;
+	if (ret != XDP_PASS)
+		return fail("client port %u: retval %u (%s), want XDP_PASS", sport, ret, xdp_act(ret));
+	i = which_backend(&FE_WEB, &out, true);
+	if (i < 0)
+		return not_a_backend(&FE_WEB, &out);
+	if (!check_translated(&in, &out, true, pkt_ip(FE_WEB.be[i].addr), FE_WEB.be[i].port))
+		return false;
 	if (i < 0)
 		return false;
 	if (i != 0)
@@ -1546,7 +1585,9 @@ int main(void)
 
 	RUN("xs_apply: backend 198.18.1.12 removed from web", test_apply_remove_backend());
 	RUN("after the change 200 new flows all go to 198.18.1.11", test_spread(&FE_WEB_ONE, 0, 200));
-	RUN("after the change a flow pinned to 198.18.1.12 is re-pointed to 198.18.1.11", test_repoint());
+	RUN("after the change a TCP packet mid-stream to the removed 198.18.1.12 is dropped and counted",
+	    test_gone_midstream());
+	RUN("after the change a SYN on the flow pinned to 198.18.1.12 is re-pointed to 198.18.1.11", test_repoint());
 	RUN("xs_apply: frontend dns removed", test_apply_remove_frontend());
 	{
 		static const struct xcase gone = { "UDP to the removed frontend misses", DNS(20), PASS(pass_miss) };
