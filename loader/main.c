@@ -17,6 +17,7 @@
 struct args {
 	const char *pin;
 	const char *xdp_mode;
+	const char *service;
 	bool force, purge, dry_run, watch, json, verbose, help;
 	__u32 ct_size;
 	struct xs_config cfg;
@@ -46,6 +47,7 @@ static int cmd_attach(struct args *a);
 static int cmd_detach(struct args *a);
 static int cmd_apply(struct args *a);
 static int cmd_list(struct args *a);
+static int cmd_conntrack(struct args *a);
 
 static const struct cmd cmds[] = {
 	{ "attach", "DEV", "load the programs, pin them and their maps, attach XDP and tc to DEV",
@@ -77,6 +79,11 @@ static const struct cmd cmds[] = {
 	{ "list", "", "show frontends, backends and counters from the pinned maps",
 	  0, 0, cmd_list, {
 		{ { "json", no_argument, NULL, 'j' }, NULL, "print JSON" },
+		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
+	{ "conntrack", "list|flush", "list the translated flows, or flush them (all, or one Service's)",
+	  1, 1, cmd_conntrack, {
+		{ { "json", no_argument, NULL, 'j' }, NULL, "list: print JSON" },
+		{ { "service", required_argument, NULL, 's' }, "NS/NAME", "flush: only this Service's flows" },
 		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -124,6 +131,7 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 		case 'n': a->dry_run = true; break;
 		case 'w': a->watch = true; break;
 		case 'j': a->json = true; break;
+		case 's': a->service = optarg; break;
 		case 'v': a->verbose = true; break;
 		case 'h': a->help = true; break;
 		case 'c':
@@ -215,6 +223,42 @@ static int cmd_list(struct args *a)
 	if (err)
 		return err;
 	err = xs_list(&maps, a->json, stdout);
+	xs_maps_close(&maps);
+	return err;
+}
+
+static int cmd_conntrack(struct args *a)
+{
+	bool list = !strcmp(a->pos[0], "list");
+	char ns[XS_NAME_LEN] = "", *name = NULL;
+	unsigned long flushed;
+	struct xs_maps maps;
+	int err;
+
+	if (!list && strcmp(a->pos[0], "flush")) {
+		fprintf(stderr, "xdpsvc conntrack: expected list or flush, not '%s'\n", a->pos[0]);
+		return -EINVAL;
+	}
+	if (a->service) {
+		const char *slash = strchr(a->service, '/');
+
+		if (list || !slash || slash == a->service || !slash[1] || slash - a->service >= XS_NAME_LEN) {
+			fprintf(stderr, "xdpsvc conntrack: --service takes NAMESPACE/NAME and goes with flush\n");
+			return -EINVAL;
+		}
+		memcpy(ns, a->service, slash - a->service);
+		name = (char *)slash + 1;
+	}
+	err = xs_pin_dir_ensure(a->pin, false) ?: xs_maps_open(a->pin, &maps);
+	if (err)
+		return err;
+	if (list) {
+		err = xs_ct_list(&maps, a->json, stdout);
+	} else {
+		err = xs_ct_flush(&maps, name ? ns : NULL, name, &flushed);
+		if (!err)
+			printf("conntrack: %lu entries flushed\n", flushed);
+	}
 	xs_maps_close(&maps);
 	return err;
 }

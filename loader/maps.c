@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -834,6 +835,112 @@ int xs_list(const struct xs_maps *m, bool json, FILE *out)
 		fprintf(out, "\n");
 	}
 out:
+	state_free(&s);
+	return err;
+}
+
+/* ---------------------------------------------------------------- conntrack */
+
+int xs_ct_list(const struct xs_maps *m, bool json, FILE *out)
+{
+	struct xs_ct_key *keys = NULL;
+	struct xs_ct_value *vals = NULL;
+	struct timespec now;
+	struct state s;
+	size_t n = 0, shown = 0;
+	char a[3][INET_ADDRSTRLEN];
+	int err;
+
+	err = state_read(m, &s);
+	if (err)
+		return err;
+	err = dump_map(m->ct, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
+	if (err) {
+		fprintf(stderr, "xdpsvc: cannot read %s: %s\n", XS_MAP_CT, strerror(-err));
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now); /* the clock of bpf_ktime_get_ns() */
+	__u64 t = now.tv_sec * 1000000000ULL + now.tv_nsec;
+	if (json)
+		fprintf(out, "{\"flows\":[");
+	else
+		fprintf(out, "%-5s %-21s %-21s %-21s %-32s %8s %s\n", "PROTO", "CLIENT", "FRONTEND", "BACKEND",
+			"SERVICE", "IDLE_S", "FLAGS");
+	for (size_t i = 0; i < n; i++) {
+		const struct xs_ct_key *k = &keys[i];
+		const struct xs_ct_value *v = &vals[i];
+		const struct cur_fe *owner = NULL;
+
+		if (k->dir != XS_CT_FWD)
+			continue;
+		for (size_t j = 0; j < s.n && !owner; j++)
+			if (s.fe[j].val.svc_id == v->svc_id)
+				owner = &s.fe[j];
+		inet_ntop(AF_INET, &k->saddr, a[0], sizeof(a[0]));
+		inet_ntop(AF_INET, &k->daddr, a[1], sizeof(a[1]));
+		inet_ntop(AF_INET, &v->nat_addr, a[2], sizeof(a[2]));
+		double idle = t > v->last_seen ? (t - v->last_seen) / 1e9 : 0;
+		const char *flags = v->flags & XS_CT_F_CLOSING ? (v->flags & XS_CT_F_LOCAL ? "closing,local" : "closing")
+							       : (v->flags & XS_CT_F_LOCAL ? "local" : "-");
+		if (json) {
+			fprintf(out, "%s{\"protocol\":\"%s\",\"client\":\"%s:%u\",\"frontend\":\"%s:%u\","
+				"\"backend\":\"%s:%u\",\"namespace\":", shown ? "," : "", xs_proto_name(k->proto),
+				a[0], ntohs(k->sport), a[1], ntohs(k->dport), a[2], ntohs(v->nat_port));
+			json_str(out, owner ? owner->fe.ns : "");
+			fprintf(out, ",\"name\":");
+			json_str(out, owner ? owner->fe.name : "");
+			fprintf(out, ",\"idle_s\":%.1f,\"flags\":\"%s\"}", idle, flags);
+		} else {
+			char c[32], f[32], b[32], svc[160];
+
+			snprintf(c, sizeof(c), "%s:%u", a[0], ntohs(k->sport));
+			snprintf(f, sizeof(f), "%s:%u", a[1], ntohs(k->dport));
+			snprintf(b, sizeof(b), "%s:%u", a[2], ntohs(v->nat_port));
+			snprintf(svc, sizeof(svc), "%s/%s", owner ? owner->fe.ns : "?", owner ? owner->fe.name : "?");
+			fprintf(out, "%-5s %-21s %-21s %-21s %-32s %8.1f %s\n", xs_proto_name(k->proto), c, f, b,
+				svc, idle, flags);
+		}
+		shown++;
+	}
+	if (json)
+		fprintf(out, "]}\n");
+out:
+	free(keys);
+	free(vals);
+	state_free(&s);
+	return err;
+}
+
+int xs_ct_flush(const struct xs_maps *m, const char *ns, const char *name, unsigned long *flushed)
+{
+	struct xs_ct_key *keys = NULL;
+	struct xs_ct_value *vals = NULL;
+	struct state s;
+	size_t n = 0;
+	int err;
+
+	*flushed = 0;
+	err = state_read(m, &s);
+	if (err)
+		return err;
+	err = dump_map(m->ct, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
+	for (size_t i = 0; !err && i < n; i++) {
+		bool match = !ns;
+
+		for (size_t j = 0; j < s.n && !match; j++)
+			match = s.fe[j].val.svc_id == vals[i].svc_id && !strcmp(s.fe[j].fe.ns, ns) &&
+				!strcmp(s.fe[j].fe.name, name);
+		if (!match)
+			continue;
+		if (bpf_map_delete_elem(m->ct, &keys[i]) && errno != ENOENT)
+			err = -errno;
+		else
+			(*flushed)++;
+	}
+	if (err)
+		fprintf(stderr, "xdpsvc: cannot flush %s: %s\n", XS_MAP_CT, strerror(-err));
+	free(keys);
+	free(vals);
 	state_free(&s);
 	return err;
 }

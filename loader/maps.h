@@ -28,5 +28,9 @@ struct xs_apply_result {
 int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run, FILE *diff,
 	     struct xs_apply_result *r);
 int xs_list(const struct xs_maps *m, bool json, FILE *out);
+/* Translated flows (forward entries) with their service and idle time. */
+int xs_ct_list(const struct xs_maps *m, bool json, FILE *out);
+/* Delete conntrack entries, all or (ns non-NULL) those of one Service. */
+int xs_ct_flush(const struct xs_maps *m, const char *ns, const char *name, unsigned long *flushed);
 
 #endif

@@ -273,6 +273,25 @@ else
 	pass "$name"
 fi
 
+name="conntrack list shows the flows and flush --service removes them"
+curl_vip "http://$WEB_VIP/" >/dev/null 2>&1
+if ! ct=$(xs conntrack list --json 2>&1); then
+	fail "$name" "conntrack list failed: $ct"
+elif ! jq -e --arg vip "$WEB_VIP:80" '[.flows[] | select(.frontend == $vip and .namespace == "e2e"
+		and .name == "web" and (.backend | test("^198\\.18\\.1\\.1[123]:8080$")))] | length > 0' \
+		<<<"$ct" >/dev/null; then
+	fail "$name" "no e2e/web flow to $WEB_VIP:80 in: $ct"
+elif ! out=$(xs conntrack flush --service e2e/web 2>&1) || ! grep -Eq 'conntrack: [1-9][0-9]* entries flushed' <<<"$out"; then
+	fail "$name" "flush --service e2e/web said: $out"
+elif ! ct=$(xs conntrack list --json 2>&1) ||
+	! jq -e '[.flows[] | select(.namespace == "e2e" and .name == "web")] | length == 0' <<<"$ct" >/dev/null; then
+	fail "$name" "e2e/web flows left after the flush: $ct"
+elif ! body=$(curl_vip "http://$WEB_VIP/" 2>&1) || ! grep -qx 'pod[123]' <<<"$body"; then
+	fail "$name" "after the flush $WEB_VIP:80 got: $body"
+else
+	pass "$name"
+fi
+
 name="detach leaves the NIC clean"
 if ! err=$(xs detach "$NIC" --purge 2>&1); then
 	fail "$name" "xdpsvc detach --purge failed: $err"
