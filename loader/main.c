@@ -299,5 +299,6 @@ int main(int argc, char **argv)
 	}
 	xs_libbpf_logging(a.verbose);
 	err = c->run(&a);
-	return err ? 1 : 0;
+	/* -EINVAL from a command is a misuse it found; everything else is an error. */
+	return err == -EINVAL && c->run != cmd_apply ? EXIT_MISUSE : err ? 1 : 0;
 }
