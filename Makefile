@@ -48,7 +48,7 @@ LIB_OBJS    := $(filter-out $(BUILD)/loader/main.o,$(LOADER_OBJS))
 TEST_SRCS   := $(wildcard tests/*.c) $(wildcard tests/tools/*.c)
 TEST_BINS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all clean install uninstall test test-bins deps demo
+.PHONY: all clean install uninstall test test-bins deps demo bench
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
@@ -90,6 +90,11 @@ test: deps
 demo: deps
 	$(Q)$(MAKE) --no-print-directory test-bins
 	$(Q)BUILD=$(BUILD) scripts/demo.sh
+
+# apply cost at 10,000 Services x 10 endpoints; table + $(BUILD)/bench/apply.json.
+bench: deps
+	$(Q)$(MAKE) --no-print-directory test-bins
+	$(Q)BUILD=$(BUILD) scripts/bench.sh
 
 install: $(BUILD)/xdpsvc
 	install -D -m 0755 $(BUILD)/xdpsvc $(DESTDIR)$(PREFIX)/sbin/xdpsvc

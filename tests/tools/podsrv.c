@@ -2,12 +2,15 @@
 /*
  * podsrv: the servers of one test pod.
  *
- *   podsrv --name NAME [--tcp PORT] [--udp PORT]
+ *   podsrv --name NAME [--tcp PORT] [--udp PORT] [--echo PORT]
  *
  * TCP: a minimal HTTP/1.x server; every request gets "200 OK" with the body
  * "NAME\n" and the connection is closed. UDP: every datagram is answered with
  * "NAME\n" from the bound socket, so the reply's source is the bound port.
- * Both bind 0.0.0.0. Prints one "ready" line once bound, nothing else on
+ * --echo: a TCP line service on a kept-open connection: every line received
+ * ("\n"-terminated) is answered with "NAME\n"; the connection stays open until
+ * the client closes it (idle ones are dropped after ECHO_IDLE_S).
+ * All bind 0.0.0.0. Prints one "ready" line once bound, nothing else on
  * stdout, and runs until SIGTERM/SIGINT.
  *
  * One thread, one poll() loop: many sequential clients and a handful of
@@ -18,6 +21,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +32,11 @@
 #define MAX_CONNS  64
 #define REQ_MAX    4096
 #define CONN_TTL_S 5 /* a client that sends no full request in time is dropped */
+#define ECHO_IDLE_S 60 /* an --echo connection with no line for this long is dropped */
 
 struct conn {
 	int fd;                 /* -1 = free slot */
+	bool echo;              /* accepted on the --echo port */
 	size_t len;             /* bytes of the request read so far */
 	time_t deadline;
 	char buf[REQ_MAX];
@@ -75,7 +81,7 @@ static void conn_close(struct conn *c)
 	c->fd = -1;
 }
 
-static void conn_accept(int lfd)
+static void conn_accept(int lfd, bool echo)
 {
 	int i, fd;
 
@@ -89,8 +95,9 @@ static void conn_accept(int lfd)
 		if (fd < 0)
 			return; /* EAGAIN, or the client already went away */
 		conns[i].fd = fd;
+		conns[i].echo = echo;
 		conns[i].len = 0;
-		conns[i].deadline = time(NULL) + CONN_TTL_S;
+		conns[i].deadline = time(NULL) + (echo ? ECHO_IDLE_S : CONN_TTL_S);
 	}
 }
 
@@ -116,6 +123,29 @@ static void conn_reply(struct conn *c)
 	conn_close(c);
 }
 
+/* --echo: answer each complete line with "NAME\n", keep what follows. */
+static void conn_echo(struct conn *c)
+{
+	char resp[128];
+	char *nl;
+	int n = snprintf(resp, sizeof(resp), "%s\n", name);
+
+	while ((nl = memchr(c->buf, '\n', c->len))) {
+		size_t used = (size_t)(nl - c->buf) + 1;
+
+		if (send(c->fd, resp, n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
+			conn_close(c); /* reset, or a client that does not read */
+			return;
+		}
+		memmove(c->buf, nl + 1, c->len - used);
+		c->len -= used;
+	}
+	if (c->len == sizeof(c->buf) - 1)
+		conn_close(c); /* a line longer than the buffer */
+	else
+		c->deadline = time(NULL) + ECHO_IDLE_S;
+}
+
 static void conn_read(struct conn *c)
 {
 	ssize_t n;
@@ -130,6 +160,10 @@ static void conn_read(struct conn *c)
 	}
 	c->len += n;
 	c->buf[c->len] = '\0';
+	if (c->echo) {
+		conn_echo(c);
+		return;
+	}
 	/* End of the request head; a full buffer is answered too. */
 	if (strstr(c->buf, "\r\n\r\n") || strstr(c->buf, "\n\n") || c->len == sizeof(c->buf) - 1)
 		conn_reply(c);
@@ -162,7 +196,7 @@ static int parse_port(const char *s)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: podsrv --name NAME [--tcp PORT] [--udp PORT]\n");
+	fprintf(f, "usage: podsrv --name NAME [--tcp PORT] [--udp PORT] [--echo PORT]\n");
 }
 
 int main(int argc, char **argv)
@@ -171,15 +205,16 @@ int main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "tcp", required_argument, NULL, 't' },
 		{ "udp", required_argument, NULL, 'u' },
+		{ "echo", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct pollfd pfds[2 + MAX_CONNS];
+	struct pollfd pfds[3 + MAX_CONNS];
 	struct sigaction sa = { .sa_handler = on_signal };
-	int tcp_port = 0, udp_port = 0, lfd = -1, ufd = -1;
+	int tcp_port = 0, udp_port = 0, echo_port = 0, lfd = -1, ufd = -1, efd = -1;
 	int opt, i;
 
-	while ((opt = getopt_long(argc, argv, "n:t:u:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:t:u:e:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			name = optarg;
@@ -190,6 +225,9 @@ int main(int argc, char **argv)
 		case 'u':
 			udp_port = parse_port(optarg);
 			break;
+		case 'e':
+			echo_port = parse_port(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -198,7 +236,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!name || optind != argc || tcp_port < 0 || udp_port < 0 || (!tcp_port && !udp_port)) {
+	if (!name || optind != argc || tcp_port < 0 || udp_port < 0 || echo_port < 0 ||
+	    (!tcp_port && !udp_port && !echo_port)) {
 		usage(stderr);
 		return 2;
 	}
@@ -217,6 +256,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "podsrv: UDP port %d: %s\n", udp_port, strerror(-ufd));
 		return 1;
 	}
+	if (echo_port && (efd = listen_on(SOCK_STREAM, echo_port)) < 0) {
+		fprintf(stderr, "podsrv: TCP port %d: %s\n", echo_port, strerror(-efd));
+		return 1;
+	}
 	printf("ready\n");
 	fflush(stdout);
 
@@ -226,6 +269,7 @@ int main(int argc, char **argv)
 
 		pfds[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 		pfds[n++] = (struct pollfd){ .fd = ufd, .events = POLLIN };
+		pfds[n++] = (struct pollfd){ .fd = efd, .events = POLLIN };
 		for (i = 0; i < MAX_CONNS; i++) {
 			if (conns[i].fd < 0)
 				continue;
@@ -233,7 +277,7 @@ int main(int argc, char **argv)
 				conn_close(&conns[i]);
 				continue;
 			}
-			map[n - 2] = i;
+			map[n - 3] = i;
 			pfds[n++] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
 		}
 		/* poll() ignores negative fds; wake up each second to expire stalled clients. */
@@ -243,13 +287,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "podsrv: poll: %s\n", strerror(errno));
 			return 1;
 		}
-		for (i = 2; i < n; i++)
+		for (i = 3; i < n; i++)
 			if (pfds[i].revents)
-				conn_read(&conns[map[i - 2]]);
+				conn_read(&conns[map[i - 3]]);
 		if (pfds[0].revents & POLLIN)
-			conn_accept(lfd);
+			conn_accept(lfd, false);
 		if (pfds[1].revents & POLLIN)
 			udp_serve(ufd);
+		if (pfds[2].revents & POLLIN)
+			conn_accept(efd, true);
 	}
 	return 0;
 }
