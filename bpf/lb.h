@@ -42,7 +42,6 @@ enum xs_fwd_rc {
 	XS_FWD_OK = 0,
 	XS_FWD_NO_BACKEND,
 	XS_FWD_CT_FULL,
-	XS_FWD_BACKEND_GONE,
 };
 
 static __always_inline __u64 xs_ct_timeout(const struct xs_pkt *p, const struct xs_ct_value *ct)
@@ -124,12 +123,18 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 			*port = ct->nat_port;
 			return XS_FWD_OK;
 		}
-		/* The backend is gone. UDP moves to a live one; a TCP stream is
-		 * not moved mid-way (the new pod would answer with a RST
-		 * anyway): drop until the client gives up or sends a SYN. */
+		/* The backend was removed. UDP moves to a live one. A TCP
+		 * stream is not moved mid-way: like kube-proxy (kernel
+		 * conntrack), it stays on the address it was translated to
+		 * until it closes or idles out; a SYN picks a live backend. */
 		if (p->proto == IPPROTO_TCP && !(p->tcp_flags & XS_TCP_SYN)) {
-			xs_count(drop_backend_gone);
-			return XS_FWD_BACKEND_GONE;
+			xs_count(tcp_backend_gone);
+			if (p->tcp_flags & (XS_TCP_FIN | XS_TCP_RST))
+				ct->flags |= XS_CT_F_CLOSING;
+			ct->last_seen = now;
+			*addr = ct->nat_addr;
+			*port = ct->nat_port;
+			return XS_FWD_OK;
 		}
 	}
 	if (sv->count == 0 || !(be = xs_select(sv, &be_id))) {

@@ -149,7 +149,7 @@ struct xs_global_stats {
 	__u64 new_flow;        /* backend chosen for a new flow */
 	__u64 drop_no_backend; /* frontend with no ready endpoint */
 	__u64 drop_ct_full;    /* conntrack insert failed */
-	__u64 drop_backend_gone; /* TCP mid-stream packet whose backend was removed */
+	__u64 tcp_backend_gone; /* TCP mid-stream packet kept on its removed backend */
 	__u64 ct_expired;      /* conntrack entry found idle past its timeout */
 	__u64 reply_nat;       /* reply rewritten back to the VIP (tc) */
 	__u64 local_dnat;      /* node-originated packet to a VIP (tc egress) */

@@ -1,0 +1,385 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# End to end: updates under live traffic, on the namespace "cluster" of
+# tests/lib.sh. Services e2e/web 198.19.0.10 (http 80/TCP -> 8080, echo
+# 7/TCP -> 7007: `podsrv --echo`, a line service on a kept-open connection)
+# and e2e/echo 198.19.0.20 (udp 53/UDP -> 5353) on pods 1..3. The pods stay up
+# throughout: every failed request is the datapath's or the loader's doing.
+# Env: BUILD (default build).
+set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+WEB_VIP=198.19.0.10
+ECHO_VIP=198.19.0.20
+ECHO_PORT=7007
+LOOP_SECONDS=15   # each client loop runs at most this long ...
+LOOP_MAX=3000     # ... and at most this many requests
+CHURN_APPLIES=32
+
+# endpoints_json "N...": one ready endpoint per pod number.
+endpoints_json() {
+	local n sep=""
+	for n in $1; do
+		printf '%s{"addresses":["%s"],"conditions":{"ready":true},"targetRef":{"kind":"Pod","name":"pod%s","namespace":"e2e"}}' \
+			"$sep" "$(pod_ip "$n")" "$n"
+		sep=","
+	done
+}
+
+# manifest FILE "WEB_PODS" "ECHO_PODS": `kubectl get svc,endpointslices -n e2e
+# -o json` for the two Services, endpoints on these pod numbers.
+manifest() {
+	cat >"$1" <<EOF
+{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":[
+ {"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"e2e"},
+  "spec":{"type":"ClusterIP","clusterIP":"$WEB_VIP","clusterIPs":["$WEB_VIP"],"ipFamilies":["IPv4"],
+   "ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080},
+            {"name":"echo","port":7,"protocol":"TCP","targetPort":$ECHO_PORT}]}},
+ {"apiVersion":"v1","kind":"Service","metadata":{"name":"echo","namespace":"e2e"},
+  "spec":{"type":"ClusterIP","clusterIP":"$ECHO_VIP","clusterIPs":["$ECHO_VIP"],"ipFamilies":["IPv4"],
+   "ports":[{"name":"udp","port":53,"protocol":"UDP","targetPort":5353}]}},
+ {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
+  "metadata":{"name":"web-x7k2p","namespace":"e2e","labels":{"kubernetes.io/service-name":"web"}},
+  "addressType":"IPv4","ports":[{"name":"http","port":8080,"protocol":"TCP"},{"name":"echo","port":$ECHO_PORT,"protocol":"TCP"}],
+  "endpoints":[$(endpoints_json "$2")]},
+ {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
+  "metadata":{"name":"echo-q9v4m","namespace":"e2e","labels":{"kubernetes.io/service-name":"echo"}},
+  "addressType":"IPv4","ports":[{"name":"udp","port":5353,"protocol":"UDP"}],
+  "endpoints":[$(endpoints_json "$3")]}
+]}
+EOF
+}
+
+# expected_backends "WEB_PODS" "ECHO_PODS": what list_backends should print.
+expected_backends() {
+	local n
+	{
+		for n in $1; do
+			echo "e2e/web:http $(pod_ip "$n"):8080"
+			echo "e2e/web:echo $(pod_ip "$n"):$ECHO_PORT"
+		done
+		for n in $2; do echo "e2e/echo:udp $(pod_ip "$n"):5353"; done
+	} | sort
+}
+
+# list_backends: "ns/name:port_name addr:port" for every backend of e2e/*, sorted.
+list_backends() {
+	xs list --json | jq -r '.frontends[] | select(.namespace == "e2e") |
+		"\(.namespace)/\(.name):\(.port_name) " + (.backends[] | "\(.address):\(.port)")' | sort
+}
+
+tally() {
+	sort | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }'
+}
+
+ct_entries() {
+	bpftool map dump pinned "$PIN/xs_conntrack" 2>/dev/null | grep -c '"key"'
+}
+
+# The client loop, run inside the client namespace: KIND (tcp|udp) OUT STOP.
+# One line per request: "ok POD" or "FAIL #I rc=RC: why". Stops at STOP's
+# existence, after LOOP_SECONDS or after LOOP_MAX requests.
+LOOP=$RUN_DIR/loop.sh
+write_loop() {
+	cat >"$LOOP" <<EOF
+kind=\$1 out=\$2 stop=\$3
+end=\$((SECONDS + $LOOP_SECONDS))
+i=0
+while [ \$i -lt $LOOP_MAX ] && [ \$SECONDS -lt \$end ] && [ ! -e "\$stop" ]; do
+	if [ "\$kind" = tcp ]; then
+		r=\$(curl -sS --max-time 2 http://$WEB_VIP/ 2>&1)
+	else
+		r=\$("$TOOLS/udpq" $ECHO_VIP 53 --timeout-ms 1000 2>&1)
+	fi
+	rc=\$?
+	if [ \$rc -eq 0 ] && [ -n "\$r" ]; then
+		echo "ok \$r"
+	else
+		echo "FAIL #\$i at \$(date +%T.%N) rc=\$rc: \$(echo \$r)"
+	fi
+	i=\$((i + 1))
+done >"\$out"
+EOF
+}
+
+LOOP_PIDS=()
+# start_loops STOPFILE KIND...: one background client loop per KIND; logs $RUN_DIR/loop-STOP-I.
+start_loops() {
+	local stop=$1 kind i=0
+	shift
+	rm -f "$stop"
+	LOOP_PIDS=()
+	for kind in "$@"; do
+		i=$((i + 1))
+		: >"$stop.$i.log"
+		in_cl bash "$LOOP" "$kind" "$stop.$i.log" "$stop" &
+		LOOP_PIDS+=($!)
+	done
+}
+
+# stop_loops STOPFILE: stop them and wait for them (bounded).
+stop_loops() {
+	local pid
+	touch "$1"
+	loops_done() {
+		local p
+		for p in "${LOOP_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && return 1; done
+		return 0
+	}
+	wait_until $((LOOP_SECONDS + 5)) loops_done
+	for pid in "${LOOP_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+}
+
+# lines_in FILES...: how many requests the loops have made so far.
+lines_in() { cat "$@" 2>/dev/null | wc -l; }
+
+# grown FILES... BY: the logs have BY more lines than GROWN_FROM.
+GROWN_FROM=0
+grown() {
+	local by=${!#}
+	[ "$(lines_in "${@:1:$#-1}")" -ge $((GROWN_FROM + by)) ]
+}
+
+# --- setup -------------------------------------------------------------------
+
+if ! cluster_up; then
+	fail "setup" "could not build the namespace cluster (see stderr)"
+	exit 1
+fi
+# The line service of every pod, next to lib.sh's HTTP and UDP servers.
+for n in $(seq "$NPODS"); do
+	in_pod "$n" "$TOOLS/podsrv" --name "pod$n" --echo "$ECHO_PORT" >"$RUN_DIR/echo$n.log" 2>&1 &
+	if ! wait_until 5 grep -q '^ready$' "$RUN_DIR/echo$n.log"; then
+		fail "setup" "podsrv --echo in pod$n did not start: $(cat "$RUN_DIR/echo$n.log")"
+		exit 1
+	fi
+done
+for f in "$TOOLS/tcpkeep" "$TOOLS/svcgen"; do
+	[ -x "$f" ] || { fail "setup" "$f is missing: run 'make test-bins'"; exit 1; }
+done
+if ! err=$(xs attach "$NIC" 2>&1); then
+	fail "setup" "xdpsvc attach $NIC failed: $err"
+	exit 1
+fi
+# Static neighbours: no ARP in the way of the loops.
+mac_cl=$(ip -n "$NS_CL" -br link show cl0 | awk '{print $3}')
+mac_nic=$(ip -n "$NS_NODE" -br link show "$NIC" | awk '{print $3}')
+ip -n "$NS_CL" neigh replace "$NODE_IP" lladdr "$mac_nic" dev cl0 nud permanent
+ip -n "$NS_NODE" neigh replace "$CLIENT_IP" lladdr "$mac_cl" dev "$NIC" nud permanent
+
+FULL=$RUN_DIR/full.json
+manifest "$FULL" "1 2 3" "1 2 3"
+if ! out=$(xs apply "$FULL" 2>&1); then
+	fail "setup" "first apply failed: $out"
+	exit 1
+fi
+if ! wait_until 5 curl_vip -o /dev/null "http://$WEB_VIP/"; then
+	fail "setup" "$WEB_VIP:80 does not answer after the first apply"
+	exit 1
+fi
+write_loop
+
+# --- cases -------------------------------------------------------------------
+
+name="no request fails while endpoints churn"
+# pod1 always; pod2 and pod3 come and go (web and echo out of step).
+WEB_SETS=("1 2 3" "1 2" "1" "1 3" "1 2 3" "1 3" "1 2" "1")
+ECHO_SETS=("1 2" "1 2 3" "1 3" "1" "1 3" "1 2 3" "1" "1 2")
+STOP=$RUN_DIR/churn-stop
+gone_before=$(xs list --json | jq ".global.tcp_backend_gone // 0")
+start_loops "$STOP" tcp tcp udp udp
+LOGS=("$STOP".{1,2,3,4}.log)
+problems=() burst_all="" prev_web="1 2 3" applies=0 bursts=0
+GROWN_FROM=0
+wait_until 5 grown "${LOGS[@]}" 4 || problems+=("the client loops made no request in 5 s")
+for ((i = 0; i < CHURN_APPLIES; i++)); do
+	web=${WEB_SETS[i % ${#WEB_SETS[@]}]}
+	echo_pods=${ECHO_SETS[i % ${#ECHO_SETS[@]}]}
+	manifest "$RUN_DIR/churn.json" "$web" "$echo_pods"
+	echo "$(date +%T.%N) apply $((i + 1)): web $web; echo $echo_pods" >>"$RUN_DIR/churn-applies.log"
+	if ! out=$(xs apply "$RUN_DIR/churn.json" 2>&1); then
+		problems+=("apply $((i + 1)) (web: $web; echo: $echo_pods) failed: $out")
+		continue
+	fi
+	applies=$((applies + 1))
+	if [[ " $prev_web " == *" 3 "* && " $web " != *" 3 "* ]]; then
+		# pod3 was just removed: no new connection may reach it.
+		burst=$(for ((j = 0; j < 20; j++)); do curl_vip "http://$WEB_VIP/" 2>&1 || echo "curl-failed"; done)
+		burst_all+="$burst"$'\n'
+		bursts=$((bursts + 1))
+		if grep -qvx "pod[12]" <<<"$burst"; then
+			problems+=("apply $((i + 1)) removed pod3 (web: $web); the next 20 new connections got: $(tally <<<"$burst")")
+		fi
+	fi
+	prev_web=$web
+	# Let every loop get some requests in before the next apply.
+	GROWN_FROM=$(lines_in "${LOGS[@]}")
+	wait_until 5 grown "${LOGS[@]}" 4 || problems+=("the client loops stalled after apply $((i + 1))")
+done
+stop_loops "$STOP"
+failures=$(cat "${LOGS[@]}" | grep -c '^FAIL')
+gone=$(($(xs list --json | jq ".global.tcp_backend_gone // 0") - gone_before))
+total=$(lines_in "${LOGS[@]}")
+want=$(expected_backends "$web" "$echo_pods")
+got=$(list_backends)
+for l in "${LOGS[@]}"; do
+	[ "$(grep -c '^ok' "$l")" -ge 20 ] || problems+=("${l##*/}: only $(grep -c '^ok' "$l") answered requests")
+done
+if [ "$failures" -gt 0 ]; then
+	problems+=("$failures of $total requests failed during $applies applies: (datapath tcp_backend_gone +$gone: TCP packets of established flows kept on a removed endpoint) $(cat "${LOGS[@]}" | grep '^FAIL' | head -n 5 | tr '\n' ';')")
+fi
+[ "$applies" -ge 30 ] || problems+=("only $applies applies succeeded, want >= 30")
+[ "$bursts" -ge 4 ] || problems+=("only $bursts bursts after removing pod3")
+[ "$got" = "$want" ] || problems+=("list --json differs from the last file: $(diff <(echo "$want") <(echo "$got") | grep '^[<>]' | tr '\n' ' ')")
+if [ "${#problems[@]}" -eq 0 ]; then
+	pass "$name"
+else
+	fail "$name" "$(printf '%s | ' "${problems[@]}")"
+fi
+echo "  churn: $applies applies, $total requests ($(cat "${LOGS[@]}" | awk '{ print $1 == "ok" ? $2 : "FAIL" }' | tally)); $bursts bursts after removing pod3: $(grep -v '^$' <<<"$burst_all" | tally)"
+if [ "$failures" -gt 0 ]; then
+	echo "  failed requests, then the applies (times):"
+	cat "${LOGS[@]}" | grep "^FAIL" | sed "s/^/    /"
+	sed "s/^/    /" "$RUN_DIR/churn-applies.log"
+fi
+
+name="a long-lived TCP connection keeps its backend through 20 applies"
+problems=()
+if ! out=$(xs apply "$FULL" 2>&1); then
+	problems+=("restoring all pods failed: $out")
+fi
+KEEP=$RUN_DIR/keep
+in_cl "$TOOLS/tcpkeep" "$WEB_VIP" 7 --count 100 --interval-ms 100 --timeout-ms 2000 \
+	>"$KEEP.out" 2>"$KEEP.err" &
+keep_pid=$!
+if ! wait_until 5 grep -q . "$KEEP.out"; then
+	problems+=("no first reply on $WEB_VIP:7: $(cat "$KEEP.err")")
+else
+	mine=$(head -n 1 "$KEEP.out")
+	me=${mine#pod}
+	others=$(for n in 1 2 3; do [ "$n" = "$me" ] || echo "$n"; done | tr '\n' ' ')
+	read -r oa ob <<<"$others"
+	sets=("$me" "$me $oa" "$me $oa $ob" "$me $ob")
+	for ((i = 0; i < 20; i++)); do
+		web=${sets[(i + 1) % 4]}
+		manifest "$RUN_DIR/keep.json" "$web" "1 2 3"
+		if ! out=$(xs apply "$RUN_DIR/keep.json" 2>&1); then
+			problems+=("apply $((i + 1)) (web: $web) failed: $out")
+		fi
+		# At least one request on the connection between two applies.
+		GROWN_FROM=$(lines_in "$KEEP.out")
+		wait_until 3 grown "$KEEP.out" 1 || {
+			problems+=("no reply after apply $((i + 1)) (web: $web): $(cat "$KEEP.err")")
+			break
+		}
+	done
+fi
+wait_until 20 eval '! kill -0 $keep_pid 2>/dev/null' || kill "$keep_pid" 2>/dev/null
+wait "$keep_pid"
+keep_rc=$?
+replies=$(wc -l <"$KEEP.out")
+if [ "$keep_rc" -ne 0 ] || [ -s "$KEEP.err" ]; then
+	problems+=("tcpkeep exited $keep_rc after $replies replies: $(cat "$KEEP.err")")
+fi
+if [ "$replies" -ne 100 ] || [ "$(sort -u "$KEEP.out")" != "${mine:-?}" ]; then
+	problems+=("replies on the one connection: $(tally <"$KEEP.out") (want pod${me:-?} x100)")
+fi
+if [ "${#problems[@]}" -eq 0 ]; then
+	pass "$name"
+else
+	fail "$name" "$(printf '%s | ' "${problems[@]}")"
+fi
+
+name="killing the loader mid-apply leaves traffic flowing and the next apply converges"
+problems=()
+BIG=$RUN_DIR/big.json
+"$TOOLS/svcgen" --services 5000 --endpoints 10 --ns load >"$BIG" || problems+=("svcgen failed")
+if ! out=$(xs apply "$FULL" 2>&1); then
+	problems+=("restoring all pods failed: $out")
+fi
+ip netns exec "$NS_NODE" "$XDPSVC" apply "$BIG" "$FULL" --pin-path "$PIN" >"$RUN_DIR/killed.out" 2>&1 &
+apply_pid=$!
+# `ip netns exec` execs the loader in place: $! becomes xdpsvc. It opens the
+# pinned maps only once the files are read and valid, so a map fd means it is
+# writing: kill it then.
+has_map_fds() { find "/proc/$apply_pid/fd" -lname "anon_inode:bpf-map" 2>/dev/null | grep -q .; }
+if wait_until 30 has_map_fds; then
+	kill -KILL "$apply_pid"
+	wait "$apply_pid" 2>/dev/null
+	rc=$?
+	[ "$rc" -eq 137 ] || problems+=("the killed apply exited $rc (finished before the kill?): $(cat "$RUN_DIR/killed.out")")
+	partial=$(xs list --json | jq '.frontends | length')
+	echo "  killed mid-apply: list shows $partial frontends"
+else
+	wait "$apply_pid"
+	problems+=("the apply never opened the maps: $(cat "$RUN_DIR/killed.out")")
+fi
+# Traffic to the ClusterIP still works.
+answers=$(for ((j = 0; j < 20; j++)); do curl_vip "http://$WEB_VIP/" 2>&1 || echo "curl-failed"; done)
+grep -qvx 'pod[123]' <<<"$answers" && problems+=("after the kill 20 requests to $WEB_VIP got: $(tally <<<"$answers")")
+udp=$(in_cl "$TOOLS/udpq" "$ECHO_VIP" 53 --count 10 --timeout-ms 1000 2>&1)
+[ "$(grep -cx 'pod[123]' <<<"$udp")" -eq 10 ] || problems+=("after the kill 10 UDP queries got: $(tally <<<"$udp")")
+t0=$(date +%s%N)
+if ! out=$(xs apply "$BIG" "$FULL" 2>&1); then
+	problems+=("the next apply failed: $out")
+else
+	echo "  next apply: $out; $((($(date +%s%N) - t0) / 1000000)) ms"
+	n=$(xs list --json | jq '.frontends | length')
+	[ "$n" = 5003 ] || problems+=("list shows $n frontends, want 5003")
+	got=$(list_backends)
+	want=$(expected_backends "1 2 3" "1 2 3")
+	[ "$got" = "$want" ] || problems+=("e2e backends differ from the file: $(diff <(echo "$want") <(echo "$got") | grep '^[<>]' | tr '\n' ' ')")
+	answers=$(for ((j = 0; j < 10; j++)); do curl_vip "http://$WEB_VIP/" 2>&1 || echo "curl-failed"; done)
+	grep -qvx 'pod[123]' <<<"$answers" && problems+=("after the next apply 10 requests got: $(tally <<<"$answers")")
+fi
+if [ "${#problems[@]}" -eq 0 ]; then
+	pass "$name"
+else
+	fail "$name" "$(printf '%s | ' "${problems[@]}")"
+fi
+
+name="attach again while traffic flows"
+problems=()
+STOP=$RUN_DIR/attach-stop
+start_loops "$STOP" tcp udp
+LOGS=("$STOP".{1,2}.log)
+in_cl "$TOOLS/tcpkeep" "$WEB_VIP" 7 --count 60 --interval-ms 100 --timeout-ms 2000 \
+	>"$KEEP.out" 2>"$KEEP.err" &
+keep_pid=$!
+GROWN_FROM=0
+wait_until 5 grown "${LOGS[@]}" 10 || problems+=("the client loops made no request in 5 s")
+wait_until 5 grep -q . "$KEEP.out" || problems+=("no first reply on $WEB_VIP:7: $(cat "$KEEP.err")")
+ct_before=$(ct_entries)
+ct_after=""
+for r in 1 2; do
+	if ! err=$(xs attach "$NIC" 2>&1); then
+		problems+=("attach $r failed: $err")
+	fi
+	ct_after+="$(ct_entries) "
+	GROWN_FROM=$(lines_in "${LOGS[@]}")
+	wait_until 5 grown "${LOGS[@]}" 10 || problems+=("the client loops stalled after attach $r")
+done
+stop_loops "$STOP"
+wait_until 10 eval '! kill -0 $keep_pid 2>/dev/null' || kill "$keep_pid" 2>/dev/null
+wait "$keep_pid"
+keep_rc=$?
+failures=$(cat "${LOGS[@]}" | grep -c '^FAIL')
+total=$(lines_in "${LOGS[@]}")
+[ "$failures" -eq 0 ] || problems+=("$failures of $total requests failed: $(cat "${LOGS[@]}" | grep '^FAIL' | head -n 5 | tr '\n' ';')")
+[ "$ct_before" -gt 0 ] || problems+=("no conntrack entry before the attach")
+for c in $ct_after; do
+	[ "$c" -gt 0 ] || problems+=("conntrack entries before/after each attach: $ct_before / $ct_after")
+done
+if [ "$keep_rc" -ne 0 ] || [ "$(sort -u "$KEEP.out" | wc -l)" -ne 1 ] || [ "$(wc -l <"$KEEP.out")" -ne 60 ]; then
+	problems+=("the long-lived connection: rc $keep_rc, replies $(tally <"$KEEP.out"): $(cat "$KEEP.err")")
+fi
+if [ "${#problems[@]}" -eq 0 ]; then
+	pass "$name"
+else
+	fail "$name" "$(printf '%s | ' "${problems[@]}" | sort -u | tr '\n' ' ')"
+fi
+echo "  attach: $total requests, conntrack entries $ct_before before, $ct_after after each attach"
+
+xs_status
