@@ -4,6 +4,7 @@
 #define XS_LB_H
 
 #include "maps.h"
+#include <stdbool.h>
 #include "parse.h"
 
 /* last_seen is refreshed at most this often, so an established flow does not
@@ -114,24 +115,19 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 	}
 	if (ct) {
 		be = bpf_map_lookup_elem(&xs_backends, &ct->backend_id);
-		if (be && be->addr == ct->nat_addr && bpf_htons(be->port) == ct->nat_port) {
+		bool alive = be && be->addr == ct->nat_addr && bpf_htons(be->port) == ct->nat_port;
+
+		/* A removed backend: UDP moves to a live one. A TCP stream is
+		 * not moved mid-way: like kube-proxy (kernel conntrack), it
+		 * stays on the address it was translated to until it closes
+		 * or idles out; a SYN picks a live backend. */
+		if (alive || (p->proto == IPPROTO_TCP && !(p->tcp_flags & XS_TCP_SYN))) {
+			if (!alive)
+				xs_count(tcp_backend_gone);
 			if (now - ct->last_seen > XS_CT_REFRESH_NS)
 				ct->last_seen = now;
 			if (p->tcp_flags & (XS_TCP_FIN | XS_TCP_RST) && !(ct->flags & XS_CT_F_CLOSING))
 				ct->flags |= XS_CT_F_CLOSING;
-			*addr = ct->nat_addr;
-			*port = ct->nat_port;
-			return XS_FWD_OK;
-		}
-		/* The backend was removed. UDP moves to a live one. A TCP
-		 * stream is not moved mid-way: like kube-proxy (kernel
-		 * conntrack), it stays on the address it was translated to
-		 * until it closes or idles out; a SYN picks a live backend. */
-		if (p->proto == IPPROTO_TCP && !(p->tcp_flags & XS_TCP_SYN)) {
-			xs_count(tcp_backend_gone);
-			if (p->tcp_flags & (XS_TCP_FIN | XS_TCP_RST))
-				ct->flags |= XS_CT_F_CLOSING;
-			ct->last_seen = now;
 			*addr = ct->nat_addr;
 			*port = ct->nat_port;
 			return XS_FWD_OK;

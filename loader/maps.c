@@ -164,7 +164,14 @@ struct state {
 	size_t n_be;
 	struct slot_ent *slots; /* sorted by key */
 	size_t n_slots;
+	struct cur_fe **by_id;  /* svc_id -> its frontend, NULL when unused */
+	__u32 n_ids;
 };
+
+static const struct cur_fe *owner_of(const struct state *s, __u32 svc_id)
+{
+	return svc_id < s->n_ids ? s->by_id[svc_id] : NULL;
+}
 
 static int be_id_cmp(const void *a, const void *b)
 {
@@ -198,6 +205,7 @@ static void state_free(struct state *s)
 	free(s->fe);
 	free(s->be);
 	free(s->slots);
+	free(s->by_id);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -281,6 +289,15 @@ static int state_read(const struct xs_maps *m, struct state *s)
 		qsort(c->fe.backends, c->fe.n_backends, sizeof(*c->fe.backends), xs_backend_addr_cmp);
 	}
 	qsort(s->fe, s->n, sizeof(*s->fe), cur_fe_cmp);
+	s->n_ids = m->max_services;
+	s->by_id = calloc(s->n_ids ?: 1, sizeof(*s->by_id));
+	if (!s->by_id) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		if (s->fe[i].val.svc_id < s->n_ids)
+			s->by_id[s->fe[i].val.svc_id] = &s->fe[i];
 out:
 	free(keys);
 	free(vals);
@@ -545,9 +562,8 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 	}
 	qsort(bi.e, bi.n, sizeof(*bi.e), be_key_cmp);
 	bi.n_sorted = bi.n;
-	for (i = 0; i < s.n; i++)
-		if (s.fe[i].val.svc_id < m->max_services)
-			id_used[s.fe[i].val.svc_id] = 1;
+	for (i = 0; i < s.n_ids; i++)
+		id_used[i] = !!s.by_id[i];
 
 	/* Step 1: every wanted backend gets an id; new ones are written. */
 	for (i = 0; i < want->n; i++) {
@@ -869,13 +885,10 @@ int xs_ct_list(const struct xs_maps *m, bool json, FILE *out)
 	for (size_t i = 0; i < n; i++) {
 		const struct xs_ct_key *k = &keys[i];
 		const struct xs_ct_value *v = &vals[i];
-		const struct cur_fe *owner = NULL;
+		const struct cur_fe *owner = owner_of(&s, v->svc_id);
 
 		if (k->dir != XS_CT_FWD)
 			continue;
-		for (size_t j = 0; j < s.n && !owner; j++)
-			if (s.fe[j].val.svc_id == v->svc_id)
-				owner = &s.fe[j];
 		inet_ntop(AF_INET, &k->saddr, a[0], sizeof(a[0]));
 		inet_ntop(AF_INET, &k->daddr, a[1], sizeof(a[1]));
 		inet_ntop(AF_INET, &v->nat_addr, a[2], sizeof(a[2]));
@@ -925,12 +938,9 @@ int xs_ct_flush(const struct xs_maps *m, const char *ns, const char *name, unsig
 		return err;
 	err = dump_map(m->ct, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
 	for (size_t i = 0; !err && i < n; i++) {
-		bool match = !ns;
+		const struct cur_fe *owner = owner_of(&s, vals[i].svc_id);
 
-		for (size_t j = 0; j < s.n && !match; j++)
-			match = s.fe[j].val.svc_id == vals[i].svc_id && !strcmp(s.fe[j].fe.ns, ns) &&
-				!strcmp(s.fe[j].fe.name, name);
-		if (!match)
+		if (ns && (!owner || strcmp(owner->fe.ns, ns) || strcmp(owner->fe.name, name)))
 			continue;
 		if (bpf_map_delete_elem(m->ct, &keys[i]) && errno != ENOENT)
 			err = -errno;

@@ -16,37 +16,13 @@ ECHO_VIP=198.19.0.20
 ALL_PODS="$(pod_ip 1) $(pod_ip 2) $(pod_ip 3)"
 TWO_PODS="$(pod_ip 1) $(pod_ip 2)"
 
-# endpoints_json ADDRS: the endpoints list of a slice, one ready endpoint per address.
-endpoints_json() {
-	local a sep=""
-	for a in $1; do
-		printf '%s{"addresses":["%s"],"conditions":{"ready":true}}' "$sep" "$a"
-		sep=","
-	done
-}
-
-# manifest FILE WEB_ADDRS ECHO_ADDRS: what `kubectl get svc,endpointslices -n e2e
-# -o json` would print for Services e2e/web (http 80/TCP -> 8080) and e2e/echo
-# (udp 53/UDP -> 5353) with these pod addresses.
+# manifest FILE WEB_ADDRS ECHO_ADDRS: Services e2e/web (http 80/TCP -> 8080)
+# and e2e/echo (udp 53/UDP -> 5353) with these pod addresses.
 manifest() {
-	cat >"$1" <<EOF
-{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":[
- {"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"e2e"},
-  "spec":{"type":"ClusterIP","clusterIP":"$WEB_VIP","clusterIPs":["$WEB_VIP"],
-   "ipFamilies":["IPv4"],"ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080}]}},
- {"apiVersion":"v1","kind":"Service","metadata":{"name":"echo","namespace":"e2e"},
-  "spec":{"type":"ClusterIP","clusterIP":"$ECHO_VIP","clusterIPs":["$ECHO_VIP"],
-   "ipFamilies":["IPv4"],"ports":[{"name":"udp","port":53,"protocol":"UDP","targetPort":5353}]}},
- {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
-  "metadata":{"name":"web-x7k2p","namespace":"e2e","labels":{"kubernetes.io/service-name":"web"}},
-  "addressType":"IPv4","ports":[{"name":"http","port":8080,"protocol":"TCP"}],
-  "endpoints":[$(endpoints_json "$2")]},
- {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
-  "metadata":{"name":"echo-q9v4m","namespace":"e2e","labels":{"kubernetes.io/service-name":"echo"}},
-  "addressType":"IPv4","ports":[{"name":"udp","port":5353,"protocol":"UDP"}],
-  "endpoints":[$(endpoints_json "$3")]}
-]}
-EOF
+	k8s_list "$(k8s_service web "$WEB_VIP" http:80/TCP:8080)" \
+		"$(k8s_service echo "$ECHO_VIP" udp:53/UDP:5353)" \
+		"$(k8s_slice web web-x7k2p "$2" http:8080/TCP)" \
+		"$(k8s_slice echo echo-q9v4m "$3" udp:5353/UDP)" >"$1"
 }
 
 # tcp_sample N: N new HTTP connections to the web ClusterIP, one line each:

@@ -18,38 +18,19 @@ LOOP_SECONDS=15   # each client loop runs at most this long ...
 LOOP_MAX=3000     # ... and at most this many requests
 CHURN_APPLIES=32
 
-# endpoints_json "N...": one ready endpoint per pod number.
-endpoints_json() {
-	local n sep=""
-	for n in $1; do
-		printf '%s{"addresses":["%s"],"conditions":{"ready":true},"targetRef":{"kind":"Pod","name":"pod%s","namespace":"e2e"}}' \
-			"$sep" "$(pod_ip "$n")" "$n"
-		sep=","
-	done
+# pod_ips "N...": the addresses of these pod numbers.
+pod_ips() {
+	local n
+	for n in $1; do pod_ip "$n"; done
 }
 
-# manifest FILE "WEB_PODS" "ECHO_PODS": `kubectl get svc,endpointslices -n e2e
-# -o json` for the two Services, endpoints on these pod numbers.
+# manifest FILE "WEB_PODS" "ECHO_PODS": the two Services (web also serving
+# echo 7/TCP -> $ECHO_PORT), endpoints on these pod numbers.
 manifest() {
-	cat >"$1" <<EOF
-{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":[
- {"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"e2e"},
-  "spec":{"type":"ClusterIP","clusterIP":"$WEB_VIP","clusterIPs":["$WEB_VIP"],"ipFamilies":["IPv4"],
-   "ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080},
-            {"name":"echo","port":7,"protocol":"TCP","targetPort":$ECHO_PORT}]}},
- {"apiVersion":"v1","kind":"Service","metadata":{"name":"echo","namespace":"e2e"},
-  "spec":{"type":"ClusterIP","clusterIP":"$ECHO_VIP","clusterIPs":["$ECHO_VIP"],"ipFamilies":["IPv4"],
-   "ports":[{"name":"udp","port":53,"protocol":"UDP","targetPort":5353}]}},
- {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
-  "metadata":{"name":"web-x7k2p","namespace":"e2e","labels":{"kubernetes.io/service-name":"web"}},
-  "addressType":"IPv4","ports":[{"name":"http","port":8080,"protocol":"TCP"},{"name":"echo","port":$ECHO_PORT,"protocol":"TCP"}],
-  "endpoints":[$(endpoints_json "$2")]},
- {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
-  "metadata":{"name":"echo-q9v4m","namespace":"e2e","labels":{"kubernetes.io/service-name":"echo"}},
-  "addressType":"IPv4","ports":[{"name":"udp","port":5353,"protocol":"UDP"}],
-  "endpoints":[$(endpoints_json "$3")]}
-]}
-EOF
+	k8s_list "$(k8s_service web "$WEB_VIP" http:80/TCP:8080 "echo:7/TCP:$ECHO_PORT")" \
+		"$(k8s_service echo "$ECHO_VIP" udp:53/UDP:5353)" \
+		"$(k8s_slice web web-x7k2p "$(pod_ips "$2")" http:8080/TCP "echo:$ECHO_PORT/TCP")" \
+		"$(k8s_slice echo echo-q9v4m "$(pod_ips "$3")" udp:5353/UDP)" >"$1"
 }
 
 # expected_backends "WEB_PODS" "ECHO_PODS": what list_backends should print.

@@ -16,24 +16,10 @@ ALL_PODS="$(pod_ip 1) $(pod_ip 2) $(pod_ip 3)"
 WATCH_PID=""
 
 # manifest FILE WEB_ADDRS: Service e2e/web (http 80/TCP -> 8080) and its
-# EndpointSlice with one ready endpoint per address, as kubectl prints them.
+# EndpointSlice with one ready endpoint per address.
 manifest() {
-	local a sep="" eps=""
-	for a in $2; do
-		eps+="$sep{\"addresses\":[\"$a\"],\"conditions\":{\"ready\":true}}"
-		sep=","
-	done
-	cat >"$1" <<EOF
-{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":[
- {"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"e2e"},
-  "spec":{"type":"ClusterIP","clusterIP":"$WEB_VIP","clusterIPs":["$WEB_VIP"],
-   "ipFamilies":["IPv4"],"ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080}]}},
- {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
-  "metadata":{"name":"web-x7k2p","namespace":"e2e","labels":{"kubernetes.io/service-name":"web"}},
-  "addressType":"IPv4","ports":[{"name":"http","port":8080,"protocol":"TCP"}],
-  "endpoints":[$eps]}
-]}
-EOF
+	k8s_list "$(k8s_service web "$WEB_VIP" http:80/TCP:8080)" \
+		"$(k8s_slice web web-x7k2p "$2" http:8080/TCP)" >"$1"
 }
 
 list_json() { xs list --json; }

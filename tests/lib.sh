@@ -195,3 +195,52 @@ cluster_down() {
 	rm -rf "$RUN_DIR"
 	return 0
 }
+
+# Kubernetes objects of namespace e2e, as `kubectl get ... -o json` prints them.
+# PORT arguments are NAME:PORT/PROTO, or NAME:PORT/PROTO:TARGET for a Service.
+k8s_ports() {
+	local p sep="" name rest port proto
+	for p in "$@"; do
+		name=${p%%:*} rest=${p#*:}
+		port=${rest%%/*} rest=${rest#*/}
+		proto=${rest%%:*}
+		printf '%s{"name":"%s","port":%s,"protocol":"%s"' "$sep" "$name" "$port" "$proto"
+		[ "$rest" != "$proto" ] && printf ',"targetPort":%s' "${rest#*:}"
+		printf '}'
+		sep=","
+	done
+}
+
+# k8s_service NAME VIP PORT...: a ClusterIP Service.
+k8s_service() {
+	local name=$1 vip=$2
+	shift 2
+	printf '{"apiVersion":"v1","kind":"Service","metadata":{"name":"%s","namespace":"e2e"},' "$name"
+	printf '"spec":{"type":"ClusterIP","clusterIP":"%s","clusterIPs":["%s"],"ipFamilies":["IPv4"],' "$vip" "$vip"
+	printf '"ports":[%s]}}' "$(k8s_ports "$@")"
+}
+
+# k8s_slice SERVICE SLICE "ADDR..." PORT...: its EndpointSlice, one ready
+# endpoint per address.
+k8s_slice() {
+	local svc=$1 slice=$2 addrs=$3 a sep="" eps=""
+	shift 3
+	for a in $addrs; do
+		eps+="$sep{\"addresses\":[\"$a\"],\"conditions\":{\"ready\":true}}"
+		sep=","
+	done
+	printf '{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"%s",' "$slice"
+	printf '"namespace":"e2e","labels":{"kubernetes.io/service-name":"%s"}},"addressType":"IPv4",' "$svc"
+	printf '"ports":[%s],"endpoints":[%s]}' "$(k8s_ports "$@")" "$eps"
+}
+
+# k8s_list ITEM...: a kind: List of the items, one per line.
+k8s_list() {
+	local item sep=""
+	printf '{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":['
+	for item in "$@"; do
+		printf '%s\n %s' "$sep" "$item"
+		sep=","
+	done
+	printf '\n]}\n'
+}
