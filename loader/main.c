@@ -13,6 +13,8 @@
 #include "maps.h"
 
 #define EXIT_MISUSE 2
+/* Returned by a command that finds its arguments wrong (exit 2, not 1). */
+#define XS_EMISUSE 4096
 
 struct args {
 	const char *pin;
@@ -205,7 +207,7 @@ static int cmd_apply(struct args *a)
 	if (a->watch) {
 		if (a->dry_run) {
 			fprintf(stderr, "xdpsvc apply: --watch and --dry-run do not go together\n");
-			return -EINVAL;
+			return -XS_EMISUSE;
 		}
 		return xs_watch(&req);
 	}
@@ -237,14 +239,14 @@ static int cmd_conntrack(struct args *a)
 
 	if (!list && strcmp(a->pos[0], "flush")) {
 		fprintf(stderr, "xdpsvc conntrack: expected list or flush, not '%s'\n", a->pos[0]);
-		return -EINVAL;
+		return -XS_EMISUSE;
 	}
 	if (a->service) {
 		const char *slash = strchr(a->service, '/');
 
 		if (list || !slash || slash == a->service || !slash[1] || slash - a->service >= XS_NAME_LEN) {
 			fprintf(stderr, "xdpsvc conntrack: --service takes NAMESPACE/NAME and goes with flush\n");
-			return -EINVAL;
+			return -XS_EMISUSE;
 		}
 		memcpy(ns, a->service, slash - a->service);
 		name = (char *)slash + 1;
@@ -299,6 +301,5 @@ int main(int argc, char **argv)
 	}
 	xs_libbpf_logging(a.verbose);
 	err = c->run(&a);
-	/* -EINVAL from a command is a misuse it found; everything else is an error. */
-	return err == -EINVAL && c->run != cmd_apply ? EXIT_MISUSE : err ? 1 : 0;
+	return err == -XS_EMISUSE ? EXIT_MISUSE : err ? 1 : 0;
 }
