@@ -123,7 +123,13 @@ struct xs_ct_value {
 /* --- xs_config (array, one entry): runtime settings given at attach.
  * Written by the loader at attach, read by the datapath on each new
  * conntrack decision. A zero timeout means the default above. */
+/* Bump whenever a key or value declared here changes meaning, so that
+ * `attach` refuses pinned maps from an older layout instead of misreading them. */
+#define XS_LAYOUT_VERSION 1
+
 struct xs_config {
+	__u32 layout_version; /* XS_LAYOUT_VERSION of the build that made the maps */
+	__u32 pad;
 	__u64 ct_tcp_timeout_ns;
 	__u64 ct_tcp_close_timeout_ns;
 	__u64 ct_udp_timeout_ns;

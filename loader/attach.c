@@ -215,6 +215,75 @@ static int dev_index(const char *dev)
 	return ifindex;
 }
 
+static bool same_layout(const struct bpf_map *map, const struct bpf_map_info *info, int fd)
+{
+	if (info->type != bpf_map__type(map) || info->key_size != bpf_map__key_size(map) ||
+	    info->value_size != bpf_map__value_size(map) || info->map_flags != bpf_map__map_flags(map))
+		return false;
+	if (strcmp(bpf_map__name(map), XS_MAP_CONFIG) == 0) {
+		struct xs_config cfg;
+		__u32 zero = 0;
+
+		return !bpf_map_lookup_elem(fd, &zero, &cfg) && cfg.layout_version == XS_LAYOUT_VERSION;
+	}
+	return true;
+}
+
+/*
+ * Can the maps pinned under o->pin be reused by this build? Layouts must be
+ * identical; sizes must match what was asked for. Conntrack keeps its pinned
+ * size unless --ct-size says otherwise. Lists the misfits in why.
+ */
+static int check_pinned(const struct xs_attach_opts *o, struct xs_xdp *x, struct xs_tc *t, char *why,
+			size_t len)
+{
+	struct bpf_map *map;
+	size_t used = 0;
+	int misfits = 0;
+
+	why[0] = 0;
+	bpf_object__for_each_map(map, x->obj) {
+		struct bpf_map_info info = {};
+		__u32 ilen = sizeof(info);
+		char path[PATH_MAX];
+		bool fits;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", o->pin, bpf_map__name(map));
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue; /* not pinned yet: created at load */
+		if (bpf_obj_get_info_by_fd(fd, &info, &ilen)) {
+			close(fd);
+			return -errno;
+		}
+		fits = same_layout(map, &info, fd);
+		close(fd);
+		if (fits && map == x->maps.xs_conntrack && !o->ct_size) {
+			bpf_map__set_max_entries(x->maps.xs_conntrack, info.max_entries);
+			bpf_map__set_max_entries(t->maps.xs_conntrack, info.max_entries);
+		}
+		if (fits && info.max_entries == bpf_map__max_entries(map))
+			continue;
+		misfits++;
+		used += snprintf(why + used, used < len ? len - used : 0, "%s%s (%s)", used ? ", " : "",
+				 bpf_map__name(map), fits ? "another size" : "another layout");
+	}
+	return misfits;
+}
+
+static void unpin_maps(struct bpf_object *obj, const char *pin)
+{
+	struct bpf_map *map;
+	char path[PATH_MAX];
+
+	bpf_object__for_each_map(map, obj) {
+		snprintf(path, sizeof(path), "%s/%s", pin, bpf_map__name(map));
+		if (unlink(path) && errno != ENOENT)
+			fprintf(stderr, "xdpsvc: cannot remove %s: %s\n", path, strerror(errno));
+	}
+}
+
 int xs_attach(const struct xs_attach_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin);
@@ -242,20 +311,41 @@ int xs_attach(const struct xs_attach_opts *o)
 		bpf_map__set_max_entries(x->maps.xs_conntrack, o->ct_size);
 		bpf_map__set_max_entries(t->maps.xs_conntrack, o->ct_size);
 	}
+	char why[512];
+	int misfits = check_pinned(o, x, t, why, sizeof(why));
+
+	if (misfits < 0) {
+		err = misfits;
+		fprintf(stderr, "xdpsvc: cannot inspect the maps pinned under %s: %s\n", o->pin, strerror(-err));
+		goto out;
+	}
+	if (misfits && !o->recreate_maps) {
+		fprintf(stderr, "xdpsvc: the maps pinned under %s do not fit this xdpsvc: %s; nothing was changed. "
+			"'attach --recreate-maps' replaces them with empty ones (flows in conntrack are lost; "
+			"run 'xdpsvc apply' again right after)\n", o->pin, why);
+		err = -EEXIST;
+		goto out;
+	}
+	if (misfits) {
+		/* All of them: the state is one whole, never half old, half new.
+		 * The running programs keep the old maps until they are replaced. */
+		unpin_maps(x->obj, o->pin);
+		fprintf(stderr, "xdpsvc: note: recreated the maps under %s (%s): they are empty, "
+			"run 'xdpsvc apply' again\n", o->pin, why);
+	}
 	err = xs_xdp__load(x);
 	if (!err)
 		err = xs_tc__load(t);
 	if (!err) {
+		struct xs_config cfg = o->cfg;
 		__u32 zero = 0;
 
-		if (bpf_map_update_elem(bpf_map__fd(x->maps.xs_config), &zero, &o->cfg, BPF_ANY))
+		cfg.layout_version = XS_LAYOUT_VERSION;
+		if (bpf_map_update_elem(bpf_map__fd(x->maps.xs_config), &zero, &cfg, BPF_ANY))
 			err = -errno;
 	}
 	if (err) {
-		fprintf(stderr, "xdpsvc: cannot load the BPF programs: %s%s\n", strerror(-err),
-			err == -EINVAL ? " (if libbpf says a pinned map is incompatible, the maps under the "
-			"pin path have another layout or size (--ct-size) than this attach asks for: "
-			"'xdpsvc detach DEV --purge' and attach again)" : "");
+		fprintf(stderr, "xdpsvc: cannot load the BPF programs: %s\n", strerror(-err));
 		goto out;
 	}
 	err = pin_prog(x->progs.xs_xdp_ingress, o->pin, XS_PROG_XDP) ?:
@@ -285,10 +375,6 @@ static void unpin(const char *pin, const char *name)
 
 int xs_detach(const char *dev, const char *pin, bool purge)
 {
-	static const char *const maps[] = {
-		XS_MAP_SERVICES, XS_MAP_SLOTS, XS_MAP_BACKENDS, XS_MAP_CT,
-		XS_MAP_SVC_STATS, XS_MAP_GLOBAL_STATS, XS_MAP_SVC_META, XS_MAP_CONFIG,
-	};
 	static const enum bpf_tc_attach_point hooks[] = { BPF_TC_EGRESS, BPF_TC_INGRESS };
 	char name[BPF_OBJ_NAME_LEN];
 	int ifindex = dev_index(dev), err = 0;
@@ -319,8 +405,14 @@ int xs_detach(const char *dev, const char *pin, bool purge)
 	unpin(pin, XS_PROG_TC_EGRESS);
 	unpin(pin, XS_PROG_TC_INGRESS);
 	if (purge) {
-		for (unsigned i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-			unpin(pin, maps[i]);
+		struct xs_xdp *x = xs_xdp__open(); /* for the names of its maps */
+
+		if (!x) {
+			fprintf(stderr, "xdpsvc: cannot open the embedded BPF object: %s\n", strerror(errno));
+			return -errno;
+		}
+		unpin_maps(x->obj, pin);
+		xs_xdp__destroy(x);
 		if (rmdir(pin) && errno != ENOENT)
 			fprintf(stderr, "xdpsvc: cannot remove %s: %s\n", pin, strerror(errno));
 	}

@@ -11,6 +11,7 @@ struct xs_attach_opts {
 	const char *pin;
 	bool generic;   /* XDP in generic (skb) mode instead of native */
 	bool force;     /* replace someone else's XDP program */
+	bool recreate_maps; /* replace pinned maps this build cannot reuse */
 	__u32 ct_size;  /* conntrack entries (two per flow); 0 = default */
 	struct xs_config cfg; /* timeouts; zero fields take the defaults */
 };

@@ -20,7 +20,7 @@ struct args {
 	const char *pin;
 	const char *xdp_mode;
 	const char *service;
-	bool force, purge, dry_run, watch, json, verbose, help;
+	bool force, recreate_maps, purge, dry_run, watch, json, verbose, help;
 	__u32 ct_size;
 	struct xs_config cfg;
 	char **pos;     /* positional arguments */
@@ -42,7 +42,7 @@ struct cmd {
 	const char *name, *usage, *summary;
 	int min_pos, max_pos;     /* -1: unbounded */
 	int (*run)(struct args *a);
-	struct opt opts[16];
+	struct opt opts[20];
 };
 
 static int cmd_attach(struct args *a);
@@ -58,6 +58,8 @@ static const struct cmd cmds[] = {
 		  "XDP attach mode (default native)" },
 		{ { "force", no_argument, NULL, 'f' }, NULL,
 		  "replace an XDP program on DEV that is not xdpsvc's" },
+		{ { "recreate-maps", no_argument, NULL, 'R' }, NULL,
+		  "replace pinned maps of another layout or size with empty ones" },
 		{ { "ct-size", required_argument, NULL, 'c' }, "N",
 		  "conntrack entries, two per flow (default 262144)" },
 		{ { "ct-timeout-tcp", required_argument, NULL, 'T' }, "SECONDS",
@@ -114,7 +116,7 @@ static void usage_cmd(FILE *f, const struct cmd *c)
  * the positionals end up at argv[optind...]. Misuse returns -EINVAL. */
 static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a)
 {
-	struct option longopts[16];
+	struct option longopts[20];
 	size_t n = 0;
 
 	for (const struct opt *o = c->opts; o->o.name; o++)
@@ -129,6 +131,7 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 		case 'p': a->pin = optarg; break;
 		case 'm': a->xdp_mode = optarg; break;
 		case 'f': a->force = true; break;
+		case 'R': a->recreate_maps = true; break;
 		case 'P': a->purge = true; break;
 		case 'n': a->dry_run = true; break;
 		case 'w': a->watch = true; break;
@@ -177,7 +180,7 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 static int cmd_attach(struct args *a)
 {
 	struct xs_attach_opts o = {
-		.dev = a->pos[0], .pin = a->pin, .force = a->force,
+		.dev = a->pos[0], .pin = a->pin, .force = a->force, .recreate_maps = a->recreate_maps,
 		.generic = a->xdp_mode && !strcmp(a->xdp_mode, "generic"),
 		.ct_size = a->ct_size, .cfg = a->cfg,
 	};

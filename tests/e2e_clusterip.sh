@@ -268,6 +268,42 @@ else
 	pass "$name"
 fi
 
+name="attach refuses pinned maps of another size unless --recreate-maps"
+before=$(list_json)
+if out=$(xs attach "$NIC" --ct-size 4096 2>&1); then
+	fail "$name" "attach --ct-size 4096 over the pinned table succeeded: $out"
+elif ! grep -q 'xs_conntrack (another size)' <<<"$out"; then
+	fail "$name" "the refusal does not name the map: $out"
+elif [ "$(list_json)" != "$before" ]; then
+	fail "$name" "the refused attach changed list --json"
+elif ! body=$(curl_vip "http://$WEB_VIP/" 2>&1) || ! grep -qx 'pod[123]' <<<"$body"; then
+	fail "$name" "after the refused attach $WEB_VIP:80 got: $body"
+elif ! out=$(xs attach "$NIC" --ct-size 4096 --recreate-maps 2>&1); then
+	fail "$name" "attach --recreate-maps failed: $out"
+elif [ "$(list_json | jq '.frontends | length')" != 0 ]; then
+	fail "$name" "recreated maps are not empty: $(list_json)"
+elif ! out=$(xs apply "$FULL" 2>&1) || ! body=$(curl_vip "http://$WEB_VIP/" 2>&1) ||
+	! grep -qx 'pod[123]' <<<"$body"; then
+	fail "$name" "after recreate and apply: $out / $body"
+else
+	pass "$name"
+fi
+
+name="attach refuses maps of an older layout version"
+zeros=$(printf '0 %.0s' $(seq 32))
+# shellcheck disable=SC2086 # one argument per byte
+if ! bpftool map update pinned "$PIN/xs_config" key 0 0 0 0 value $zeros 2>&1; then
+	fail "$name" "cannot set the pinned layout version to 0"
+elif out=$(xs attach "$NIC" 2>&1); then
+	fail "$name" "attach over layout version 0 succeeded: $out"
+elif ! grep -q 'xs_config (another layout)' <<<"$out"; then
+	fail "$name" "the refusal does not name the layout: $out"
+elif ! out=$(xs attach "$NIC" --recreate-maps 2>&1) || ! xs apply "$FULL" >/dev/null 2>&1; then
+	fail "$name" "attach --recreate-maps and apply failed: $out"
+else
+	pass "$name"
+fi
+
 name="detach leaves the NIC clean"
 if ! err=$(xs detach "$NIC" --purge 2>&1); then
 	fail "$name" "xdpsvc detach --purge failed: $err"
