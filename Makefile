@@ -24,7 +24,10 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/;s/ppc64le/powerpc
 CLANG_BPF_SYS_INCLUDES = $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ibpf
+# BPF_EXTRA: more flags for the BPF objects (the live-update test builds a
+# second, different binary with -mcpu=v3 to re-attach over the first).
+BPF_EXTRA ?=
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ibpf $(BPF_EXTRA)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -I$(BUILD) -D_GNU_SOURCE
 LDLIBS  := -lbpf -lelf -lz -lyaml

@@ -321,8 +321,14 @@ else
 	fail "$name" "$(printf '%s | ' "${problems[@]}")"
 fi
 
-name="attach again while traffic flows"
+name="attach again, and attach a rebuilt binary, while traffic flows"
 problems=()
+# A rebuild with another program but the same map layout.
+REBUILT=$RUN_DIR/rebuild
+make -s -C "$XS_REPO" BUILD="$REBUILT" BPF_EXTRA=-mcpu=v3 "$REBUILT/xdpsvc" >"$RUN_DIR/rebuild.log" 2>&1 ||
+	problems+=("the rebuild failed: $(tail -n 3 "$RUN_DIR/rebuild.log")")
+xdp_tag() { ip -n "$NS_NODE" -d link show "$NIC" | sed -n 's/.*prog\/xdp id [0-9]* name [a-z_]* tag \([0-9a-f]*\).*/\1/p'; }
+tag_before=$(xdp_tag)
 STOP=$RUN_DIR/attach-stop
 start_loops "$STOP" tcp udp
 LOGS=("$STOP".{1,2}.log)
@@ -335,8 +341,10 @@ wait_until 5 grep -q . "$KEEP.out" || problems+=("no first reply on $WEB_VIP:7: 
 ct_before=$(ct_entries)
 ct_after=""
 for r in 1 2; do
-	if ! err=$(xs attach "$NIC" 2>&1); then
-		problems+=("attach $r failed: $err")
+	bin=$XDPSVC
+	[ "$r" -eq 2 ] && bin=$REBUILT/xdpsvc
+	if ! err=$(in_node "$bin" attach "$NIC" --pin-path "$PIN" 2>&1); then
+		problems+=("attach $r ($bin) failed: $err")
 	fi
 	ct_after+="$(ct_entries) "
 	GROWN_FROM=$(lines_in "${LOGS[@]}")
@@ -353,6 +361,10 @@ total=$(lines_in "${LOGS[@]}")
 for c in $ct_after; do
 	[ "$c" -gt 0 ] || problems+=("conntrack entries before/after each attach: $ct_before / $ct_after")
 done
+tag_after=$(xdp_tag)
+if [ -z "$tag_before" ] || [ "$tag_before" = "$tag_after" ]; then
+	problems+=("the rebuilt XDP program did not replace the first: tag $tag_before -> $tag_after")
+fi
 if [ "$keep_rc" -ne 0 ] || [ "$(sort -u "$KEEP.out" | wc -l)" -ne 1 ] || [ "$(wc -l <"$KEEP.out")" -ne 60 ]; then
 	problems+=("the long-lived connection: rc $keep_rc, replies $(tally <"$KEEP.out"): $(cat "$KEEP.err")")
 fi
