@@ -312,9 +312,34 @@ out:
 
 /* ---------------------------------------------------------------- write */
 
+/*
+ * Writes are queued per map and operation and issued queue by queue, in the
+ * order of this enum, with batch syscalls: the make-before-break order of
+ * xs_apply() (comment below) is this order, whatever order the diff finds
+ * the changes in.
+ */
+enum wq {
+	WQ_BACKENDS,      /* 1. new backends */
+	WQ_STATS,         /* 2. counters of new ids zeroed */
+	WQ_META,          /*    owners */
+	WQ_SLOTS,         /* 2.-3. slots: new generations, in-place edits */
+	WQ_SERVICES,      /*    the switches */
+	WQ_DEL_SERVICES,  /* 4. removed frontends unreachable */
+	WQ_DEL_SLOTS,     /*    then their slots and old generations */
+	WQ_DEL_BACKENDS,  /* 5. unreferenced backends */
+	WQ_N,
+};
+
+struct wqueue {
+	int fd;
+	size_t ksz, vsz, n, cap;
+	char *k, *v;
+};
+
 struct writer {
 	const struct xs_maps *m;
 	struct xs_apply_result *r;
+	struct wqueue q[WQ_N];
 	int err;
 };
 
@@ -326,27 +351,96 @@ static const char *map_name(const struct xs_maps *m, int fd)
 	return "?";
 }
 
-static void w_update(struct writer *w, int fd, const void *k, const void *v)
+static void writer_init(struct writer *w, const struct xs_maps *m, struct xs_apply_result *r)
 {
-	if (w->err)
-		return;
-	w->r->map_writes++;
-	if (bpf_map_update_elem(fd, k, v, BPF_ANY)) {
-		w->err = -errno;
-		fprintf(stderr, "xdpsvc: cannot write map %s: %s%s\n", map_name(w->m, fd), strerror(errno),
-			errno == E2BIG ? " (the map is full)" : "");
+	static const struct { enum wq q; size_t fd_off, ksz, vsz; } defs[] = {
+		{ WQ_BACKENDS, offsetof(struct xs_maps, backends), sizeof(__u32), sizeof(struct xs_backend) },
+		{ WQ_STATS, offsetof(struct xs_maps, svc_stats), sizeof(__u32), sizeof(struct xs_svc_stats) },
+		{ WQ_META, offsetof(struct xs_maps, svc_meta), sizeof(__u32), sizeof(struct xs_svc_meta) },
+		{ WQ_SLOTS, offsetof(struct xs_maps, slots), sizeof(struct xs_slot_key), sizeof(__u32) },
+		{ WQ_SERVICES, offsetof(struct xs_maps, services), sizeof(struct xs_svc_key), sizeof(struct xs_svc_value) },
+		{ WQ_DEL_SERVICES, offsetof(struct xs_maps, services), sizeof(struct xs_svc_key), 0 },
+		{ WQ_DEL_SLOTS, offsetof(struct xs_maps, slots), sizeof(struct xs_slot_key), 0 },
+		{ WQ_DEL_BACKENDS, offsetof(struct xs_maps, backends), sizeof(__u32), 0 },
+	};
+
+	memset(w, 0, sizeof(*w));
+	w->m = m;
+	w->r = r;
+	for (size_t i = 0; i < WQ_N; i++) {
+		struct wqueue *q = &w->q[defs[i].q];
+
+		q->fd = *(const int *)((const char *)m + defs[i].fd_off);
+		q->ksz = defs[i].ksz;
+		/* A per-CPU value is one copy per possible CPU. */
+		q->vsz = defs[i].vsz * (defs[i].q == WQ_STATS ? m->ncpus : 1);
 	}
 }
 
-static void w_delete(struct writer *w, int fd, const void *k)
+static void writer_free(struct writer *w)
 {
+	for (size_t i = 0; i < WQ_N; i++) {
+		free(w->q[i].k);
+		free(w->q[i].v);
+	}
+}
+
+static void w_queue(struct writer *w, enum wq qi, const void *k, const void *v)
+{
+	struct wqueue *q = &w->q[qi];
+
 	if (w->err)
 		return;
-	w->r->map_writes++;
-	if (bpf_map_delete_elem(fd, k) && errno != ENOENT) {
-		w->err = -errno;
-		fprintf(stderr, "xdpsvc: cannot delete from map %s: %s\n", map_name(w->m, fd), strerror(errno));
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 64;
+		char *nk = realloc(q->k, cap * q->ksz), *nv = NULL;
+
+		if (nk)
+			q->k = nk;
+		if (nk && q->vsz && (nv = realloc(q->v, cap * q->vsz)))
+			q->v = nv;
+		if (!nk || (q->vsz && !nv)) {
+			w->err = -ENOMEM;
+			return;
+		}
+		q->cap = cap;
 	}
+	memcpy(q->k + q->n * q->ksz, k, q->ksz);
+	if (q->vsz)
+		memcpy(q->v + q->n * q->vsz, v, q->vsz);
+	q->n++;
+	w->r->map_writes++;
+}
+
+/* Issue every queue in order; stop at the first failure. */
+static int writer_flush(struct writer *w)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo, .elem_flags = BPF_ANY);
+
+	for (size_t qi = 0; qi < WQ_N && !w->err; qi++) {
+		struct wqueue *q = &w->q[qi];
+		bool del = !q->vsz;
+
+		for (size_t done = 0; done < q->n && !w->err;) {
+			__u32 count = q->n - done < 8192 ? q->n - done : 8192;
+			void *k = q->k + done * q->ksz;
+			int rc = del ? bpf_map_delete_batch(q->fd, k, &count, &bo)
+				     : bpf_map_update_batch(q->fd, k, q->v + done * q->vsz, &count, &bo);
+
+			if (rc && count == 0) { /* the first entry: do it alone to tell why */
+				rc = del ? bpf_map_delete_elem(q->fd, k) : bpf_map_update_elem(q->fd, k, q->v + done * q->vsz, BPF_ANY);
+				if (rc && !(del && errno == ENOENT)) {
+					w->err = -errno;
+					fprintf(stderr, "xdpsvc: cannot %s map %s: %s%s\n", del ? "delete from" : "write",
+						map_name(w->m, q->fd), strerror(errno),
+						errno == E2BIG ? " (the map is full)" : "");
+				}
+				count = 1;
+			}
+			done += count;
+		}
+	}
+	return w->err;
 }
 
 static bool same_backends(const struct xs_frontend *a, const struct xs_frontend *b)
@@ -392,17 +486,9 @@ static void print_backend_diff(FILE *out, const struct xs_frontend *old, const s
 	}
 }
 
-/* Backend (addr, port, proto) -> id: the existing ones sorted, then the ones
- * this apply adds (few) in a short unsorted tail. */
-struct be_index {
-	struct be_ent *e;
-	size_t n, n_sorted, cap;
-	__u32 next_id;
-};
-
 static int be_key_cmp(const void *a, const void *b)
 {
-	const struct xs_backend *x = &((const struct be_ent *)a)->b, *y = &((const struct be_ent *)b)->b;
+	const struct xs_backend *x = a, *y = b;
 
 	if (x->addr != y->addr)
 		return ntohl(x->addr) < ntohl(y->addr) ? -1 : 1;
@@ -411,30 +497,16 @@ static int be_key_cmp(const void *a, const void *b)
 	return (x->proto > y->proto) - (x->proto < y->proto);
 }
 
-static struct be_ent *be_find(struct be_index *bi, const struct be_ent *k)
+static int be_ent_key_cmp(const void *a, const void *b)
 {
-	struct be_ent *e = bsearch(k, bi->e, bi->n_sorted, sizeof(*k), be_key_cmp);
-
-	for (size_t t = bi->n_sorted; !e && t < bi->n; t++)
-		if (!be_key_cmp(&bi->e[t], k))
-			e = &bi->e[t];
-	return e;
+	return be_key_cmp(&((const struct be_ent *)a)->b, &((const struct be_ent *)b)->b);
 }
 
-static struct be_ent *be_add(struct be_index *bi, const struct be_ent *k)
-{
-	if (bi->n == bi->cap) {
-		struct be_ent *ne = realloc(bi->e, (bi->cap * 2 + 16) * sizeof(*ne));
-
-		if (!ne)
-			return NULL;
-		bi->e = ne;
-		bi->cap = bi->cap * 2 + 16;
-	}
-	bi->e[bi->n] = *k;
-	bi->e[bi->n].id = bi->next_id++;
-	return &bi->e[bi->n++];
-}
+/* A wanted backend and where it goes: slot pos of wanted frontend fe. */
+struct be_want {
+	struct xs_backend b; /* first: sorted with be_key_cmp */
+	__u32 fe, pos;
+};
 
 static struct xs_backend to_backend(const struct xs_backend_addr *ba, __u8 proto)
 {
@@ -507,6 +579,7 @@ static int live_cmp(const void *a, const void *b)
  *     only after every switch above.
  *  5. Backends no frontend refers to any more are deleted last.
  * A conntrack entry whose backend disappeared is re-pointed by the datapath.
+ * The write queues (enum wq) issue the writes in exactly this order.
  * A loader killed anywhere leaves only unreachable leftovers (slots and
  * backends nothing live points at); the next apply reads every slot and
  * backend and deletes them in steps 4 and 5.
@@ -514,8 +587,11 @@ static int live_cmp(const void *a, const void *b)
 int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run, FILE *diff,
 	     struct xs_apply_result *r)
 {
-	struct writer w = { .m = m, .r = r };
-	struct be_index bi = {};
+	struct writer w;
+	struct be_ent *by_key = NULL; /* existing backends sorted by address */
+	struct be_want *wants = NULL;
+	size_t n_wants = 0;
+	__u32 next_id = 1;
 	struct state s;
 	struct live *live = NULL;
 	__u32 **be_ids = NULL;   /* per wanted frontend, the id of each backend */
@@ -528,6 +604,7 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 	int err;
 
 	memset(r, 0, sizeof(*r));
+	writer_init(&w, m, r);
 	for (i = 0; i < want->n; i++) {
 		const struct xs_frontend *f = &want->fe[i];
 
@@ -548,24 +625,27 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 	be_used = calloc(s.n_be ?: 1, sizeof(*be_used));
 	id_used = calloc(m->max_services ?: 1, 1);
 	zero_stats = calloc(m->ncpus, sizeof(struct xs_svc_stats));
-	bi.cap = s.n_be + 16;
-	bi.e = calloc(bi.cap, sizeof(*bi.e));
-	if (!live || !be_ids || !be_used || !id_used || !zero_stats || !bi.e) {
+	for (i = 0; i < want->n; i++)
+		n_wants += want->fe[i].n_backends;
+	by_key = calloc(s.n_be ?: 1, sizeof(*by_key));
+	wants = calloc(n_wants ?: 1, sizeof(*wants));
+	if (!live || !be_ids || !be_used || !id_used || !zero_stats || !by_key || !wants) {
 		err = -ENOMEM;
 		goto out;
 	}
-	bi.next_id = 1;
-	for (i = 0; i < s.n_be; i++) {
-		bi.e[bi.n++] = s.be[i];
-		if (s.be[i].id >= bi.next_id)
-			bi.next_id = s.be[i].id + 1;
-	}
-	qsort(bi.e, bi.n, sizeof(*bi.e), be_key_cmp);
-	bi.n_sorted = bi.n;
 	for (i = 0; i < s.n_ids; i++)
 		id_used[i] = !!s.by_id[i];
 
-	/* Step 1: every wanted backend gets an id; new ones are written. */
+	/* Step 1: every wanted backend gets an id (the existing one for its
+	 * address, else a new one above all existing ids); new ones are written.
+	 * Sorting both sides keeps this O(n log n) for any number of backends. */
+	for (i = 0; i < s.n_be; i++) {
+		by_key[i] = s.be[i];
+		if (s.be[i].id >= next_id)
+			next_id = s.be[i].id + 1;
+	}
+	qsort(by_key, s.n_be, sizeof(*by_key), be_ent_key_cmp);
+	n_wants = 0;
 	for (i = 0; i < want->n; i++) {
 		const struct xs_frontend *f = &want->fe[i];
 
@@ -574,27 +654,28 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 			err = -ENOMEM;
 			goto out;
 		}
-		for (j = 0; j < f->n_backends; j++) {
-			struct be_ent k = { .b = to_backend(&f->backends[j], f->proto) };
-			struct be_ent *e = be_find(&bi, &k);
+		for (j = 0; j < f->n_backends; j++)
+			wants[n_wants++] = (struct be_want){ to_backend(&f->backends[j], f->proto), i, j };
+	}
+	qsort(wants, n_wants, sizeof(*wants), be_key_cmp);
+	for (i = 0; i < n_wants; i++) {
+		struct be_ent k = { .b = wants[i].b }, *e;
+		__u32 id;
 
-			if (!e) {
-				e = be_add(&bi, &k);
-				if (!e) {
-					err = -ENOMEM;
-					goto out;
-				}
-				r->be_added++;
-				if (!dry_run)
-					w_update(&w, m->backends, &e->id, &e->b);
-			} else {
-				struct be_ent *old = bsearch(e, s.be, s.n_be, sizeof(*e), be_id_cmp);
+		if (i && !be_key_cmp(&wants[i - 1].b, &wants[i].b)) {
+			id = be_ids[wants[i - 1].fe][wants[i - 1].pos];
+		} else if ((e = bsearch(&k, by_key, s.n_be, sizeof(k), be_ent_key_cmp))) {
+			struct be_ent *old = bsearch(e, s.be, s.n_be, sizeof(*e), be_id_cmp);
 
-				if (old)
-					be_used[old - s.be] = true;
-			}
-			be_ids[i][j] = e->id;
+			id = e->id;
+			be_used[old - s.be] = true;
+		} else {
+			id = next_id++;
+			r->be_added++;
+			if (!dry_run)
+				w_queue(&w, WQ_BACKENDS, &id, &k.b);
 		}
+		be_ids[wants[i].fe][wants[i].pos] = id;
 	}
 	for (i = 0; i < s.n_be; i++)
 		r->be_removed += !be_used[i];
@@ -648,14 +729,14 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 		}
 		if (!dry_run) {
 			if (!cur) /* a new id starts its counters from zero */
-				w_update(&w, m->svc_stats, &val.svc_id, zero_stats);
+				w_queue(&w, WQ_STATS, &val.svc_id, zero_stats);
 			if (!cur || owner_changed) {
 				struct xs_svc_meta meta = {};
 
 				memcpy(meta.ns, f->ns, sizeof(meta.ns));
 				memcpy(meta.name, f->name, sizeof(meta.name));
 				memcpy(meta.port_name, f->port_name, sizeof(meta.port_name));
-				w_update(&w, m->svc_meta, &val.svc_id, &meta);
+				w_queue(&w, WQ_META, &val.svc_id, &meta);
 			}
 			ssize_t rm, add;
 
@@ -666,21 +747,21 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 				val.gen = cur->val.gen;
 				if (add >= 0) { /* replace in place, or append past the count */
 					sk.index = rm >= 0 ? rm : cur->val.count;
-					w_update(&w, m->slots, &sk, &be_ids[j][add]);
+					w_queue(&w, WQ_SLOTS, &sk, &be_ids[j][add]);
 				} else if (rm != last) { /* remove: the last one fills the hole */
 					sk.index = rm;
-					w_update(&w, m->slots, &sk, &cur->slot_ids[last]);
+					w_queue(&w, WQ_SLOTS, &sk, &cur->slot_ids[last]);
 				}
 				if (val.count != cur->val.count)
-					w_update(&w, m->services, &key, &val);
+					w_queue(&w, WQ_SERVICES, &key, &val);
 				/* A slot left past the count goes with the sweep below. */
 			} else {
 				for (__u16 k = 0; k < f->n_backends; k++) {
 					struct xs_slot_key sk = { .svc_id = val.svc_id, .index = k, .gen = val.gen };
 
-					w_update(&w, m->slots, &sk, &be_ids[j][k]);
+					w_queue(&w, WQ_SLOTS, &sk, &be_ids[j][k]);
 				}
-				w_update(&w, m->services, &key, &val); /* the switch */
+				w_queue(&w, WQ_SERVICES, &key, &val); /* the switch */
 			}
 		}
 		live[n_live++] = (struct live){ val.svc_id, val.gen, val.count };
@@ -696,7 +777,7 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 			while (j < want->n && xs_frontend_cmp(&want->fe[j], &s.fe[i].fe) < 0)
 				j++;
 			if (j == want->n || xs_frontend_cmp(&want->fe[j], &s.fe[i].fe))
-				w_delete(&w, m->services, &s.fe[i].key);
+				w_queue(&w, WQ_DEL_SERVICES, &s.fe[i].key, NULL);
 		}
 		qsort(live, n_live, sizeof(*live), live_cmp);
 		for (i = 0; i < s.n_slots; i++) {
@@ -705,19 +786,21 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 
 			l = bsearch(&lk, live, n_live, sizeof(lk), live_cmp);
 			if (!l || l->gen != k->gen || k->index >= l->count)
-				w_delete(&w, m->slots, k);
+				w_queue(&w, WQ_DEL_SLOTS, k, NULL);
 		}
 		/* Step 5. */
 		for (i = 0; i < s.n_be; i++)
 			if (!be_used[i])
-				w_delete(&w, m->backends, &s.be[i].id);
-		err = w.err;
+				w_queue(&w, WQ_DEL_BACKENDS, &s.be[i].id, NULL);
+		err = writer_flush(&w);
 	}
 out:
+	writer_free(&w);
 	for (i = 0; be_ids && i < want->n; i++)
 		free(be_ids[i]);
 	free(be_ids);
-	free(bi.e);
+	free(by_key);
+	free(wants);
 	free(be_used);
 	free(live);
 	free(id_used);
