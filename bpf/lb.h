@@ -45,22 +45,22 @@ enum xs_fwd_rc {
 	XS_FWD_CT_FULL,
 };
 
-static __always_inline __u64 xs_ct_timeout(const struct xs_pkt *p, const struct xs_ct_value *ct)
+static __always_inline __u64 xs_ct_timeout(const struct xs_pkt *p, const struct xs_ct_value *ct,
+					   const struct xs_config *cfg)
+{
+	if (p->proto != IPPROTO_TCP)
+		return cfg->ct_udp_timeout_ns ?: XS_CT_UDP_TIMEOUT_S * 1000000000ULL;
+	if (ct->flags & XS_CT_F_CLOSING)
+		return cfg->ct_tcp_close_timeout_ns ?: XS_CT_TCP_CLOSE_TIMEOUT_S * 1000000000ULL;
+	return cfg->ct_tcp_timeout_ns ?: XS_CT_TCP_TIMEOUT_S * 1000000000ULL;
+}
+
+/* The settings given at attach; the one entry always exists. */
+static __always_inline const struct xs_config *xs_config_get(void)
 {
 	__u32 zero = 0;
-	struct xs_config *cfg = bpf_map_lookup_elem(&xs_config, &zero);
-	__u64 t;
 
-	if (p->proto != IPPROTO_TCP) {
-		t = cfg ? cfg->ct_udp_timeout_ns : 0;
-		return t ?: XS_CT_UDP_TIMEOUT_S * 1000000000ULL;
-	}
-	if (ct->flags & XS_CT_F_CLOSING) {
-		t = cfg ? cfg->ct_tcp_close_timeout_ns : 0;
-		return t ?: XS_CT_TCP_CLOSE_TIMEOUT_S * 1000000000ULL;
-	}
-	t = cfg ? cfg->ct_tcp_timeout_ns : 0;
-	return t ?: XS_CT_TCP_TIMEOUT_S * 1000000000ULL;
+	return bpf_map_lookup_elem(&xs_config, &zero);
 }
 
 /* Uniformly random backend of the service's live generation. */
@@ -86,7 +86,7 @@ static __always_inline struct xs_backend *xs_select(const struct xs_svc_value *s
  * *addr and *port (network order) receive the backend.
  */
 static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_svc_value *sv,
-				      __u8 ct_flags, __be32 *addr, __be16 *port)
+				      const struct xs_config *cfg, __u8 ct_flags, __be32 *addr, __be16 *port)
 {
 	struct xs_ct_key fk = {
 		.saddr = p->iph->saddr,
@@ -109,7 +109,7 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 	/* A SYN on a closing entry is a new connection reusing the ports. */
 	if (ct && p->tcp_flags & XS_TCP_SYN && !(p->tcp_flags & XS_TCP_ACK) && ct->flags & XS_CT_F_CLOSING)
 		ct = 0;
-	if (ct && now - ct->last_seen > xs_ct_timeout(p, ct)) {
+	if (ct && now - ct->last_seen > xs_ct_timeout(p, ct, cfg)) {
 		xs_count(ct_expired);
 		ct = 0;
 	}

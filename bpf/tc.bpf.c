@@ -82,7 +82,11 @@ int xs_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 
 	/* The node itself talks to a frontend. */
-	if (xs_forward(&p, sv, XS_CT_F_LOCAL, &be_addr, &be_port) != XS_FWD_OK)
+	const struct xs_config *cfg = xs_config_get();
+
+	if (!cfg)
+		return TC_ACT_OK;
+	if (xs_forward(&p, sv, cfg, XS_CT_F_LOCAL, &be_addr, &be_port) != XS_FWD_OK)
 		return TC_ACT_SHOT;
 	struct bpf_fib_lookup fib = {
 		.family = AF_INET,

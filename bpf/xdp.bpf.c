@@ -1,15 +1,56 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* NIC ingress: DNAT client -> ClusterIP:port to a backend pod, then let the
+/* NIC ingress: DNAT client -> ClusterIP:port to a backend pod, then send it
+ * there directly when the FIB knows the way (the fast path), else let the
  * stack route it. Anything that is not a fully checked TCP/UDP packet to a
  * frontend passes untouched. */
 #include "lb.h"
 #include "csum.h"
+
+#define AF_INET 2
+
+/*
+ * Forward a translated packet the way the stack would: FIB lookup (which
+ * also checks that the node forwards, the MTU and the neighbour), TTL
+ * decrement, MAC rewrite, then XDP_TX back out of the NIC (a backend on
+ * another node) or XDP_REDIRECT to the device of a local pod. Any other
+ * answer, and any 802.1Q frame (its device is not the one XDP runs on), is
+ * left to the stack: XDP_PASS.
+ */
+static __always_inline int xs_fast_path(struct xdp_md *ctx, const struct xs_pkt *p)
+{
+	struct ethhdr *eth = (void *)(long)ctx->data;
+	struct iphdr *iph = p->iph;
+	struct bpf_fib_lookup fib = {
+		.family = AF_INET,
+		.tos = iph->tos,
+		.l4_protocol = p->proto,
+		.tot_len = p->ip_len,
+		.ifindex = ctx->ingress_ifindex,
+		.ipv4_src = iph->saddr,
+		.ipv4_dst = iph->daddr,
+	};
+
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end || p->l3_off != sizeof(*eth) || iph->ttl <= 1)
+		return XDP_PASS; /* TTL: the stack sends the ICMP time exceeded */
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+		return XDP_PASS;
+	__u16 old_ttl_proto = *(__u16 *)&iph->ttl;
+	iph->ttl--;
+	csum_replace2(&iph->check, old_ttl_proto, *(__u16 *)&iph->ttl);
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	xs_count(fast_path);
+	if (fib.ifindex == ctx->ingress_ifindex)
+		return XDP_TX;
+	return bpf_redirect(fib.ifindex, 0);
+}
 
 SEC("xdp")
 int xs_xdp_ingress(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
+	const struct xs_config *cfg = xs_config_get();
 	struct xs_svc_value *sv;
 	__be32 be_addr;
 	__be16 be_port;
@@ -22,11 +63,11 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	sv = xs_svc_lookup(&p);
-	if (!sv) {
+	if (!sv || !cfg) {
 		xs_count(pass_miss);
 		return XDP_PASS;
 	}
-	if (xs_forward(&p, sv, 0, &be_addr, &be_port) != XS_FWD_OK)
+	if (xs_forward(&p, sv, cfg, 0, &be_addr, &be_port) != XS_FWD_OK)
 		return XDP_DROP;
 
 	__be32 old_addr = p.iph->daddr;
@@ -43,7 +84,9 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 	}
 	*p.dport_p = be_port;
 	xs_count(hit);
-	return XDP_PASS;
+	if (cfg->flags & XS_CFG_NO_FAST_PATH)
+		return XDP_PASS;
+	return xs_fast_path(ctx, &p);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

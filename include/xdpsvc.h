@@ -121,15 +121,17 @@ struct xs_ct_value {
 #define XS_CT_UDP_TIMEOUT_S       60
 
 /* --- xs_config (array, one entry): runtime settings given at attach.
- * Written by the loader at attach, read by the datapath on each new
- * conntrack decision. A zero timeout means the default above. */
+ * Written by the loader at attach, read by the datapath on every translated
+ * packet. A zero timeout means the default above. */
 /* Bump whenever a key or value declared here changes meaning, so that
  * `attach` refuses pinned maps from an older layout instead of misreading them. */
 #define XS_LAYOUT_VERSION 1
 
+#define XS_CFG_NO_FAST_PATH 0x1 /* XDP passes translated packets to the stack */
+
 struct xs_config {
 	__u32 layout_version; /* XS_LAYOUT_VERSION of the build that made the maps */
-	__u32 pad;
+	__u32 flags;          /* XS_CFG_* */
 	__u64 ct_tcp_timeout_ns;
 	__u64 ct_tcp_close_timeout_ns;
 	__u64 ct_udp_timeout_ns;
@@ -159,6 +161,7 @@ struct xs_global_stats {
 	__u64 ct_expired;      /* conntrack entry found idle past its timeout */
 	__u64 reply_nat;       /* reply rewritten back to the VIP (tc) */
 	__u64 local_dnat;      /* node-originated packet to a VIP (tc egress) */
+	__u64 fast_path;       /* translated and sent on by XDP (redirect or TX) */
 };
 
 /* --- xs_svc_meta (array indexed by svc_id): who a frontend belongs to.

@@ -8,6 +8,8 @@
  * line; skipped objects get a "note: FILE:LINE: skipping ..." line.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,12 +69,15 @@ struct state {
 	size_t n_sets, cap_sets;
 };
 
+struct compose;
+
 struct ctx {
 	FILE *notes, *errors;
 	struct state *st;
 	const char *file;        /* as shown in messages */
 	yaml_document_t *doc;
 	const char *kind, *ns, *name; /* the object being read (point into doc) */
+	struct compose *k;       /* the document being composed (read_file) */
 };
 
 /* --- messages */
@@ -655,8 +660,10 @@ static const struct kind {
 };
 
 static int read_object(struct ctx *c, yaml_node_t *obj, const char *where, bool top);
+static bool streamed(const struct ctx *c);
+static int commit_items(struct ctx *c);
 
-/* kubectl's "kind: List": items are objects. */
+/* kubectl's "kind: List": items are objects (already read if they were streamed). */
 static int read_list(struct ctx *c, yaml_node_t *obj, const char *api_version)
 {
 	yaml_node_t *items;
@@ -668,6 +675,8 @@ static int read_list(struct ctx *c, yaml_node_t *obj, const char *api_version)
 			    "%.40s is not supported for List (expected v1)", api_version);
 	if ((err = get_node(c, obj, "", "items", YAML_SEQUENCE_NODE, &items)))
 		return err;
+	if (streamed(c))
+		return commit_items(c);
 	for (size_t i = 0; i < seq_len(items); i++)
 		if ((err = read_object(c, item(c, items, i), at_index(p, sizeof(p), "", "items", i), false)))
 			return err;
@@ -729,11 +738,660 @@ static int parse_error(const struct ctx *c, const yaml_parser_t *parser)
 	return -EINVAL;
 }
 
+/*
+ * --- documents from parser events
+ *
+ * yaml_parser_load() builds the tree of a whole document, and kubectl's
+ * "kind: List" is one document: 10,000 Services with their EndpointSlices
+ * made a 600 MB tree. Here the parser's events are composed into the same
+ * yaml_document_t nodes (same marks and scalar styles; no tags, nothing reads
+ * them), except that the items of the first "items" list of a top-level
+ * mapping are composed one at a time, each into a small document of its own
+ * (the ITEM tree) that is read as items[i] and dropped. Everything else of
+ * the document goes to the OUTER tree, with an empty list standing for the
+ * streamed items.
+ *
+ * "kind" may come after "items" (kubectl -o yaml sorts keys), so the items are
+ * read provisionally: their notes and their first error are kept aside, and
+ * at the end of the document, if the object is a List, read_list() passes
+ * them on (after the List's own checks, as when the whole tree was read);
+ * otherwise what they added is taken back and the object is read as usual.
+ * A parse error anywhere in the document still wins over them.
+ *
+ * Anchors and aliases work as with yaml_parser_load() (same duplicate and
+ * undefined alias errors). An alias within one tree is the node itself; an
+ * alias in an item to a node of the OUTER tree is a copy (marks kept), and
+ * when an item is done, its anchored nodes are copied into the OUTER tree for
+ * later items. Copies keep shared nodes shared. A list that carries an anchor
+ * itself, or sits in a mapping with one, is composed whole, as it could be
+ * aliased from inside its own items.
+ */
+
+enum { OUTER, ITEM };
+
+struct chunk {
+	struct chunk *next;
+	size_t size, used;
+	max_align_t data[];
+};
+
+/* Scalar values and child arrays of one tree; reset, not freed, between items. */
+struct arena {
+	struct chunk *head, *cur;
+};
+
+/* A tree's node for a node of the other tree (copied or copied from). */
+struct memo {
+	int id;
+	unsigned long gen;       /* valid while it is compose.gen */
+};
+
+struct tree {
+	yaml_document_t doc;     /* only doc.nodes is used */
+	struct arena mem;
+	struct memo *memo;       /* by node id of the other tree, minus one */
+	size_t n_memo;
+};
+
+enum { F_SEQ, F_MAP, F_ITEMS };
+
+/* An open collection. */
+struct frame {
+	int id;
+	size_t base;             /* its children so far: kids[base..n_kids) */
+	unsigned char tree, kind;
+	bool root;               /* the document's root mapping, without an anchor */
+};
+
+struct anchor {
+	const char *name;        /* in the OUTER arena; NULL: free slot */
+	yaml_mark_t mark;
+	int tree, id;
+};
+
+struct compose {
+	yaml_parser_t *parser;
+	struct tree t[2];
+	unsigned long gen;       /* bumped when the ITEM tree is emptied */
+	struct frame *frames;
+	size_t n_frames, cap_frames;
+	int *kids;               /* children (keys and values) of the open collections */
+	size_t n_kids, cap_kids;
+	struct anchor *anchors;  /* open addressing; cap a power of two */
+	size_t n_anchors, cap_anchors;
+	const char **item_anchors; /* anchors in the ITEM tree */
+	size_t n_item_anchors, cap_item_anchors;
+	int root;                /* the document's root node (OUTER) once complete */
+	bool seen_items;         /* the root mapping had an "items" key */
+	/* the streamed items */
+	bool streamed;
+	size_t n_items;
+	int items_err;           /* the first item's error, in errors_buf */
+	size_t n_svcs, n_sets;   /* the state before the items */
+	FILE *notes, *errors;
+	char *notes_buf, *errors_buf;
+	size_t notes_len, errors_len;
+};
+
+#define CHUNK_SIZE (64 * 1024)
+
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	struct chunk *ch = a->cur;
+	void *p;
+
+	n = (n + 7) & ~(size_t)7;
+	if (!ch || ch->size - ch->used < n) {
+		if (ch && ch->next && ch->next->size >= n) {
+			ch = ch->next;  /* kept from before a reset */
+			ch->used = 0;
+		} else {
+			size_t size = n > CHUNK_SIZE ? n : CHUNK_SIZE;
+			struct chunk *nc = malloc(sizeof(*nc) + size);
+
+			if (!nc)
+				return NULL;
+			nc->size = size;
+			nc->used = 0;
+			if (ch) {
+				nc->next = ch->next;
+				ch->next = nc;
+			} else {
+				nc->next = a->head;
+				a->head = nc;
+			}
+			ch = nc;
+		}
+		a->cur = ch;
+	}
+	p = (char *)ch->data + ch->used;
+	ch->used += n;
+	return p;
+}
+
+static void tree_reset(struct tree *t)
+{
+	t->doc.nodes.top = t->doc.nodes.start;
+	t->mem.cur = t->mem.head;
+	if (t->mem.head)
+		t->mem.head->used = 0;
+}
+
+static void tree_free(struct tree *t)
+{
+	for (struct chunk *ch = t->mem.head, *next; ch; ch = next) {
+		next = ch->next;
+		free(ch);
+	}
+	free(t->doc.nodes.start);
+	free(t->memo);
+}
+
+static yaml_node_t *tnode(struct tree *t, int id)
+{
+	return &t->doc.nodes.start[id - 1];
+}
+
+/* A new node of t; its id, or 0 when out of memory. */
+static int new_node(struct tree *t, yaml_node_type_t type, yaml_mark_t start, yaml_mark_t end)
+{
+	yaml_document_t *d = &t->doc;
+	yaml_node_t *n;
+
+	if (d->nodes.top == d->nodes.end) {
+		size_t len = (size_t)(d->nodes.end - d->nodes.start), cap = len ? 2 * len : 256;
+
+		if (cap > INT_MAX || !(n = reallocarray(d->nodes.start, cap, sizeof(*n))))
+			return 0;
+		d->nodes.start = n;
+		d->nodes.top = n + len;
+		d->nodes.end = n + cap;
+	}
+	n = d->nodes.top++;
+	memset(n, 0, sizeof(*n));
+	n->type = type;
+	n->start_mark = start;
+	n->end_mark = end;
+	return (int)(d->nodes.top - d->nodes.start);
+}
+
+static int set_scalar(struct tree *t, int id, const yaml_char_t *v, size_t len, yaml_scalar_style_t style)
+{
+	yaml_char_t *s = arena_alloc(&t->mem, len + 1);
+	yaml_node_t *n = tnode(t, id);
+
+	if (!s)
+		return -ENOMEM;
+	memcpy(s, v, len);
+	s[len] = 0;
+	n->data.scalar.value = s;
+	n->data.scalar.length = len;
+	n->data.scalar.style = style;
+	return 0;
+}
+
+static int push_kid(struct compose *k, int id)
+{
+	if (k->n_kids == k->cap_kids) {
+		size_t cap = k->cap_kids ? 2 * k->cap_kids : 256;
+		int *p = reallocarray(k->kids, cap, sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		k->kids = p;
+		k->cap_kids = cap;
+	}
+	k->kids[k->n_kids++] = id;
+	return 0;
+}
+
+/* Give collection id of t its children kids[base..] (keys and values for a mapping). */
+static int finish_node(struct compose *k, struct tree *t, int id, size_t base)
+{
+	size_t n = k->n_kids - base;
+	const int *kid = &k->kids[base];
+	yaml_node_t *node = tnode(t, id);
+
+	if (node->type == YAML_SEQUENCE_NODE) {
+		yaml_node_item_t *it = arena_alloc(&t->mem, n * sizeof(*it));
+
+		if (!it)
+			return -ENOMEM;
+		memcpy(it, kid, n * sizeof(*it));
+		node->data.sequence.items.start = it;
+		node->data.sequence.items.top = node->data.sequence.items.end = it + n;
+	} else {
+		yaml_node_pair_t *p = arena_alloc(&t->mem, n / 2 * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		for (size_t i = 0; i < n / 2; i++)
+			p[i] = (yaml_node_pair_t){ kid[2 * i], kid[2 * i + 1] };
+		node->data.mapping.pairs.start = p;
+		node->data.mapping.pairs.top = node->data.mapping.pairs.end = p + n / 2;
+	}
+	k->n_kids = base;
+	return 0;
+}
+
+/* t's entry for node id of the other tree; NULL when out of memory. */
+static struct memo *memo_at(struct tree *t, int id)
+{
+	if ((size_t)id > t->n_memo) {
+		size_t n = t->n_memo ? 2 * t->n_memo : 256;
+		struct memo *m;
+
+		if (n < (size_t)id)
+			n = (size_t)id;
+		if (!(m = reallocarray(t->memo, n, sizeof(*m))))
+			return NULL;
+		memset(m + t->n_memo, 0, (n - t->n_memo) * sizeof(*m));
+		t->memo = m;
+		t->n_memo = n;
+	}
+	return &t->memo[id - 1];
+}
+
+/* Node sid of the other tree, copied into tree dst (once); its id, or 0 when out of memory. */
+static int copy_node(struct compose *k, int dst, int sid)
+{
+	struct tree *d = &k->t[dst], *s = &k->t[!dst];
+	const yaml_node_t *sn = tnode(s, sid); /* s does not change while copying */
+	struct memo *m = memo_at(d, sid);
+	size_t base = k->n_kids;
+	int id;
+
+	if (!m)
+		return 0;
+	if (m->gen == k->gen)
+		return m->id;
+	if (!(id = new_node(d, sn->type, sn->start_mark, sn->end_mark)))
+		return 0;
+	*m = (struct memo){ id, k->gen };
+	if (!(m = memo_at(s, id)))
+		return 0;
+	*m = (struct memo){ sid, k->gen };
+	switch (sn->type) {
+	case YAML_SCALAR_NODE:
+		return set_scalar(d, id, sn->data.scalar.value, sn->data.scalar.length,
+				  sn->data.scalar.style) ? 0 : id;
+	case YAML_SEQUENCE_NODE:
+		tnode(d, id)->data.sequence.style = sn->data.sequence.style;
+		for (const yaml_node_item_t *it = sn->data.sequence.items.start; it < sn->data.sequence.items.top; it++) {
+			int kid = copy_node(k, dst, *it);
+
+			if (!kid || push_kid(k, kid))
+				return 0;
+		}
+		break;
+	case YAML_MAPPING_NODE:
+		tnode(d, id)->data.mapping.style = sn->data.mapping.style;
+		for (const yaml_node_pair_t *p = sn->data.mapping.pairs.start; p < sn->data.mapping.pairs.top; p++) {
+			int key = copy_node(k, dst, p->key), value = key ? copy_node(k, dst, p->value) : 0;
+
+			if (!value || push_kid(k, key) || push_kid(k, value))
+				return 0;
+		}
+		break;
+	default:
+		return 0;
+	}
+	return finish_node(k, d, id, base) ? 0 : id;
+}
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 14695981039346656037u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211u;
+	return h;
+}
+
+/* The slot of anchor name: its entry, or the free slot for it. */
+static struct anchor *anchor_slot(struct compose *k, const char *name)
+{
+	size_t mask = k->cap_anchors - 1;
+
+	for (size_t i = hash(name) & mask;; i = (i + 1) & mask)
+		if (!k->anchors[i].name || !strcmp(k->anchors[i].name, name))
+			return &k->anchors[i];
+}
+
+static int composer_error(struct ctx *c, const char *context, yaml_mark_t context_mark, const char *problem,
+			  yaml_mark_t problem_mark)
+{
+	yaml_parser_t *parser = c->k->parser;
+
+	/* what yaml_parser_load() reports */
+	parser->error = YAML_COMPOSER_ERROR;
+	parser->context = context;
+	parser->context_mark = context_mark;
+	parser->problem = problem;
+	parser->problem_mark = problem_mark;
+	return parse_error(c, parser);
+}
+
+static int add_anchor(struct ctx *c, const yaml_char_t *name, int tree, int id)
+{
+	struct compose *k = c->k;
+	yaml_mark_t mark = tnode(&k->t[tree], id)->start_mark;
+	struct anchor *a;
+	char *copy;
+
+	if (2 * (k->n_anchors + 1) > k->cap_anchors) {
+		size_t cap = k->cap_anchors ? 2 * k->cap_anchors : 64;
+		struct anchor *old = k->anchors, *new = calloc(cap, sizeof(*new));
+
+		if (!new)
+			return oom(c);
+		k->anchors = new;
+		k->cap_anchors = cap;
+		for (size_t i = 0; i < cap / 2; i++)
+			if (old && old[i].name)
+				*anchor_slot(k, old[i].name) = old[i];
+		free(old);
+	}
+	a = anchor_slot(k, (const char *)name);
+	if (a->name)
+		return composer_error(c, "found duplicate anchor; first occurrence", a->mark, "second occurrence", mark);
+	if (!(copy = arena_alloc(&k->t[OUTER].mem, strlen((const char *)name) + 1)))
+		return oom(c);
+	strcpy(copy, (const char *)name);
+	*a = (struct anchor){ copy, mark, tree, id };
+	k->n_anchors++;
+	if (tree == ITEM) {
+		if (k->n_item_anchors == k->cap_item_anchors) {
+			size_t cap = k->cap_item_anchors ? 2 * k->cap_item_anchors : 16;
+			const char **p = reallocarray(k->item_anchors, cap, sizeof(*p));
+
+			if (!p)
+				return oom(c);
+			k->item_anchors = p;
+			k->cap_item_anchors = cap;
+		}
+		k->item_anchors[k->n_item_anchors++] = copy;
+	}
+	return 0;
+}
+
+static bool streamed(const struct ctx *c)
+{
+	return c->k && c->k->streamed;
+}
+
+static int start_items(struct ctx *c)
+{
+	struct compose *k = c->k;
+
+	k->streamed = true;
+	k->n_svcs = c->st->n_svcs;
+	k->n_sets = c->st->n_sets;
+	if (!(k->errors = open_memstream(&k->errors_buf, &k->errors_len)) ||
+	    (c->notes && !(k->notes = open_memstream(&k->notes_buf, &k->notes_len))))
+		return oom(c);
+	return 0;
+}
+
+static void end_items(struct compose *k)
+{
+	if (k->errors)
+		fclose(k->errors);
+	if (k->notes)
+		fclose(k->notes);
+	free(k->errors_buf);
+	free(k->notes_buf);
+	k->errors = k->notes = NULL;
+	k->errors_buf = k->notes_buf = NULL;
+	k->streamed = false;
+}
+
+/* Take back what the items added: the object was not a List. */
+static void drop_items(struct ctx *c)
+{
+	struct state *st = c->st;
+
+	while (st->n_svcs > c->k->n_svcs)
+		free(st->svcs[--st->n_svcs].ports);
+	while (st->n_sets > c->k->n_sets) {
+		struct ep_set *s = &st->sets[--st->n_sets];
+
+		free(s->eps);
+		free(s->ports);
+	}
+	end_items(c->k);
+}
+
+/* The List's items are good: pass on their notes, and their error if any. */
+static int commit_items(struct ctx *c)
+{
+	struct compose *k = c->k;
+
+	if (k->notes && (fflush(k->notes) || fwrite(k->notes_buf, 1, k->notes_len, c->notes) != k->notes_len))
+		return oom(c);
+	if (!k->items_err)
+		return 0;
+	if (fflush(k->errors))
+		return oom(c);
+	fwrite(k->errors_buf, 1, k->errors_len, c->errors);
+	return k->items_err;
+}
+
+/* Item i of the streamed list is node id of tree: read it (until one fails). */
+static int item_done(struct ctx *c, int tree, int id)
+{
+	struct compose *k = c->k;
+	size_t i = k->n_items++;
+
+	if (!k->items_err) {
+		FILE *notes = c->notes, *errors = c->errors;
+		char p[64];
+
+		c->doc = &k->t[tree].doc;
+		c->notes = k->notes;
+		c->errors = k->errors;
+		k->items_err = read_object(c, tnode(&k->t[tree], id), at_index(p, sizeof(p), "", "items", i), false);
+		c->notes = notes;
+		c->errors = errors;
+		c->doc = NULL;
+	}
+	if (tree != ITEM)
+		return 0;
+	/* keep the item's anchored nodes for later aliases */
+	for (size_t j = 0; j < k->n_item_anchors; j++) {
+		struct anchor *a = anchor_slot(k, k->item_anchors[j]);
+
+		if (!(a->id = copy_node(k, OUTER, a->id)))
+			return oom(c);
+		a->tree = OUTER;
+	}
+	k->n_item_anchors = 0;
+	return 0;
+}
+
+/* Node id of tree is complete: a child of the open collection, or the root. */
+static int attach(struct ctx *c, int tree, int id)
+{
+	struct compose *k = c->k;
+	struct frame *top = k->n_frames ? &k->frames[k->n_frames - 1] : NULL;
+
+	if (!top) {
+		k->root = id;
+		return 0;
+	}
+	if (top->kind == F_ITEMS)
+		return item_done(c, tree, id);
+	return push_kid(k, id) ? oom(c) : 0;
+}
+
+/* Does the value of the first "items" key of the root mapping start now? */
+static bool items_value(struct compose *k, const struct frame *top)
+{
+	const yaml_node_t *key;
+
+	if (!top || !top->root || (k->n_kids - top->base) % 2 == 0)
+		return false;
+	key = tnode(&k->t[OUTER], k->kids[k->n_kids - 1]);
+	if (key->type != YAML_SCALAR_NODE || strcmp((const char *)key->data.scalar.value, "items") || k->seen_items)
+		return false;
+	k->seen_items = true;
+	return true;
+}
+
+static int on_alias(struct ctx *c, const yaml_event_t *ev)
+{
+	struct compose *k = c->k;
+	struct frame *top = k->n_frames ? &k->frames[k->n_frames - 1] : NULL;
+	struct anchor *a = k->cap_anchors ? anchor_slot(k, (const char *)ev->data.alias.anchor) : NULL;
+	int tree, id;
+
+	items_value(k, top);
+	if (!a || !a->name)
+		return composer_error(c, NULL, ev->start_mark, "found undefined alias", ev->start_mark);
+	if (top && top->kind == F_ITEMS)
+		return item_done(c, a->tree, a->id); /* read in place */
+	tree = top ? top->tree : OUTER;
+	id = a->tree == tree ? a->id : copy_node(k, tree, a->id);
+	return id ? attach(c, tree, id) : oom(c);
+}
+
+/* A scalar, or the start of a collection. */
+static int on_node(struct ctx *c, const yaml_event_t *ev)
+{
+	struct compose *k = c->k;
+	struct frame *top = k->n_frames ? &k->frames[k->n_frames - 1] : NULL;
+	bool items = items_value(k, top);
+	const yaml_char_t *anchor;
+	yaml_node_type_t type;
+	int tree, id, err;
+	struct frame *f;
+
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		type = YAML_SCALAR_NODE;
+		anchor = ev->data.scalar.anchor;
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		type = YAML_SEQUENCE_NODE;
+		anchor = ev->data.sequence_start.anchor;
+		break;
+	default:
+		type = YAML_MAPPING_NODE;
+		anchor = ev->data.mapping_start.anchor;
+		break;
+	}
+	tree = !top ? OUTER : top->kind == F_ITEMS ? ITEM : top->tree;
+	if (top && top->kind == F_ITEMS) {
+		tree_reset(&k->t[ITEM]); /* a new item */
+		k->gen++;
+	}
+	if (!(id = new_node(&k->t[tree], type, ev->start_mark, ev->end_mark)))
+		return oom(c);
+	if (anchor && (err = add_anchor(c, anchor, tree, id)))
+		return err;
+	if (type == YAML_SCALAR_NODE)
+		return set_scalar(&k->t[tree], id, ev->data.scalar.value, ev->data.scalar.length,
+				  ev->data.scalar.style) ? oom(c) : attach(c, tree, id);
+	if (type == YAML_SEQUENCE_NODE)
+		tnode(&k->t[tree], id)->data.sequence.style = ev->data.sequence_start.style;
+	else
+		tnode(&k->t[tree], id)->data.mapping.style = ev->data.mapping_start.style;
+
+	if (k->n_frames == k->cap_frames) {
+		size_t cap = k->cap_frames ? 2 * k->cap_frames : 32;
+
+		if (!(f = reallocarray(k->frames, cap, sizeof(*f))))
+			return oom(c);
+		k->frames = f;
+		k->cap_frames = cap;
+	}
+	f = &k->frames[k->n_frames++];
+	*f = (struct frame){
+		.id = id, .base = k->n_kids, .tree = tree,
+		.kind = type == YAML_MAPPING_NODE ? F_MAP : items && !anchor ? F_ITEMS : F_SEQ,
+		.root = !top && type == YAML_MAPPING_NODE && !anchor,
+	};
+	return f->kind == F_ITEMS ? start_items(c) : 0;
+}
+
+static int on_end(struct ctx *c, const yaml_event_t *ev)
+{
+	struct compose *k = c->k;
+	struct frame f = k->frames[--k->n_frames];
+	struct tree *t = &k->t[f.tree];
+
+	tnode(t, f.id)->end_mark = ev->end_mark;
+	if (finish_node(k, t, f.id, f.base)) /* an empty list stands for streamed items */
+		return oom(c);
+	return attach(c, f.tree, f.id);
+}
+
+/* The document is complete: read it. */
+static int read_root(struct ctx *c)
+{
+	struct compose *k = c->k;
+	yaml_node_t *root = tnode(&k->t[OUTER], k->root), *kind;
+	int err;
+
+	c->doc = &k->t[OUTER].doc;
+	kind = find(c, root, "kind");
+	if (k->streamed && !(kind && kind->type == YAML_SCALAR_NODE && !strcmp(sval(kind), "List")))
+		drop_items(c);
+	err = is_null(root) ? 0 : read_object(c, root, "", true);
+	c->doc = NULL;
+	return err;
+}
+
+/* One document, after its DOCUMENT-START event. */
+static int read_document(struct ctx *c)
+{
+	struct compose *k = c->k;
+	int err = 0;
+
+	tree_reset(&k->t[OUTER]);
+	tree_reset(&k->t[ITEM]);
+	k->gen++;
+	if (k->n_anchors)
+		memset(k->anchors, 0, k->cap_anchors * sizeof(*k->anchors));
+	k->n_anchors = k->n_item_anchors = 0;
+	k->n_frames = k->n_kids = 0;
+	k->root = 0;
+	k->seen_items = false;
+	k->n_items = 0;
+	k->items_err = 0;
+	while (!err) {
+		yaml_event_t ev;
+
+		if (!yaml_parser_parse(k->parser, &ev))
+			return parse_error(c, k->parser);
+		switch (ev.type) {
+		case YAML_ALIAS_EVENT:
+			err = on_alias(c, &ev);
+			break;
+		case YAML_SCALAR_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			err = on_node(c, &ev);
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			err = on_end(c, &ev);
+			break;
+		default: /* DOCUMENT-END */
+			yaml_event_delete(&ev);
+			return read_root(c);
+		}
+		yaml_event_delete(&ev);
+	}
+	return err;
+}
+
 static int read_file(struct ctx *c, const char *path)
 {
 	bool is_stdin = !strcmp(path, "-");
 	FILE *f = is_stdin ? stdin : fopen(path, "r");
 	yaml_parser_t parser;
+	struct compose k = { .parser = &parser };
 	int err = 0;
 
 	c->file = is_stdin ? "<stdin>" : path;
@@ -747,23 +1405,32 @@ static int read_file(struct ctx *c, const char *path)
 		goto out;
 	}
 	yaml_parser_set_input_file(&parser, f);
-	for (;;) {
-		yaml_document_t doc;
-		yaml_node_t *root;
+	c->k = &k;
+	while (!err) {
+		yaml_event_t ev;
+		yaml_event_type_t type;
 
-		if (!yaml_parser_load(&parser, &doc)) { /* libyaml freed doc */
+		if (!yaml_parser_parse(&parser, &ev)) {
 			err = parse_error(c, &parser);
 			break;
 		}
-		c->doc = &doc;
-		root = yaml_document_get_root_node(&doc);
-		if (root && !is_null(root))
-			err = read_object(c, root, "", true);
-		yaml_document_delete(&doc);
-		c->doc = NULL;
-		if (!root || err)
-			break;  /* end of stream */
+		type = ev.type;
+		yaml_event_delete(&ev);
+		if (type == YAML_STREAM_END_EVENT)
+			break;
+		if (type == YAML_DOCUMENT_START_EVENT) {
+			err = read_document(c);
+			end_items(&k);
+		}
 	}
+	c->k = NULL;
+	end_items(&k);
+	tree_free(&k.t[OUTER]);
+	tree_free(&k.t[ITEM]);
+	free(k.frames);
+	free(k.kids);
+	free(k.anchors);
+	free(k.item_anchors);
 	yaml_parser_delete(&parser);
 out:
 	if (!is_stdin)

@@ -58,6 +58,8 @@ static const struct cmd cmds[] = {
 		  "XDP attach mode (default native)" },
 		{ { "force", no_argument, NULL, 'f' }, NULL,
 		  "replace an XDP program on DEV that is not xdpsvc's" },
+		{ { "no-fast-path", no_argument, NULL, 'F' }, NULL,
+		  "XDP passes translated packets to the stack instead of sending them on itself" },
 		{ { "recreate-maps", no_argument, NULL, 'R' }, NULL,
 		  "replace pinned maps of another layout or size with empty ones" },
 		{ { "ct-size", required_argument, NULL, 'c' }, "N",
@@ -132,6 +134,7 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 		case 'm': a->xdp_mode = optarg; break;
 		case 'f': a->force = true; break;
 		case 'R': a->recreate_maps = true; break;
+		case 'F': a->cfg.flags |= XS_CFG_NO_FAST_PATH; break;
 		case 'P': a->purge = true; break;
 		case 'n': a->dry_run = true; break;
 		case 'w': a->watch = true; break;

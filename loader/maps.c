@@ -846,7 +846,7 @@ static int sum_svc_stats(const struct xs_maps *m, __u32 id, struct xs_svc_stats 
 /* The global counters, summed over CPUs, as (name, value) pairs. */
 #define GLOBAL_FIELDS(X) X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) \
 	X(pass_miss) X(hit) X(new_flow) X(drop_no_backend) X(drop_ct_full) X(tcp_backend_gone) \
-	X(ct_expired) X(reply_nat) X(local_dnat)
+	X(ct_expired) X(reply_nat) X(local_dnat) X(fast_path)
 
 static int sum_global_stats(const struct xs_maps *m, struct xs_global_stats *sum)
 {

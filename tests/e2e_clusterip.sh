@@ -172,6 +172,29 @@ else
 	fail "$name" "queries to $ECHO_VIP:53 got: $(tally <<<"$answers")"
 fi
 
+fast_path() { list_json | jq '.global.fast_path'; }
+
+name="XDP sends translated packets on itself (fast path), and leaves it to the stack with --no-fast-path"
+fp0=$(fast_path)
+body=$(curl_vip "http://$WEB_VIP/" 2>&1)
+fp1=$(fast_path)
+if ! grep -qx 'pod[123]' <<<"$body" || [ "$fp1" -le "$fp0" ]; then
+	fail "$name" "fast path: answer '$body', fast_path counter $fp0 -> $fp1"
+elif ! out=$(xs attach "$NIC" --no-fast-path 2>&1); then
+	fail "$name" "attach --no-fast-path failed: $out"
+else
+	body=$(curl_vip "http://$WEB_VIP/" 2>&1)
+	udp=$(in_cl "$TOOLS/udpq" "$ECHO_VIP" 53 --timeout-ms 2000 2>&1)
+	fp2=$(fast_path)
+	if ! grep -qx 'pod[123]' <<<"$body" || ! grep -qx 'pod[123]' <<<"$udp" || [ "$fp2" != "$fp1" ]; then
+		fail "$name" "--no-fast-path: answers '$body' '$udp', fast_path counter $fp1 -> $fp2"
+	elif ! out=$(xs attach "$NIC" 2>&1); then
+		fail "$name" "attach back to the fast path failed: $out"
+	else
+		pass "$name"
+	fi
+fi
+
 name="re-applying the same file reports no change"
 if ! out=$(xs apply "$FULL" 2>&1); then
 	fail "$name" "xdpsvc apply exited non-zero: $out"

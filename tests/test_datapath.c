@@ -272,7 +272,7 @@ static bool apply(const struct fe_def *const *fes, size_t n, struct xs_apply_res
 #define GLOBAL_FIELDS(X)                                                                            \
 	X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) X(pass_miss) X(hit)   \
 	X(new_flow) X(drop_no_backend) X(drop_ct_full) X(tcp_backend_gone) X(ct_expired) X(reply_nat)  \
-	X(local_dnat)
+	X(local_dnat) X(fast_path)
 
 #define SVC_FIELDS(X) X(packets) X(bytes) X(new_flows) X(no_backend)
 

@@ -3,7 +3,8 @@
  * svcgen: a large kubectl-shaped cluster dump, for benchmarks and load tests.
  *
  *   svcgen --services N [--endpoints M] [--vip-base A.B.C.D] [--ns NAMESPACE]
- *          [--change K]
+ *          [--change K] [--proto tcp|udp] [--port P] [--target-port T]
+ *          [--pod A.B.C.D]
  *
  * Prints one JSON `kind: List` (what `kubectl get services,endpointslices -A
  * -o json` prints) with N Services "svc-00000".. (http 80/TCP -> 8080), each
@@ -16,12 +17,16 @@
  * --change K (1..250) replaces endpoint 0 of Service 0 with 198.19.200.K, an
  * address no other endpoint has: consecutive K give files that differ from
  * each other and from K = 0 (the default, no change) in exactly one endpoint.
- * Output is deterministic.
+ *
+ * --proto, --port, --target-port set every Service's one port (default TCP
+ * 80 -> 8080, named "http"); --pod makes every endpoint that one address (the
+ * live benchmark's single receiving pod). Output is deterministic.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #define POD_BASE 0xc6120200u /* 198.18.2.0 */
 #define POD_SPAN 65000u
@@ -42,7 +47,8 @@ static const char *ip4(unsigned int a, char *buf)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: svcgen --services N [--endpoints M] [--vip-base A.B.C.D] [--ns NS] [--change K]\n");
+	fprintf(f, "usage: svcgen --services N [--endpoints M] [--vip-base A.B.C.D] [--ns NS] [--change K]\n"
+		   "              [--proto tcp|udp] [--port P] [--target-port T] [--pod A.B.C.D]\n");
 }
 
 int main(int argc, char **argv)
@@ -53,17 +59,23 @@ int main(int argc, char **argv)
 		{ "vip-base", required_argument, NULL, 'v' },
 		{ "ns", required_argument, NULL, 'n' },
 		{ "change", required_argument, NULL, 'c' },
+		{ "proto", required_argument, NULL, 'p' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "target-port", required_argument, NULL, 'T' },
+		{ "pod", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	long nsvc = -1, neps = 10, change = 0;
+	long nsvc = -1, neps = 10, change = 0, port = 80, tport = 8080;
 	unsigned int vip_base = 0xc6134000u; /* 198.19.64.0 */
+	unsigned int one_pod = 0; /* 0: the default spread of pod addresses */
+	const char *proto = "TCP";
 	const char *ns = "bench";
 	struct in_addr in;
 	char a[16], b[16];
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:e:v:n:c:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:e:v:n:c:p:P:T:o:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			nsvc = parse_num(optarg, 1, 60000);
@@ -87,6 +99,29 @@ int main(int argc, char **argv)
 			change = parse_num(optarg, 0, 250);
 			if (change < 0)
 				goto bad;
+			break;
+		case 'p':
+			if (!strcasecmp(optarg, "tcp"))
+				proto = "TCP";
+			else if (!strcasecmp(optarg, "udp"))
+				proto = "UDP";
+			else
+				goto bad;
+			break;
+		case 'P':
+			port = parse_num(optarg, 1, 65535);
+			if (port < 0)
+				goto bad;
+			break;
+		case 'T':
+			tport = parse_num(optarg, 1, 65535);
+			if (tport < 0)
+				goto bad;
+			break;
+		case 'o':
+			if (inet_pton(AF_INET, optarg, &in) != 1 || !in.s_addr)
+				goto bad;
+			one_pod = ntohl(in.s_addr);
 			break;
 		case 'h':
 			usage(stdout);
@@ -113,16 +148,16 @@ int main(int argc, char **argv)
 		       "\"uid\":\"0c2d7a3e-0000-4000-8000-%012ld\"},"
 		       "\"spec\":{\"clusterIP\":\"%s\",\"clusterIPs\":[\"%s\"],"
 		       "\"internalTrafficPolicy\":\"Cluster\",\"ipFamilies\":[\"IPv4\"],"
-		       "\"ipFamilyPolicy\":\"SingleStack\",\"ports\":[{\"name\":\"http\",\"port\":80,"
-		       "\"protocol\":\"TCP\",\"targetPort\":8080}],\"selector\":{\"app\":\"svc-%05ld\"},"
+		       "\"ipFamilyPolicy\":\"SingleStack\",\"ports\":[{\"name\":\"http\",\"port\":%ld,"
+		       "\"protocol\":\"%s\",\"targetPort\":%ld}],\"selector\":{\"app\":\"svc-%05ld\"},"
 		       "\"sessionAffinity\":\"None\",\"type\":\"ClusterIP\"},"
 		       "\"status\":{\"loadBalancer\":{}}}\n",
-		       i ? "," : "", i, i, ns, 1000 + i, i, a, a, i);
+		       i ? "," : "", i, i, ns, 1000 + i, i, a, a, port, proto, tport, i);
 		printf(",{\"addressType\":\"IPv4\",\"apiVersion\":\"discovery.k8s.io/v1\","
 		       "\"endpoints\":[");
 		for (long j = 0; j < neps; j++) {
 			unsigned int k = (unsigned int)(i * neps + j);
-			unsigned int pod = POD_BASE + k % POD_SPAN;
+			unsigned int pod = one_pod ? one_pod : POD_BASE + k % POD_SPAN;
 
 			if (i == 0 && j == 0 && change)
 				pod = 0xc613c800u + (unsigned int)change; /* 198.19.200.K */
@@ -138,8 +173,8 @@ int main(int argc, char **argv)
 		       "\"endpointslice-controller.k8s.io\",\"kubernetes.io/service-name\":\"svc-%05ld\"},"
 		       "\"name\":\"svc-%05ld-x7k2p\",\"namespace\":\"%s\",\"resourceVersion\":\"%ld\","
 		       "\"uid\":\"5a9c1f20-0000-4000-8000-%012ld\"},"
-		       "\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]}\n",
-		       i, i, i, ns, 50000 + i, i);
+		       "\"ports\":[{\"name\":\"http\",\"port\":%ld,\"protocol\":\"%s\"}]}\n",
+		       i, i, i, ns, 50000 + i, i, tport, proto);
 	}
 	printf("]}\n");
 	return fflush(stdout) ? 1 : 0;
