@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -340,6 +341,7 @@ struct writer {
 	const struct xs_maps *m;
 	struct xs_apply_result *r;
 	struct wqueue q[WQ_N];
+	long kill_after; /* fault injection for the tests, -1 = off */
 	int err;
 };
 
@@ -367,6 +369,11 @@ static void writer_init(struct writer *w, const struct xs_maps *m, struct xs_app
 	memset(w, 0, sizeof(*w));
 	w->m = m;
 	w->r = r;
+	/* Tests prove that a loader killed at any point of an apply leaves a
+	 * state the datapath serves and the next apply repairs: this makes the
+	 * process SIGKILL itself after that many map entries were written. */
+	const char *fault = getenv("XDPSVC_TEST_KILL_AFTER_WRITES");
+	w->kill_after = fault ? atol(fault) : -1;
 	for (size_t i = 0; i < WQ_N; i++) {
 		struct wqueue *q = &w->q[defs[i].q];
 
@@ -423,6 +430,14 @@ static int writer_flush(struct writer *w)
 
 		for (size_t done = 0; done < q->n && !w->err;) {
 			__u32 count = q->n - done < 8192 ? q->n - done : 8192;
+
+			if (w->kill_after >= 0) {
+				if (w->kill_after == 0)
+					raise(SIGKILL);
+				if (count > w->kill_after)
+					count = w->kill_after;
+				w->kill_after -= count;
+			}
 			void *k = q->k + done * q->ksz;
 			int rc = del ? bpf_map_delete_batch(q->fd, k, &count, &bo)
 				     : bpf_map_update_batch(q->fd, k, q->v + done * q->vsz, &count, &bo);
