@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <net/if.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -1489,6 +1491,138 @@ static bool test_apply_remove_frontend(void)
 		report(name, ok_);                                                                  \
 	} while (0)
 
+
+/* ------------------------------------------------------------ the fast path */
+
+/*
+ * The fast path asks the FIB of the ingress device's namespace, so these
+ * cases move the test into a network namespace of its own (unshare: it dies
+ * with the process) holding: xin (the NIC, 198.18.0.2/24, the client and a
+ * gateway 198.18.0.1 behind it) and xout (a pod's device, route to
+ * 198.18.1.12/32), with static neighbours. XDP_REDIRECT and XDP_TX are only
+ * returned by BPF_PROG_TEST_RUN, nothing is sent.
+ */
+#define FP_POD_MAC "02:00:00:00:01:12"
+#define FP_GW_MAC "02:00:00:00:00:01"
+static int fp_in, fp_out;
+
+static bool fp_setup(void)
+{
+	static const char *const cmds[] = {
+		"ip link add xin type veth peer name xin_p",
+		"ip link add xout type veth peer name xout_p",
+		"ip link set xin address 02:00:00:00:00:02 up",
+		"ip link set xin_p up",
+		"ip link set xout address 02:00:00:00:01:01 up",
+		"ip link set xout_p up",
+		"ip addr add 198.18.0.2/24 dev xin",
+		"ip route add 198.18.1.12/32 dev xout",
+		"ip route add 198.18.5.0/24 via 198.18.0.1 dev xin",
+		"ip neigh add 198.18.1.12 lladdr " FP_POD_MAC " dev xout nud permanent",
+		"ip neigh add 198.18.0.1 lladdr " FP_GW_MAC " dev xin nud permanent",
+	};
+	FILE *f;
+
+	if (unshare(CLONE_NEWNET))
+		return fail("unshare(CLONE_NEWNET): %s", strerror(errno));
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "%s >/dev/null 2>&1", cmds[i]);
+		if (system(cmd))
+			return fail("in the test's namespace: '%s' failed", cmds[i]);
+	}
+	f = fopen("/proc/sys/net/ipv4/ip_forward", "w");
+	if (!f || fputs("1", f) < 0 || fclose(f))
+		return fail("cannot enable forwarding in the test's namespace");
+	fp_in = if_nametoindex("xin");
+	fp_out = if_nametoindex("xout");
+	if (!fp_in || !fp_out)
+		return fail("the test's devices are missing");
+	return true;
+}
+
+static void mac_parse(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+
+	sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]);
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+}
+
+/*
+ * One packet for a one-backend frontend through XDP with ingress on xin:
+ * want_ret, and (for a forwarded packet) the output must be the input
+ * translated, TTL - 1, MACs from the FIB, checksums recomputed from scratch.
+ */
+static bool fp_case(const char *vip, const char *backend, uint8_t ttl, __u32 flags, __u32 want_ret,
+		    const char *dmac, const char *smac)
+{
+	static uint16_t sport = 50000;
+	struct pkt_spec sp = { .proto = PKT_IPPROTO_UDP, .saddr = CLIENT, .daddr = vip, .sport = ++sport,
+			       .dport = 53, .payload = 21 };
+	struct xs_config cfg = { .layout_version = XS_LAYOUT_VERSION, .flags = flags };
+	struct xdp_md ctx = { .ingress_ifindex = (__u32)fp_in };
+	struct pkt in, out, want;
+	__u32 zero = 0;
+	char d[512];
+
+	if (bpf_map_update_elem(bpf_map__fd(X->maps.xs_config), &zero, &cfg, BPF_ANY))
+		return fail("cannot write xs_config: %s", strerror(errno));
+	pkt_build(&in, &sp);
+	in.b[in.l3 + 8] = ttl;
+	pkt_fix_csums(&in, false);
+	ctx.data_end = (__u32)in.len;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.b, .data_size_in = (__u32)in.len, .data_out = out.b,
+		    .data_size_out = sizeof(out.b), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+	out = in;
+	if (bpf_prog_test_run_opts(xdp_fd, &o))
+		return fail("BPF_PROG_TEST_RUN with ingress %d: %s", fp_in, strerror(errno));
+	out.len = o.data_size_out;
+	if (o.retval != want_ret)
+		return fail("retval %u (%s), want %u (%s)", o.retval, xdp_act(o.retval), want_ret, xdp_act(want_ret));
+	want = in;
+	pkt_put32(&want, want.l3 + PKT_IP_DADDR, pkt_ip(backend));
+	pkt_put16(&want, want.l4 + 2, 5353);
+	if (dmac) {
+		want.b[want.l3 + 8] = (uint8_t)(ttl - 1);
+		mac_parse(dmac, want.b);
+		mac_parse(smac, want.b + 6);
+	}
+	pkt_fix_csums(&want, false);
+	if (pkt_diff(&out, &want, d, sizeof(d)))
+		return fail("output differs from the expected forwarded packet: %s", d);
+	return true;
+}
+
+static bool test_fast_path(void)
+{
+	static const struct fe_def fe_pod = { "fast-pod", "198.19.0.40", 53, PKT_IPPROTO_UDP, 1,
+					      { { POD2, 5353 } } };
+	static const struct fe_def fe_remote = { "fast-remote", "198.19.0.41", 53, PKT_IPPROTO_UDP, 1,
+						 { { "198.18.5.5", 5353 } } };
+	static const struct fe_def fe_unrouted = { "fast-unrouted", "198.19.0.42", 53, PKT_IPPROTO_UDP, 1,
+						   { { "198.18.9.9", 5353 } } };
+	static const struct fe_def *const fes[] = { &FE_WEB_ONE, &FE_EMPTY, &fe_pod, &fe_remote, &fe_unrouted };
+	struct xs_apply_result r;
+	bool ok;
+
+	if (!fp_setup() || !apply(fes, 5, &r))
+		return false;
+	ok = fp_case("198.19.0.40", POD2, 64, 0, XDP_REDIRECT, FP_POD_MAC, "02:00:00:00:01:01") ||
+	     refail("local pod: XDP_REDIRECT to its device");
+	ok = ok && (fp_case("198.19.0.41", "198.18.5.5", 64, 0, XDP_TX, FP_GW_MAC, "02:00:00:00:00:02") ||
+		    refail("backend behind the NIC: XDP_TX to the gateway"));
+	ok = ok && (fp_case("198.19.0.40", POD2, 1, 0, XDP_PASS, NULL, NULL) ||
+		    refail("TTL 1: translated, left to the stack"));
+	ok = ok && (fp_case("198.19.0.42", "198.18.9.9", 64, 0, XDP_PASS, NULL, NULL) ||
+		    refail("no route to the backend: translated, left to the stack"));
+	ok = ok && (fp_case("198.19.0.40", POD2, 64, XS_CFG_NO_FAST_PATH, XDP_PASS, NULL, NULL) ||
+		    refail("--no-fast-path: translated, left to the stack"));
+	return ok;
+}
+
 int main(void)
 {
 	bool ok;
@@ -1597,6 +1731,8 @@ int main(void)
 
 		RUN(gone.name, run_xcase(&gone));
 	}
+	RUN("fast path: FIB answer -> TTL-1, MACs, XDP_REDIRECT (local pod) or XDP_TX (behind the NIC); "
+	    "TTL 1, no route and --no-fast-path -> XDP_PASS", test_fast_path());
 
 	teardown();
 	return n_failed ? 1 : 0;
