@@ -97,6 +97,8 @@ demo: deps
 # apply cost at 10,000 Services x 10 endpoints; table + $(BUILD)/bench/apply.json.
 bench: deps
 	$(Q)$(MAKE) --no-print-directory test-bins
+	$(Q)BUILD=$(BUILD) scripts/bench_pkt.sh
+	$(Q)BUILD=$(BUILD) scripts/bench_live.sh
 	$(Q)BUILD=$(BUILD) scripts/bench.sh
 
 install: $(BUILD)/xdpsvc

@@ -7,7 +7,8 @@ set -u
 
 PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
       make gcc pkg-config
-      iproute2 iputils-ping curl ethtool jq procps util-linux time"
+      iproute2 iputils-ping curl ethtool jq procps util-linux time
+      netsniff-ng iptables nftables conntrack"
 
 missing=""
 for p in $PKGS; do
