@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * kubectl JSON/YAML -> model. Each document is loaded with libyaml's document
- * API (JSON is YAML flow syntax) and walked by path. Objects are reduced to
- * small records (Service ports, endpoint sets) that are joined at the end the
- * way kube-proxy joins them (see /work/shared/KUBE-PROXY.md). Any invalid
- * field fails the whole load with one "FILE:LINE:COL: Kind ns/name: path: ..."
- * line; skipped objects get a "note: FILE:LINE: skipping ..." line.
+ * kubectl JSON/YAML -> model. Each document is composed from libyaml's parser
+ * events into yaml_document_t nodes (JSON is YAML flow syntax; a List's items
+ * one at a time, see "documents from parser events") and walked by path.
+ * Objects are reduced to small records (Service ports, endpoint sets) that are
+ * joined at the end the way kube-proxy joins them (see
+ * /work/shared/KUBE-PROXY.md). Any invalid field fails the whole load with
+ * one "FILE:LINE:COL: Kind ns/name: path: ..." line; skipped objects get a
+ * "note: FILE:LINE: skipping ..." line.
  */
 #include <errno.h>
 #include <limits.h>
@@ -332,9 +334,40 @@ static int parse_ip(const struct ctx *c, const yaml_node_t *n, const char *path,
 	return 0;
 }
 
+/* Append s to the string of *n characters in buf (truncated like snprintf). */
+static void append(char *buf, size_t len, size_t *n, const char *s)
+{
+	while (*s && *n + 1 < len)
+		buf[(*n)++] = *s++;
+	buf[*n] = 0;
+}
+
+/* "path.key" ("key" when path is ""); as snprintf "%s%s%s" (it is called per list item). */
+static const char *at_key(char *buf, size_t len, const char *path, const char *key)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	append(buf, len, &n, path);
+	if (*path)
+		append(buf, len, &n, ".");
+	append(buf, len, &n, key);
+	return buf;
+}
+
+/* "path.key[i]" ("key[i]" when path is "") */
 static const char *at_index(char *buf, size_t len, const char *path, const char *key, size_t i)
 {
-	snprintf(buf, len, "%s%s%s[%zu]", path, *path ? "." : "", key, i);
+	char num[24], *d = num + sizeof(num) - 1;
+	size_t n = strlen(at_key(buf, len, path, key));
+
+	*d = 0;
+	do
+		*--d = (char)('0' + i % 10);
+	while (i /= 10);
+	append(buf, len, &n, "[");
+	append(buf, len, &n, d);
+	append(buf, len, &n, "]");
 	return buf;
 }
 
@@ -589,7 +622,7 @@ static int read_slice(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 		}
 		/* Only ready is used today; serving and terminating are checked so that
 		 * using them later cannot turn a loadable file into an invalid one. */
-		snprintf(q, sizeof(q), "%s.conditions", p);
+		at_key(q, sizeof(q), p, "conditions");
 		if ((err = get_node(c, it, p, "conditions", YAML_MAPPING_NODE, &cond)) ||
 		    (err = get_bool(c, cond, q, "ready", true, &ep->ready)) ||
 		    (err = get_bool(c, cond, q, "serving", true, &serving)) ||
