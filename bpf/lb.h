@@ -31,6 +31,12 @@ static __always_inline void xs_count_parse(int rc)
 
 static __always_inline struct xs_svc_value *xs_svc_lookup(const struct xs_pkt *p)
 {
+	__u32 bit = xs_vip_bit(p->iph->daddr), word = bit >> 6;
+	__u64 *bits = bpf_map_lookup_elem(&xs_vip_bits, &word);
+
+	/* Most traffic is not for a frontend: settle it without hashing. */
+	if (!bits || !(*bits & (1ULL << (bit & 63))))
+		return 0;
 	struct xs_svc_key k = {
 		.vip = p->iph->daddr,
 		.port = bpf_ntohs(*p->dport_p),

@@ -19,6 +19,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xs_services SEC(".maps");
 
+/* Frontend addresses as a bitmap (see include/xdpsvc.h). Written by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XS_VIP_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_vip_bits SEC(".maps");
+
 /* (service id, generation, index) -> backend id. Written by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

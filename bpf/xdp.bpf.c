@@ -50,7 +50,7 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	const struct xs_config *cfg = xs_config_get();
+	const struct xs_config *cfg;
 	struct xs_svc_value *sv;
 	__be32 be_addr;
 	__be16 be_port;
@@ -63,10 +63,13 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	sv = xs_svc_lookup(&p);
-	if (!sv || !cfg) {
+	if (!sv) {
 		xs_count(pass_miss);
 		return XDP_PASS;
 	}
+	cfg = xs_config_get();
+	if (!cfg)
+		return XDP_PASS;
 	if (xs_forward(&p, sv, cfg, 0, &be_addr, &be_port) != XS_FWD_OK)
 		return XDP_DROP;
 

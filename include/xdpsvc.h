@@ -26,6 +26,7 @@
 #define XS_MAP_GLOBAL_STATS "xs_global_stats"
 #define XS_MAP_SVC_META     "xs_svc_meta"
 #define XS_MAP_CONFIG       "xs_config"
+#define XS_MAP_VIP_BITS     "xs_vip_bits"
 #define XS_PROG_XDP         "xs_prog_xdp"
 #define XS_PROG_TC_EGRESS   "xs_prog_tc_egress"
 #define XS_PROG_TC_INGRESS  "xs_prog_tc_ingress"
@@ -59,6 +60,20 @@ struct xs_svc_value {
 	__u8 gen;         /* active slot generation, 0 or 1 */
 	__u8 flags;
 };
+
+/* --- xs_vip_bits (array of 64-bit words): a one-hash Bloom filter of the
+ * frontend addresses. A packet whose destination's bit is clear is not for
+ * a frontend: it pays one inlined array lookup instead of a hash lookup.
+ * Written by the loader: a bit is set before its frontend is published and
+ * cleared after the last frontend on that address is gone. */
+#define XS_VIP_BITS_LOG2 20
+#define XS_VIP_WORDS (1U << (XS_VIP_BITS_LOG2 - 6))
+
+/* Bit of an IPv4 address (as it sits in the packet) in xs_vip_bits. */
+static inline __u32 xs_vip_bit(__be32 addr)
+{
+	return ((__u32)addr * 0x9E3779B1U) >> (32 - XS_VIP_BITS_LOG2);
+}
 
 /* --- xs_slots: (service, generation, index) -> backend id. Written by the
  * loader into the inactive generation, then made live by one write of the
@@ -125,7 +140,7 @@ struct xs_ct_value {
  * packet. A zero timeout means the default above. */
 /* Bump whenever a key or value declared here changes meaning, so that
  * `attach` refuses pinned maps from an older layout instead of misreading them. */
-#define XS_LAYOUT_VERSION 1
+#define XS_LAYOUT_VERSION 2
 
 #define XS_CFG_NO_FAST_PATH 0x1 /* XDP passes translated packets to the stack */
 

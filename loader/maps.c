@@ -28,6 +28,7 @@ static const struct map_desc map_descs[] = {
 	MAP(XS_MAP_SVC_STATS, svc_stats, __u32, struct xs_svc_stats),
 	MAP(XS_MAP_GLOBAL_STATS, global_stats, __u32, struct xs_global_stats),
 	MAP(XS_MAP_SVC_META, svc_meta, __u32, struct xs_svc_meta),
+	MAP(XS_MAP_VIP_BITS, vip_bits, __u32, __u64),
 };
 #define N_MAPS (sizeof(map_descs) / sizeof(map_descs[0]))
 
@@ -324,10 +325,12 @@ enum wq {
 	WQ_STATS,         /* 2. counters of new ids zeroed */
 	WQ_META,          /*    owners */
 	WQ_SLOTS,         /* 2.-3. slots: new generations, in-place edits */
+	WQ_VIP_BITS_ADD,  /*    bits of new addresses, before their frontends */
 	WQ_SERVICES,      /*    the switches */
 	WQ_DEL_SERVICES,  /* 4. removed frontends unreachable */
 	WQ_DEL_SLOTS,     /*    then their slots and old generations */
 	WQ_DEL_BACKENDS,  /* 5. unreferenced backends */
+	WQ_VIP_BITS_FINAL,/*    bits of addresses without a frontend cleared */
 	WQ_N,
 };
 
@@ -360,6 +363,8 @@ static void writer_init(struct writer *w, const struct xs_maps *m, struct xs_app
 		{ WQ_STATS, offsetof(struct xs_maps, svc_stats), sizeof(__u32), sizeof(struct xs_svc_stats) },
 		{ WQ_META, offsetof(struct xs_maps, svc_meta), sizeof(__u32), sizeof(struct xs_svc_meta) },
 		{ WQ_SLOTS, offsetof(struct xs_maps, slots), sizeof(struct xs_slot_key), sizeof(__u32) },
+		{ WQ_VIP_BITS_ADD, offsetof(struct xs_maps, vip_bits), sizeof(__u32), sizeof(__u64) },
+		{ WQ_VIP_BITS_FINAL, offsetof(struct xs_maps, vip_bits), sizeof(__u32), sizeof(__u64) },
 		{ WQ_SERVICES, offsetof(struct xs_maps, services), sizeof(struct xs_svc_key), sizeof(struct xs_svc_value) },
 		{ WQ_DEL_SERVICES, offsetof(struct xs_maps, services), sizeof(struct xs_svc_key), 0 },
 		{ WQ_DEL_SLOTS, offsetof(struct xs_maps, slots), sizeof(struct xs_slot_key), 0 },
@@ -563,6 +568,43 @@ static bool plan_in_place(const struct cur_fe *cur, const __u32 *want_ids, size_
 	return n_rm + n_add >= 1 && n_rm <= 1 && n_add <= 1;
 }
 
+/* The frontend-address bitmap: bits of new addresses set (as old | new)
+ * before any frontend is published, then each changed word written as it
+ * must end up once the removed frontends are gone. */
+static int queue_vip_bits(const struct xs_maps *m, const struct xs_model *want, struct writer *w)
+{
+	__u64 *old = calloc(XS_VIP_WORDS, sizeof(*old)), *new = calloc(XS_VIP_WORDS, sizeof(*new));
+	__u32 *keys = NULL;
+	__u64 *vals = NULL;
+	size_t n = 0;
+	int err = old && new ? dump_map(m->vip_bits, sizeof(*keys), sizeof(*vals), (void **)&keys,
+					(void **)&vals, &n) : -ENOMEM;
+
+	for (size_t i = 0; !err && i < n; i++)
+		if (keys[i] < XS_VIP_WORDS)
+			old[keys[i]] = vals[i];
+	for (size_t i = 0; !err && i < want->n; i++) {
+		__u32 bit = xs_vip_bit(want->fe[i].vip.v4.s_addr);
+
+		new[bit >> 6] |= 1ULL << (bit & 63);
+	}
+	for (__u32 k = 0; !err && k < XS_VIP_WORDS; k++) {
+		__u64 both = old[k] | new[k];
+
+		if (both != old[k])
+			w_queue(w, WQ_VIP_BITS_ADD, &k, &both);
+		if (both != new[k])
+			w_queue(w, WQ_VIP_BITS_FINAL, &k, &new[k]);
+	}
+	if (err)
+		fprintf(stderr, "xdpsvc: cannot read %s: %s\n", XS_MAP_VIP_BITS, strerror(-err));
+	free(old);
+	free(new);
+	free(keys);
+	free(vals);
+	return err;
+}
+
 /* What a wanted frontend becomes: its id, live generation and count. */
 struct live {
 	__u32 svc_id;
@@ -593,6 +635,9 @@ static int live_cmp(const void *a, const void *b)
  *     theirs, and slots of old generations and removed frontends are deleted
  *     only after every switch above.
  *  5. Backends no frontend refers to any more are deleted last.
+ * The bit of a new frontend address in xs_vip_bits (the datapath's first
+ * check) is set before step 2 publishes the frontend, and a bit is cleared
+ * only after step 4 removed the last frontend on that address.
  * A conntrack entry whose backend disappeared is re-pointed by the datapath.
  * The write queues (enum wq) issue the writes in exactly this order.
  * A loader killed anywhere leaves only unreachable leftovers (slots and
@@ -785,7 +830,9 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 		j++;
 	}
 
-	if (!dry_run) {
+	if (!dry_run)
+		err = queue_vip_bits(m, want, &w);
+	if (!dry_run && !err) {
 		/* Step 4: removed frontends become unreachable, then every slot
 		 * that no live (svc_id, gen, index < count) refers to goes. */
 		for (i = 0, j = 0; i < s.n; i++) {

@@ -8,7 +8,7 @@
 #include "model.h"
 
 struct xs_maps {
-	int services, slots, backends, ct, svc_stats, global_stats, svc_meta;
+	int services, slots, backends, ct, svc_stats, global_stats, svc_meta, vip_bits;
 	__u32 max_services; /* capacity of the id-indexed maps */
 	int ncpus;
 };

@@ -120,7 +120,7 @@ static int slot_of(const struct fe_def *f)
 
 static struct xs_xdp *X;
 static struct xs_tc *T;
-static struct xs_maps M = { -1, -1, -1, -1, -1, -1, -1, 0, 0 };
+static struct xs_maps M = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0 };
 static int xdp_fd, tc_egress_fd, tc_ingress_fd;
 
 static const char *const map_names[] = {
@@ -195,6 +195,7 @@ static bool setup(void)
 	M.svc_stats = bpf_map__fd(X->maps.xs_svc_stats);
 	M.global_stats = bpf_map__fd(X->maps.xs_global_stats);
 	M.svc_meta = bpf_map__fd(X->maps.xs_svc_meta);
+	M.vip_bits = bpf_map__fd(X->maps.xs_vip_bits);
 	M.max_services = bpf_map__max_entries(X->maps.xs_svc_stats);
 	M.ncpus = libbpf_num_possible_cpus();
 	if (M.ncpus <= 0)
@@ -1344,6 +1345,27 @@ static bool test_tc_untouched(struct pkt_spec s, void (*edit)(struct pkt *, int)
 
 /* ------------------------------------------------------------ service changes */
 
+/* xs_vip_bits holds exactly the bits of these frontends' addresses. */
+static bool vip_bits_are(const struct fe_def *const *fes, size_t n)
+{
+	for (__u32 k = 0; k < XS_VIP_WORDS; k++) {
+		__u64 got, want = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			__u32 bit = xs_vip_bit(htonl(pkt_ip(fes[i]->vip)));
+
+			if (bit >> 6 == k)
+				want |= 1ULL << (bit & 63);
+		}
+		if (bpf_map_lookup_elem(M.vip_bits, &k, &got))
+			return fail("cannot read xs_vip_bits[%u]", k);
+		if (got != want)
+			return fail("xs_vip_bits[%u] is %#llx, want %#llx", k, (unsigned long long)got,
+				    (unsigned long long)want);
+	}
+	return true;
+}
+
 static bool test_apply_initial(void)
 {
 	static const struct fe_def *const fes[] = { &FE_WEB, &FE_DNS, &FE_EMPTY };
@@ -1361,7 +1383,7 @@ static bool test_apply_initial(void)
 		if (v.count != fes[i]->n)
 			return fail("frontend %s: count %u, want %zu", fes[i]->name, v.count, fes[i]->n);
 	}
-	return true;
+	return vip_bits_are(fes, 3);
 }
 
 static bool test_apply_remove_backend(void)
@@ -1480,7 +1502,7 @@ static bool test_apply_remove_frontend(void)
 			    " want 0/0/1, 0/1", r.fe_added, r.fe_changed, r.fe_removed, r.be_added, r.be_removed);
 	if (svc_value(&FE_DNS, &v))
 		return fail("dns still in xs_services after its removal");
-	return true;
+	return vip_bits_are(fes, 2);
 }
 
 /* ------------------------------------------------------------ main */

@@ -106,7 +106,7 @@
 
 static struct xs_xdp *X;
 static struct xs_tc *T;
-static struct xs_maps M = { -1, -1, -1, -1, -1, -1, -1, 0, 0 };
+static struct xs_maps M = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0 };
 static int xdp_fd, tc_egress_fd, pass_fd = -1, tc_ok_fd = -1;
 static __u32 ct_cap = 1u << 20;
 static __u32 repeat = 1000000, flows = 1000000;
@@ -181,6 +181,7 @@ static void setup(void)
 	M.svc_stats = bpf_map__fd(X->maps.xs_svc_stats);
 	M.global_stats = bpf_map__fd(X->maps.xs_global_stats);
 	M.svc_meta = bpf_map__fd(X->maps.xs_svc_meta);
+	M.vip_bits = bpf_map__fd(X->maps.xs_vip_bits);
 	M.max_services = bpf_map__max_entries(X->maps.xs_svc_stats);
 	M.ncpus = libbpf_num_possible_cpus();
 	if (M.ncpus <= 0)
