@@ -26,13 +26,18 @@ static int lock_pin_dir(const char *pin)
 	return fd;
 }
 
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1e3 + (b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
 int xs_apply_files(const struct xs_apply_req *req, FILE *out)
 {
 	struct xs_config_opts co = { .notes = stderr, .errors = stderr };
 	struct xs_model model = {};
 	struct xs_apply_result r;
 	struct xs_maps maps;
-	struct timespec t0, t1;
+	struct timespec t0, t1, t2;
 	int err, lock;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -40,6 +45,7 @@ int xs_apply_files(const struct xs_apply_req *req, FILE *out)
 	err = xs_config_load(req->files, req->nfiles, &co, &model);
 	if (err)
 		return err;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	err = xs_pin_dir_ensure(req->pin, false);
 	if (err)
 		goto out;
@@ -56,14 +62,14 @@ int xs_apply_files(const struct xs_apply_req *req, FILE *out)
 	close(lock);
 	if (err)
 		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	clock_gettime(CLOCK_MONOTONIC, &t2);
 	if (!r.fe_added && !r.fe_changed && !r.fe_removed && !r.be_added && !r.be_removed)
 		fprintf(out, "%s: no change\n", req->dry_run ? "dry-run" : "apply");
 	else
 		fprintf(out, "%s: frontends %u added, %u changed, %u removed; backends %u added, %u removed"
-			" (%lu map writes, %.1f ms)\n", req->dry_run ? "dry-run" : "apply",
-			r.fe_added, r.fe_changed, r.fe_removed, r.be_added, r.be_removed, r.map_writes,
-			(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+			" (%lu map writes, %.1f ms: files %.1f ms, maps %.1f ms)\n",
+			req->dry_run ? "dry-run" : "apply", r.fe_added, r.fe_changed, r.fe_removed, r.be_added,
+			r.be_removed, r.map_writes, ms_between(&t0, &t2), ms_between(&t0, &t1), ms_between(&t1, &t2));
 	fflush(out);
 out:
 	xs_model_free(&model);
