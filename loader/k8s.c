@@ -51,6 +51,7 @@ struct ep_port {
 struct ep {
 	struct xs_addr addr;     /* addresses[0] */
 	bool ready;
+	bool serving_terminating; /* serving and terminating: kept, or the fallback */
 };
 
 /* One EndpointSlice, or one subset of a legacy v1 Endpoints. */
@@ -620,14 +621,13 @@ static int read_slice(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 			if (j == 0)
 				ep->addr = addr;
 		}
-		/* Only ready is used today; serving and terminating are checked so that
-		 * using them later cannot turn a loadable file into an invalid one. */
 		at_key(q, sizeof(q), p, "conditions");
 		if ((err = get_node(c, it, p, "conditions", YAML_MAPPING_NODE, &cond)) ||
 		    (err = get_bool(c, cond, q, "ready", true, &ep->ready)) ||
 		    (err = get_bool(c, cond, q, "serving", true, &serving)) ||
 		    (err = get_bool(c, cond, q, "terminating", false, &terminating)))
 			return err;
+		ep->serving_terminating = serving && terminating;
 		if (set->ipv4)
 			set->n_eps++;
 	}
@@ -1577,18 +1577,34 @@ static int build(struct ctx *c, struct xs_model *out)
 			for (size_t k = lo; k < hi; k++)
 				if (st->sets[k].legacy != slices && st->sets[k].ipv4 && set_port(&st->sets[k], sp))
 					n += st->sets[k].n_eps;
-			if (n && !(fe->backends = calloc(n, sizeof(*fe->backends)))) {
+			if (n && (!(fe->backends = calloc(n, sizeof(*fe->backends))) ||
+				  !(fe->terminating = calloc(n, sizeof(*fe->terminating))))) {
 				free(refs);
 				return oom(c);
 			}
+			/* Ready endpoints serve; serving-and-terminating ones keep
+			 * their flows, and serve new ones only when no endpoint is
+			 * ready at all (kube-proxy's fallback). */
 			for (size_t k = lo; k < hi; k++) {
 				const struct ep_set *set = &st->sets[k];
 				uint16_t port = set->legacy != slices && set->ipv4 ? set_port(set, sp) : 0;
 
-				for (size_t e = 0; port && e < set->n_eps; e++)
+				for (size_t e = 0; port && e < set->n_eps; e++) {
+					struct xs_backend_addr ba = { set->eps[e].addr, port };
+
 					if (set->eps[e].ready)
-						fe->backends[fe->n_backends++] =
-							(struct xs_backend_addr){ set->eps[e].addr, port };
+						fe->backends[fe->n_backends++] = ba;
+					else if (set->eps[e].serving_terminating)
+						fe->terminating[fe->n_terminating++] = ba;
+				}
+			}
+			if (!fe->n_backends) {
+				struct xs_backend_addr *t = fe->backends;
+
+				fe->backends = fe->terminating;
+				fe->n_backends = fe->n_terminating;
+				fe->terminating = t;
+				fe->n_terminating = 0;
 			}
 		}
 	}

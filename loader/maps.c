@@ -525,8 +525,9 @@ static int be_ent_key_cmp(const void *a, const void *b)
 /* A wanted backend and where it goes: slot pos of wanted frontend fe. */
 struct be_want {
 	struct xs_backend b; /* first: sorted with be_key_cmp */
-	__u32 fe, pos;
+	__u32 fe, pos;       /* pos NO_SLOT: a terminating backend, kept but unslotted */
 };
+#define NO_SLOT UINT32_MAX
 
 static struct xs_backend to_backend(const struct xs_backend_addr *ba, __u8 proto)
 {
@@ -651,7 +652,7 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 	struct be_ent *by_key = NULL; /* existing backends sorted by address */
 	struct be_want *wants = NULL;
 	size_t n_wants = 0;
-	__u32 next_id = 1;
+	__u32 next_id = 1, id;
 	struct state s;
 	struct live *live = NULL;
 	__u32 **be_ids = NULL;   /* per wanted frontend, the id of each backend */
@@ -686,7 +687,7 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 	id_used = calloc(m->max_services ?: 1, 1);
 	zero_stats = calloc(m->ncpus, sizeof(struct xs_svc_stats));
 	for (i = 0; i < want->n; i++)
-		n_wants += want->fe[i].n_backends;
+		n_wants += want->fe[i].n_backends + want->fe[i].n_terminating;
 	by_key = calloc(s.n_be ?: 1, sizeof(*by_key));
 	wants = calloc(n_wants ?: 1, sizeof(*wants));
 	if (!live || !be_ids || !be_used || !id_used || !zero_stats || !by_key || !wants) {
@@ -716,14 +717,17 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 		}
 		for (j = 0; j < f->n_backends; j++)
 			wants[n_wants++] = (struct be_want){ to_backend(&f->backends[j], f->proto), i, j };
+		/* Terminating endpoints stay in xs_backends, so that their
+		 * established flows stay valid, but get no slot. */
+		for (j = 0; j < f->n_terminating; j++)
+			wants[n_wants++] = (struct be_want){ to_backend(&f->terminating[j], f->proto), i, NO_SLOT };
 	}
 	qsort(wants, n_wants, sizeof(*wants), be_key_cmp);
-	for (i = 0; i < n_wants; i++) {
+	for (i = 0, id = 0; i < n_wants; i++) {
 		struct be_ent k = { .b = wants[i].b }, *e;
-		__u32 id;
 
 		if (i && !be_key_cmp(&wants[i - 1].b, &wants[i].b)) {
-			id = be_ids[wants[i - 1].fe][wants[i - 1].pos];
+			/* same backend as the previous entry: same id */
 		} else if ((e = bsearch(&k, by_key, s.n_be, sizeof(k), be_ent_key_cmp))) {
 			struct be_ent *old = bsearch(e, s.be, s.n_be, sizeof(*e), be_id_cmp);
 
@@ -735,7 +739,8 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 			if (!dry_run)
 				w_queue(&w, WQ_BACKENDS, &id, &k.b);
 		}
-		be_ids[wants[i].fe][wants[i].pos] = id;
+		if (wants[i].pos != NO_SLOT)
+			be_ids[wants[i].fe][wants[i].pos] = id;
 	}
 	for (i = 0; i < s.n_be; i++)
 		r->be_removed += !be_used[i];

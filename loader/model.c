@@ -35,18 +35,29 @@ int xs_frontend_cmp(const void *a, const void *b)
 	return (x->proto > y->proto) - (x->proto < y->proto);
 }
 
+/* Sort and drop duplicates, and (with not) entries also found in not. */
+static void sort_unique(struct xs_backend_addr *a, size_t *n, const struct xs_backend_addr *not, size_t n_not)
+{
+	size_t w = 0;
+
+	if (*n > 1)
+		qsort(a, *n, sizeof(*a), xs_backend_addr_cmp);
+	for (size_t r = 0; r < *n; r++)
+		if ((!w || xs_backend_addr_cmp(&a[w - 1], &a[r])) &&
+		    !(n_not && bsearch(&a[r], not, n_not, sizeof(*not), xs_backend_addr_cmp)))
+			a[w++] = a[r];
+	*n = w;
+}
+
 void xs_model_normalize(struct xs_model *m)
 {
 	for (size_t i = 0; i < m->n; i++) {
 		struct xs_frontend *f = &m->fe[i];
-		size_t w = 0;
 
-		if (f->n_backends > 1)
-			qsort(f->backends, f->n_backends, sizeof(*f->backends), xs_backend_addr_cmp);
-		for (size_t r = 0; r < f->n_backends; r++)
-			if (!w || xs_backend_addr_cmp(&f->backends[w - 1], &f->backends[r]))
-				f->backends[w++] = f->backends[r];
-		f->n_backends = w;
+		sort_unique(f->backends, &f->n_backends, NULL, 0);
+		/* The same ip:port ready in one slice and terminating in
+		 * another: the ready one wins (kube-proxy). */
+		sort_unique(f->terminating, &f->n_terminating, f->backends, f->n_backends);
 	}
 	if (m->n > 1)
 		qsort(m->fe, m->n, sizeof(*m->fe), xs_frontend_cmp);
@@ -54,8 +65,10 @@ void xs_model_normalize(struct xs_model *m)
 
 void xs_model_free(struct xs_model *m)
 {
-	for (size_t i = 0; i < m->n; i++)
+	for (size_t i = 0; i < m->n; i++) {
 		free(m->fe[i].backends);
+		free(m->fe[i].terminating);
+	}
 	free(m->fe);
 	m->fe = NULL;
 	m->n = 0;

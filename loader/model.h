@@ -28,6 +28,10 @@ struct xs_frontend {
 	uint16_t port;            /* host order */
 	struct xs_backend_addr *backends; /* sorted by (addr, port), no duplicates */
 	size_t n_backends;
+	/* Serving but terminating endpoints while ready ones exist: they get no
+	 * new flows but keep their established ones (sorted, none in backends). */
+	struct xs_backend_addr *terminating;
+	size_t n_terminating;
 };
 
 /* Frontends sorted by (vip, port, proto); no two share (vip, port, proto). */

@@ -18,10 +18,10 @@ LOOP_SECONDS=60   # each client loop runs at most this long (a bound; the test s
 LOOP_MAX=3000     # ... and at most this many requests
 CHURN_APPLIES=32
 
-# pod_ips "N...": the addresses of these pod numbers.
+# pod_ips "N...": the addresses of these pod numbers (N~: terminating).
 pod_ips() {
 	local n
-	for n in $1; do pod_ip "$n"; done
+	for n in $1; do echo "$(pod_ip "${n%\~}")${n#"${n%\~}"}"; done
 }
 
 # manifest FILE "WEB_PODS" "ECHO_PODS": the two Services (web also serving
@@ -267,6 +267,49 @@ fi
 if [ "$replies" -ne 100 ] || [ "$(sort -u "$KEEP.out")" != "${mine:-?}" ]; then
 	problems+=("replies on the one connection: $(tally <"$KEEP.out") (want pod${me:-?} x100)")
 fi
+if [ "${#problems[@]}" -eq 0 ]; then
+	pass "$name"
+else
+	fail "$name" "$(printf '%s | ' "${problems[@]}")"
+fi
+
+name="a terminating endpoint keeps its established flows and gets no new ones"
+problems=()
+manifest "$FULL" "1 2 3" "1 2 3"
+xs apply "$FULL" >/dev/null 2>&1 || problems+=("restoring all pods failed")
+in_cl "$TOOLS/tcpkeep" "$WEB_VIP" 7 --count 40 --interval-ms 100 --timeout-ms 2000 >"$KEEP.out" 2>"$KEEP.err" &
+tcp_pid=$!
+in_cl "$TOOLS/udpq" "$ECHO_VIP" 53 --same-socket --count 40 --interval-ms 100 --timeout-ms 2000 \
+	>"$RUN_DIR/udpkeep.out" 2>"$RUN_DIR/udpkeep.err" &
+udp_pid=$!
+wait_until 5 grep -q . "$KEEP.out" || problems+=("no first TCP reply: $(cat "$KEEP.err")")
+wait_until 5 grep -q . "$RUN_DIR/udpkeep.out" || problems+=("no first UDP reply: $(cat "$RUN_DIR/udpkeep.err")")
+tcp_pod=$(head -n 1 "$KEEP.out") udp_pod=$(head -n 1 "$RUN_DIR/udpkeep.out")
+# Those two pods turn serving-but-terminating; the others stay ready.
+web_set="" echo_set=""
+for n in 1 2 3; do
+	if [ "pod$n" = "$tcp_pod" ]; then web_set+=" $n~"; else web_set+=" $n"; fi
+	if [ "pod$n" = "$udp_pod" ]; then echo_set+=" $n~"; else echo_set+=" $n"; fi
+done
+manifest "$RUN_DIR/terminating.json" "$web_set" "$echo_set"
+out=$(xs apply "$RUN_DIR/terminating.json" 2>&1) || problems+=("apply with terminating endpoints failed: $out")
+new_tcp=$(for ((j = 0; j < 20; j++)); do curl_vip "http://$WEB_VIP/" 2>&1 || echo "curl-failed"; done)
+new_udp=$(in_cl "$TOOLS/udpq" "$ECHO_VIP" 53 --count 20 --timeout-ms 1000 2>&1)
+grep -qx "$tcp_pod" <<<"$new_tcp" && problems+=("new connections reached the terminating $tcp_pod: $(tally <<<"$new_tcp")")
+grep -qvx 'pod[123]' <<<"$new_tcp" && problems+=("new connections failed: $(tally <<<"$new_tcp")")
+grep -qx "$udp_pod" <<<"$new_udp" && problems+=("new UDP flows reached the terminating $udp_pod: $(tally <<<"$new_udp")")
+wait_until 10 eval '! kill -0 $tcp_pid 2>/dev/null && ! kill -0 $udp_pid 2>/dev/null' ||
+	problems+=("the long-lived clients did not finish")
+wait "$tcp_pid"; tcp_rc=$?
+wait "$udp_pid"; udp_rc=$?
+if [ "$tcp_rc" -ne 0 ] || [ "$(sort -u "$KEEP.out")" != "$tcp_pod" ] || [ "$(wc -l <"$KEEP.out")" -ne 40 ]; then
+	problems+=("the TCP connection on $tcp_pod: rc $tcp_rc, replies $(tally <"$KEEP.out"): $(cat "$KEEP.err")")
+fi
+if [ "$udp_rc" -ne 0 ] || [ "$(sort -u "$RUN_DIR/udpkeep.out")" != "$udp_pod" ] ||
+	[ "$(wc -l <"$RUN_DIR/udpkeep.out")" -ne 40 ]; then
+	problems+=("the UDP flow on $udp_pod: rc $udp_rc, replies $(tally <"$RUN_DIR/udpkeep.out"): $(cat "$RUN_DIR/udpkeep.err")")
+fi
+xs apply "$FULL" >/dev/null 2>&1 || problems+=("restoring all pods failed")
 if [ "${#problems[@]}" -eq 0 ]; then
 	pass "$name"
 else

@@ -221,12 +221,14 @@ k8s_service() {
 }
 
 # k8s_slice SERVICE SLICE "ADDR..." PORT...: its EndpointSlice, one ready
-# endpoint per address.
+# endpoint per address; ADDR~ is serving but terminating (not ready).
 k8s_slice() {
-	local svc=$1 slice=$2 addrs=$3 a sep="" eps=""
+	local svc=$1 slice=$2 addrs=$3 a sep="" eps="" cond
 	shift 3
 	for a in $addrs; do
-		eps+="$sep{\"addresses\":[\"$a\"],\"conditions\":{\"ready\":true}}"
+		cond='"ready":true'
+		[ "${a%\~}" != "$a" ] && cond='"ready":false,"serving":true,"terminating":true'
+		eps+="$sep{\"addresses\":[\"${a%\~}\"],\"conditions\":{$cond}}"
 		sep=","
 	done
 	printf '{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"%s",' "$slice"

@@ -3,7 +3,7 @@
  * xs_config_load(): kubectl JSON/YAML in, frontends out, with kube-proxy's
  * semantics (/work/shared/KUBE-PROXY.md). Table-driven: each case loads files
  * from tests/data/config/ and compares the model, rendered one frontend a line
- *     ns/name/port_name PROTO vip:port -> backend... | (none)
+ *     ns/name/port_name PROTO vip:port -> backend... | (none) [~terminating...]
  * or the one error line. Prints "PASS: config: <case>" or
  * "FAIL: config: <case>: <why>" per case; exits 1 if any failed.
  */
@@ -130,6 +130,11 @@ static const struct tcase cases[] = {
 	  .files = { "aliases.yaml" },
 	  .want = "shop/web/http TCP 10.96.8.1:80 -> 10.244.8.1:8080\n"
 		  "shop/api/http TCP 10.96.8.2:80 -> 10.244.8.2:8080\n" },
+	{ .name = "serving and terminating endpoints get no new flows but are kept; not serving ones are dropped; "
+		  "ready wins over terminating for one ip:port",
+	  .files = { "terminating.yaml" },
+	  .want = "shop/web/http TCP 10.96.5.1:80 -> 10.244.5.1:8080 10.244.5.4:8080 ~10.244.5.2:8080\n"
+		  "shop/all-terminating/http TCP 10.96.5.2:80 -> 10.244.6.1:8080 10.244.6.2:8080\n" },
 	{ .name = "scripts/examples/demo.yaml gives the documented demo frontends",
 	  .files = { "../../../scripts/examples/demo.yaml" },
 	  .want = "demo/web/http TCP 198.19.0.10:80 -> 198.18.1.11:8080 198.18.1.12:8080 198.18.1.13:8080\n"
@@ -217,7 +222,11 @@ static char *render(const struct xs_model *m)
 			xs_addr_str(&fe->vip, a), fe->port);
 		for (size_t j = 0; j < fe->n_backends; j++)
 			fprintf(f, " %s:%u", xs_addr_str(&fe->backends[j].addr, a), fe->backends[j].port);
-		fputs(fe->n_backends ? "\n" : " (none)\n", f);
+		fputs(fe->n_backends ? "" : " (none)", f);
+		/* serving and terminating: kept for their flows, no new ones */
+		for (size_t j = 0; j < fe->n_terminating; j++)
+			fprintf(f, " ~%s:%u", xs_addr_str(&fe->terminating[j].addr, a), fe->terminating[j].port);
+		fputs("\n", f);
 	}
 	fclose(f);
 	return buf;

@@ -2,10 +2,12 @@
 /*
  * udpq: one UDP question, one answer.
  *
- *   udpq ADDR PORT [--timeout-ms N] [--count N] [--msg TEXT]
+ *   udpq ADDR PORT [--timeout-ms N] [--count N] [--msg TEXT] [--same-socket]
+ *        [--interval-ms N]
  *
- * Each query uses a new socket connect()ed to ADDR:PORT, so a new source port,
- * and the kernel only delivers replies whose source is exactly ADDR:PORT:
+ * Each query uses a new socket connect()ed to ADDR:PORT, so a new source port
+ * (with --same-socket all use one: one flow), and the kernel only delivers
+ * replies whose source is exactly ADDR:PORT:
  * an answer through a ClusterIP proves that the reply was translated back.
  * Prints each reply on its own line. Exit 0 if every query was answered,
  * 1 if any timed out or failed (reason on stderr), 2 on misuse.
@@ -15,10 +17,12 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static long parse_num(const char *s, long min, long max)
@@ -29,19 +33,31 @@ static long parse_num(const char *s, long min, long max)
 	return (*s && !*end && v >= min && v <= max) ? v : -1;
 }
 
-/* Returns 0 and prints the reply, or -errno (-ETIMEDOUT when none came). */
-static int query(const struct sockaddr_in *dst, const char *msg, int timeout_ms)
+static int open_socket(const struct sockaddr_in *dst)
 {
-	struct pollfd pfd = { .events = POLLIN };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* On a connected socket: returns 0 and prints the reply, or -errno
+ * (-ETIMEDOUT when none came). */
+static int query(int fd, const char *msg, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	char buf[2048];
 	ssize_t n;
 	int err = 0;
 
-	pfd.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (pfd.fd < 0)
-		return -errno;
-	if (connect(pfd.fd, (const struct sockaddr *)dst, sizeof(*dst)) < 0 ||
-	    send(pfd.fd, msg, strlen(msg), 0) < 0) {
+	if (send(pfd.fd, msg, strlen(msg), 0) < 0) {
 		err = -errno;
 		goto out;
 	}
@@ -65,13 +81,13 @@ static int query(const struct sockaddr_in *dst, const char *msg, int timeout_ms)
 		fputc('\n', stdout);
 	fflush(stdout);
 out:
-	close(pfd.fd);
 	return err;
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: udpq ADDR PORT [--timeout-ms N] [--count N] [--msg TEXT]\n");
+	fprintf(f, "usage: udpq ADDR PORT [--timeout-ms N] [--count N] [--msg TEXT] [--same-socket] "
+		"[--interval-ms N]\n");
 }
 
 int main(int argc, char **argv)
@@ -80,15 +96,18 @@ int main(int argc, char **argv)
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "msg", required_argument, NULL, 'm' },
+		{ "same-socket", no_argument, NULL, 's' },
+		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct sockaddr_in dst = { .sin_family = AF_INET };
-	long timeout_ms = 1000, count = 1, port;
+	long timeout_ms = 1000, count = 1, interval_ms = 0, port;
 	const char *msg = "ping";
-	int opt, i, failed = 0;
+	int opt, i, failed = 0, fd = -1;
+	bool same = false;
 
-	while ((opt = getopt_long(argc, argv, "t:c:m:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:c:m:si:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_ms = parse_num(optarg, 1, 600000);
@@ -99,6 +118,12 @@ int main(int argc, char **argv)
 		case 'm':
 			msg = optarg;
 			break;
+		case 's':
+			same = true;
+			break;
+		case 'i':
+			interval_ms = parse_num(optarg, 0, 60000);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -107,7 +132,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (argc - optind != 2 || timeout_ms < 0 || count < 0) {
+	if (argc - optind != 2 || timeout_ms < 0 || count < 0 || interval_ms < 0) {
 		usage(stderr);
 		return 2;
 	}
@@ -119,7 +144,21 @@ int main(int argc, char **argv)
 	dst.sin_port = htons(port);
 
 	for (i = 0; i < count; i++) {
-		int err = query(&dst, msg, (int)timeout_ms);
+		struct timespec pause = { interval_ms / 1000, interval_ms % 1000 * 1000000L };
+		int err = 0;
+
+		if (i && interval_ms)
+			nanosleep(&pause, NULL); /* the client's pace, not a wait for a condition */
+		if (fd < 0 || !same)
+			fd = open_socket(&dst);
+		if (fd < 0)
+			err = fd;
+		else
+			err = query(fd, msg, (int)timeout_ms);
+		if (fd >= 0 && !same) {
+			close(fd);
+			fd = -1;
+		}
 
 		if (err == -ETIMEDOUT) {
 			fprintf(stderr, "udpq: no reply from %s:%ld within %ld ms\n", argv[optind],
@@ -130,5 +169,7 @@ int main(int argc, char **argv)
 			failed++;
 		}
 	}
+	if (fd >= 0)
+		close(fd);
 	return failed ? 1 : 0;
 }
