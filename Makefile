@@ -100,6 +100,7 @@ bench: deps
 	$(Q)BUILD=$(BUILD) scripts/bench_pkt.sh
 	$(Q)BUILD=$(BUILD) scripts/bench_live.sh
 	$(Q)BUILD=$(BUILD) scripts/bench.sh
+	$(Q)BUILD=$(BUILD) scripts/bench_summary.sh
 
 install: $(BUILD)/xdpsvc
 	install -D -m 0755 $(BUILD)/xdpsvc $(DESTDIR)$(PREFIX)/sbin/xdpsvc
