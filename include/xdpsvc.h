@@ -140,9 +140,10 @@ struct xs_ct_value {
  * packet. A zero timeout means the default above. */
 /* Bump whenever a key or value declared here changes meaning, so that
  * `attach` refuses pinned maps from an older layout instead of misreading them. */
-#define XS_LAYOUT_VERSION 2
+#define XS_LAYOUT_VERSION 3
 
 #define XS_CFG_NO_FAST_PATH 0x1 /* XDP passes translated packets to the stack */
+#define XS_MAX_NODEPORT_ADDRS 15
 
 struct xs_config {
 	__u32 layout_version; /* XS_LAYOUT_VERSION of the build that made the maps */
@@ -150,6 +151,9 @@ struct xs_config {
 	__u64 ct_tcp_timeout_ns;
 	__u64 ct_tcp_close_timeout_ns;
 	__u64 ct_udp_timeout_ns;
+	/* The node's NodePort addresses (attach --nodeport-addresses). */
+	__u32 n_nodeport_addrs;
+	__be32 nodeport_addrs[XS_MAX_NODEPORT_ADDRS];
 };
 
 /* --- xs_svc_stats (per-CPU array indexed by svc_id). Written by the datapath;
@@ -179,6 +183,14 @@ struct xs_global_stats {
 	__u64 fast_path;       /* translated and sent on by XDP (redirect or TX) */
 };
 
+/* Which address of a Service a frontend is on. */
+enum xs_scope {
+	XS_SCOPE_CLUSTER = 0,  /* spec.clusterIP */
+	XS_SCOPE_NODEPORT = 1, /* a node address : spec.ports[].nodePort */
+	XS_SCOPE_EXTERNAL = 2, /* spec.externalIPs[] */
+	XS_SCOPE_LB = 3,       /* status.loadBalancer.ingress[].ip */
+};
+
 /* --- xs_svc_meta (array indexed by svc_id): who a frontend belongs to.
  * Written by the loader, never read by the datapath; it lets `xdpsvc list`,
  * `apply` and bpftool name a frontend from the pinned maps alone. Only the
@@ -187,6 +199,8 @@ struct xs_svc_meta {
 	char ns[XS_NAME_LEN];
 	char name[XS_NAME_LEN];
 	char port_name[XS_PORT_NAME_LEN];
+	__u8 scope;        /* enum xs_scope */
+	__u8 pad[7];
 };
 
 #endif /* XDPSVC_H */

@@ -33,7 +33,8 @@ static double ms_between(const struct timespec *a, const struct timespec *b)
 
 int xs_apply_files(const struct xs_apply_req *req, FILE *out)
 {
-	struct xs_config_opts co = { .notes = stderr, .errors = stderr };
+	struct xs_addr nodeport[XS_MAX_NODEPORT_ADDRS];
+	struct xs_config_opts co = { .notes = stderr, .errors = stderr, .nodeport_addrs = nodeport };
 	struct xs_model model = {};
 	struct xs_apply_result r;
 	struct xs_maps maps;
@@ -41,14 +42,16 @@ int xs_apply_files(const struct xs_apply_req *req, FILE *out)
 	int err, lock;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* The node's NodePort addresses come with the pinned state. */
+	err = xs_pin_dir_ensure(req->pin, false) ?:
+	      xs_pinned_nodeport_addrs(req->pin, nodeport, &co.n_nodeport_addrs);
+	if (err)
+		return err;
 	/* Read and validate everything before touching a map. */
 	err = xs_config_load(req->files, req->nfiles, &co, &model);
 	if (err)
 		return err;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	err = xs_pin_dir_ensure(req->pin, false);
-	if (err)
-		goto out;
 	lock = lock_pin_dir(req->pin);
 	if (lock < 0) {
 		err = lock;

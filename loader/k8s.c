@@ -32,12 +32,21 @@ struct svc_port {
 	char name[XS_PORT_NAME_LEN];
 	uint8_t proto;
 	uint16_t port;
+	uint16_t node_port;      /* 0: none (or not a NodePort/LoadBalancer Service) */
 	struct origin at;
+};
+
+/* An address a Service is reachable on besides its cluster IP. */
+struct svc_vip {
+	struct xs_addr addr;
+	uint8_t scope;           /* XS_SCOPE_EXTERNAL or XS_SCOPE_LB */
 };
 
 struct svc {
 	char ns[XS_NAME_LEN], name[XS_NAME_LEN];
 	struct xs_addr vip;
+	struct svc_vip *vips;    /* external and load-balancer IPs (IPv4) */
+	size_t n_vips;
 	struct svc_port *ports;
 	size_t n_ports;
 };
@@ -76,6 +85,7 @@ struct compose;
 
 struct ctx {
 	FILE *notes, *errors;
+	const struct xs_config_opts *opts;
 	struct state *st;
 	const char *file;        /* as shown in messages */
 	yaml_document_t *doc;
@@ -466,6 +476,63 @@ static int cluster_ip(const struct ctx *c, const yaml_node_t *spec, struct xs_ad
 	return 0;
 }
 
+static int add_vip(struct ctx *c, struct svc *s, size_t *cap, const struct xs_addr *a, uint8_t scope)
+{
+	struct svc_vip *v;
+
+	if (!xs_addr_is_v4(a))
+		return 0; /* IPv6: with the IPv6 datapath */
+	if (!(v = grow(s->vips, cap, s->n_vips, sizeof(*v))))
+		return oom(c);
+	s->vips = v;
+	s->vips[s->n_vips++] = (struct svc_vip){ *a, scope };
+	return 0;
+}
+
+/*
+ * spec.externalIPs[] and status.loadBalancer.ingress[].ip: more addresses
+ * the Service's ports answer on (kube-proxy's "external" path). Ingress
+ * entries with ipMode Proxy (the load balancer proxies, the node never sees
+ * the IP) and hostname-only entries are not programmed.
+ */
+static int read_extra_vips(struct ctx *c, yaml_node_t *obj, yaml_node_t *spec, struct svc *s)
+{
+	yaml_node_t *ext, *status, *lb, *ingress;
+	struct xs_addr a;
+	size_t cap = 0;
+	char p[96];
+	int err;
+
+	if ((err = get_node(c, spec, "spec", "externalIPs", YAML_SEQUENCE_NODE, &ext)))
+		return err;
+	for (size_t i = 0; i < seq_len(ext); i++)
+		if ((err = parse_ip(c, item(c, ext, i), at_index(p, sizeof(p), "spec", "externalIPs", i), NULL, &a)) ||
+		    (err = add_vip(c, s, &cap, &a, XS_SCOPE_EXTERNAL)))
+			return err;
+	if ((err = get_node(c, obj, "", "status", YAML_MAPPING_NODE, &status)) ||
+	    (err = get_node(c, status, "status", "loadBalancer", YAML_MAPPING_NODE, &lb)) ||
+	    (err = get_node(c, lb, "status.loadBalancer", "ingress", YAML_SEQUENCE_NODE, &ingress)))
+		return err;
+	for (size_t i = 0; i < seq_len(ingress); i++) {
+		yaml_node_t *it = item(c, ingress, i), *ip;
+		const char *mode;
+
+		at_index(p, sizeof(p), "status.loadBalancer", "ingress", i);
+		if ((err = want(c, it, YAML_MAPPING_NODE, p, NULL)) ||
+		    (err = get_node(c, it, p, "ip", YAML_SCALAR_NODE, &ip)) ||
+		    (err = get_str(c, it, p, "ipMode", &mode)))
+			return err;
+		if (mode && strcmp(mode, "VIP") && strcmp(mode, "Proxy"))
+			return fail(c, child(c, it, "ipMode"), p, "ipMode",
+				    "unknown ipMode \"%.40s\" (expected VIP or Proxy)", mode);
+		if (!ip || (mode && !strcmp(mode, "Proxy")))
+			continue;
+		if ((err = parse_ip(c, ip, p, "ip", &a)) || (err = add_vip(c, s, &cap, &a, XS_SCOPE_LB)))
+			return err;
+	}
+	return 0;
+}
+
 static int read_service(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 {
 	struct state *st = c->st;
@@ -504,6 +571,9 @@ static int read_service(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 	strcpy(s->ns, *ns ? ns : "default");
 	strcpy(s->name, name);
 	s->vip = vip;
+	if ((err = read_extra_vips(c, obj, spec, s)))
+		return err;
+	bool node_ports = type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));
 	if (seq_len(ports) && !(s->ports = calloc(seq_len(ports), sizeof(*s->ports))))
 		return oom(c);
 	for (size_t i = 0; i < seq_len(ports); i++) {
@@ -515,7 +585,8 @@ static int read_service(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 		if ((err = want(c, it, YAML_MAPPING_NODE, p, NULL)) ||
 		    (err = get_name(c, it, p, "name", sp->name, sizeof(sp->name))) ||
 		    (err = get_proto(c, it, p, "protocol", &sp->proto)) ||
-		    (err = get_port(c, it, p, "port", true, &sp->port)))
+		    (err = get_port(c, it, p, "port", true, &sp->port)) ||
+		    (node_ports && (err = get_port(c, it, p, "nodePort", false, &sp->node_port))))
 			return err;
 		if (sp->proto == IPPROTO_SCTP) {
 			skip(c, it, "%s (%u/SCTP): SCTP is not supported", p, sp->port);
@@ -1524,6 +1595,21 @@ static uint16_t set_port(const struct ep_set *s, const struct svc_port *sp)
 	return 0;
 }
 
+/* dst := src with its own copies of the backend lists. */
+static int copy_frontend(struct xs_frontend *dst, const struct xs_frontend *src)
+{
+	*dst = *src;
+	dst->backends = dst->n_backends ? malloc(src->n_backends * sizeof(*src->backends)) : NULL;
+	dst->terminating = dst->n_terminating ? malloc(src->n_terminating * sizeof(*src->terminating)) : NULL;
+	if ((src->n_backends && !dst->backends) || (src->n_terminating && !dst->terminating))
+		return -ENOMEM;
+	if (src->n_backends)
+		memcpy(dst->backends, src->backends, src->n_backends * sizeof(*src->backends));
+	if (src->n_terminating)
+		memcpy(dst->terminating, src->terminating, src->n_terminating * sizeof(*src->terminating));
+	return 0;
+}
+
 static int build(struct ctx *c, struct xs_model *out)
 {
 	struct state *st = c->st;
@@ -1534,7 +1620,9 @@ static int build(struct ctx *c, struct xs_model *out)
 	if (st->n_sets > 1)
 		qsort(st->sets, st->n_sets, sizeof(*st->sets), set_cmp);
 	for (size_t i = 0; i < st->n_svcs; i++)
-		total += st->svcs[i].n_ports;
+		for (size_t j = 0; j < st->svcs[i].n_ports; j++)
+			total += 1 + st->svcs[i].n_vips +
+				 (st->svcs[i].ports[j].node_port ? c->opts->n_nodeport_addrs : 0);
 	if (!total)
 		return 0;
 	out->fe = calloc(total, sizeof(*out->fe));
@@ -1606,6 +1694,24 @@ static int build(struct ctx *c, struct xs_model *out)
 				fe->terminating = t;
 				fe->n_terminating = 0;
 			}
+			/* The same port on the Service's other addresses. */
+			err = 0;
+			for (size_t v = 0; v < s->n_vips + (sp->node_port ? c->opts->n_nodeport_addrs : 0); v++) {
+				struct xs_frontend *more = &out->fe[out->n];
+				bool np = v >= s->n_vips;
+
+				refs[out->n++] = (struct fe_ref){ more, &sp->at };
+				if ((err = copy_frontend(more, fe)))
+					break;
+				more->vip = np ? c->opts->nodeport_addrs[v - s->n_vips] : s->vips[v].addr;
+				more->scope = np ? XS_SCOPE_NODEPORT : s->vips[v].scope;
+				if (np)
+					more->port = sp->node_port;
+			}
+			if (err) {
+				free(refs);
+				return oom(c);
+			}
 		}
 	}
 	err = check_duplicates(c, out, refs);
@@ -1615,8 +1721,10 @@ static int build(struct ctx *c, struct xs_model *out)
 
 static void state_free(struct state *st)
 {
-	for (size_t i = 0; i < st->n_svcs; i++)
+	for (size_t i = 0; i < st->n_svcs; i++) {
 		free(st->svcs[i].ports);
+		free(st->svcs[i].vips);
+	}
 	for (size_t i = 0; i < st->n_sets; i++) {
 		free(st->sets[i].eps);
 		free(st->sets[i].ports);
@@ -1629,7 +1737,9 @@ int xs_config_load(const char *const *files, int nfiles, const struct xs_config_
 		   struct xs_model *out)
 {
 	struct state st = { 0 };
+	static const struct xs_config_opts none;
 	struct ctx c = {
+		.opts = opts ? opts : &none,
 		.notes = opts ? opts->notes : NULL,
 		.errors = opts && opts->errors ? opts->errors : stderr,
 		.st = &st,

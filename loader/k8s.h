@@ -12,6 +12,10 @@
 struct xs_config_opts {
 	FILE *notes;   /* where "note: ..." lines go (skipped objects); NULL = silent */
 	FILE *errors;  /* where the error message goes; NULL = stderr */
+	/* The node's NodePort addresses: each Service port with a nodePort
+	 * gets a frontend on each of them. */
+	const struct xs_addr *nodeport_addrs;
+	size_t n_nodeport_addrs;
 };
 
 /*

@@ -11,6 +11,7 @@
 #include "apply.h"
 #include "attach.h"
 #include "maps.h"
+#include "node.h"
 
 #define EXIT_MISUSE 2
 /* Returned by a command that finds its arguments wrong (exit 2, not 1). */
@@ -20,6 +21,7 @@ struct args {
 	const char *pin;
 	const char *xdp_mode;
 	const char *service;
+	const char *nodeport_cidrs;
 	bool force, recreate_maps, purge, dry_run, watch, json, verbose, help;
 	__u32 ct_size;
 	struct xs_config cfg;
@@ -58,6 +60,8 @@ static const struct cmd cmds[] = {
 		  "XDP attach mode (default native)" },
 		{ { "force", no_argument, NULL, 'f' }, NULL,
 		  "replace an XDP program on DEV that is not xdpsvc's" },
+		{ { "nodeport-addresses", required_argument, NULL, 'N' }, "CIDR,...",
+		  "NodePorts answer on the node's addresses in these CIDRs (default: DEV's addresses)" },
 		{ { "no-fast-path", no_argument, NULL, 'F' }, NULL,
 		  "XDP passes translated packets to the stack instead of sending them on itself" },
 		{ { "recreate-maps", no_argument, NULL, 'R' }, NULL,
@@ -135,6 +139,7 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 		case 'f': a->force = true; break;
 		case 'R': a->recreate_maps = true; break;
 		case 'F': a->cfg.flags |= XS_CFG_NO_FAST_PATH; break;
+		case 'N': a->nodeport_cidrs = optarg; break;
 		case 'P': a->purge = true; break;
 		case 'n': a->dry_run = true; break;
 		case 'w': a->watch = true; break;
@@ -187,7 +192,11 @@ static int cmd_attach(struct args *a)
 		.generic = a->xdp_mode && !strcmp(a->xdp_mode, "generic"),
 		.ct_size = a->ct_size, .cfg = a->cfg,
 	};
-	int err = xs_attach(&o);
+	int err = xs_nodeport_addrs(o.dev, a->nodeport_cidrs, o.cfg.nodeport_addrs, &o.cfg.n_nodeport_addrs);
+
+	if (err)
+		return err == -EINVAL ? -XS_EMISUSE : err;
+	err = xs_attach(&o);
 	if (!err)
 		printf("attached to %s (XDP %s mode), state pinned under %s\n", o.dev,
 		       o.generic ? "generic" : "native", o.pin);

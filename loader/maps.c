@@ -263,6 +263,7 @@ static int state_read(const struct xs_maps *m, struct state *s)
 			memcpy(c->fe.ns, meta.ns, sizeof(meta.ns));
 			memcpy(c->fe.name, meta.name, sizeof(meta.name));
 			memcpy(c->fe.port_name, meta.port_name, sizeof(meta.port_name));
+			c->fe.scope = meta.scope;
 			c->fe.ns[XS_NAME_LEN - 1] = c->fe.name[XS_NAME_LEN - 1] = 0;
 			c->fe.port_name[XS_PORT_NAME_LEN - 1] = 0;
 		}
@@ -475,7 +476,8 @@ static bool same_backends(const struct xs_frontend *a, const struct xs_frontend 
 
 static bool same_owner(const struct xs_frontend *a, const struct xs_frontend *b)
 {
-	return !strcmp(a->ns, b->ns) && !strcmp(a->name, b->name) && !strcmp(a->port_name, b->port_name);
+	return !strcmp(a->ns, b->ns) && !strcmp(a->name, b->name) && !strcmp(a->port_name, b->port_name) &&
+	       a->scope == b->scope;
 }
 
 static void fe_desc(const struct xs_frontend *f, char *buf, size_t len)
@@ -801,6 +803,7 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 				memcpy(meta.ns, f->ns, sizeof(meta.ns));
 				memcpy(meta.name, f->name, sizeof(meta.name));
 				memcpy(meta.port_name, f->port_name, sizeof(meta.port_name));
+				meta.scope = f->scope;
 				w_queue(&w, WQ_META, &val.svc_id, &meta);
 			}
 			ssize_t rm, add;
@@ -945,7 +948,7 @@ int xs_list(const struct xs_maps *m, bool json, FILE *out)
 	if (json)
 		fprintf(out, "{\"frontends\":[");
 	else
-		fprintf(out, "%-32s %-22s %8s %12s %14s %10s %10s\n", "SERVICE", "FRONTEND", "BACKENDS",
+		fprintf(out, "%-32s %-31s %8s %12s %14s %10s %10s\n", "SERVICE", "FRONTEND", "BACKENDS",
 			"PACKETS", "BYTES", "NEW_FLOWS", "NO_BACKEND");
 	for (size_t i = 0; i < s.n; i++) {
 		const struct cur_fe *c = &s.fe[i];
@@ -959,9 +962,10 @@ int xs_list(const struct xs_maps *m, bool json, FILE *out)
 
 			snprintf(desc, sizeof(desc), "%s/%s%s%s", c->fe.ns, c->fe.name,
 				 c->fe.port_name[0] ? ":" : "", c->fe.port_name);
-			snprintf(fe, sizeof(fe), "%s:%u/%s", xs_addr_str(&c->fe.vip, a), c->fe.port,
-				 xs_proto_name(c->fe.proto));
-			fprintf(out, "%-32s %-22s %8zu %12llu %14llu %10llu %10llu\n", desc, fe,
+			snprintf(fe, sizeof(fe), "%s:%u/%s%s", xs_addr_str(&c->fe.vip, a), c->fe.port,
+				 xs_proto_name(c->fe.proto), c->fe.scope == XS_SCOPE_NODEPORT ? " NodePort" :
+				 c->fe.scope == XS_SCOPE_EXTERNAL ? " External" : c->fe.scope == XS_SCOPE_LB ? " LB" : "");
+			fprintf(out, "%-32s %-31s %8zu %12llu %14llu %10llu %10llu\n", desc, fe,
 				c->fe.n_backends, st.packets, st.bytes, st.new_flows, st.no_backend);
 			for (size_t j = 0; j < c->fe.n_backends; j++)
 				fprintf(out, "    -> %s:%u\n", xs_addr_str(&c->fe.backends[j].addr, a),
@@ -974,8 +978,9 @@ int xs_list(const struct xs_maps *m, bool json, FILE *out)
 		json_str(out, c->fe.name);
 		fprintf(out, ",\"port_name\":");
 		json_str(out, c->fe.port_name);
-		fprintf(out, ",\"protocol\":\"%s\",\"address\":\"%s\",\"port\":%u,\"svc_id\":%u,\"backends\":[",
-			xs_proto_name(c->fe.proto), xs_addr_str(&c->fe.vip, a), c->fe.port, c->val.svc_id);
+		fprintf(out, ",\"scope\":\"%s\",\"protocol\":\"%s\",\"address\":\"%s\",\"port\":%u,\"svc_id\":%u,"
+			"\"backends\":[", xs_scope_name(c->fe.scope), xs_proto_name(c->fe.proto),
+			xs_addr_str(&c->fe.vip, a), c->fe.port, c->val.svc_id);
 		for (size_t j = 0; j < c->fe.n_backends; j++)
 			fprintf(out, "%s{\"address\":\"%s\",\"port\":%u}", j ? "," : "",
 				xs_addr_str(&c->fe.backends[j].addr, a), c->fe.backends[j].port);
@@ -1102,5 +1107,30 @@ int xs_ct_flush(const struct xs_maps *m, const char *ns, const char *name, unsig
 	free(keys);
 	free(vals);
 	state_free(&s);
+	return err;
+}
+
+int xs_pinned_nodeport_addrs(const char *pin, struct xs_addr *out, size_t *n)
+{
+	struct xs_config cfg = {};
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "%s/%s", pin, XS_MAP_CONFIG);
+	fd = bpf_obj_get(path);
+	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &cfg)) {
+		err = -errno;
+		fprintf(stderr, "xdpsvc: cannot read %s: %s (run 'xdpsvc attach DEV' with the same --pin-path first)\n",
+			path, strerror(-err));
+	}
+	if (fd >= 0)
+		close(fd);
+	for (__u32 i = 0; !err && i < cfg.n_nodeport_addrs && i < XS_MAX_NODEPORT_ADDRS; i++) {
+		out[i].family = AF_INET;
+		out[i].v4.s_addr = cfg.nodeport_addrs[i];
+		(*n)++;
+	}
 	return err;
 }

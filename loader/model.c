@@ -13,6 +13,17 @@ const char *xs_proto_name(uint8_t proto)
 	}
 }
 
+const char *xs_scope_name(uint8_t scope)
+{
+	switch (scope) {
+	case XS_SCOPE_CLUSTER: return "ClusterIP";
+	case XS_SCOPE_NODEPORT: return "NodePort";
+	case XS_SCOPE_EXTERNAL: return "ExternalIP";
+	case XS_SCOPE_LB: return "LoadBalancer";
+	default: return "?";
+	}
+}
+
 int xs_backend_addr_cmp(const void *a, const void *b)
 {
 	const struct xs_backend_addr *x = a, *y = b;

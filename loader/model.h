@@ -24,6 +24,7 @@ struct xs_frontend {
 	char name[XS_NAME_LEN];
 	char port_name[XS_PORT_NAME_LEN]; /* "" for an unnamed port */
 	uint8_t proto;            /* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t scope;            /* enum xs_scope: which of the Service's addresses */
 	struct xs_addr vip;
 	uint16_t port;            /* host order */
 	struct xs_backend_addr *backends; /* sorted by (addr, port), no duplicates */
@@ -46,5 +47,6 @@ void xs_model_normalize(struct xs_model *m);
 int xs_frontend_cmp(const void *a, const void *b);
 int xs_backend_addr_cmp(const void *a, const void *b);
 const char *xs_proto_name(uint8_t proto);
+const char *xs_scope_name(uint8_t scope);
 
 #endif

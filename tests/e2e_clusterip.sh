@@ -313,7 +313,8 @@ else
 fi
 
 name="attach refuses maps of an older layout version"
-zeros=$(printf '0 %.0s' $(seq 32))
+size=$(bpftool -j map show pinned "$PIN/xs_config" | jq '.bytes_value')
+zeros=$(printf '0 %.0s' $(seq "${size:-0}"))
 # shellcheck disable=SC2086 # one argument per byte
 if ! bpftool map update pinned "$PIN/xs_config" key 0 0 0 0 value $zeros 2>&1; then
 	fail "$name" "cannot set the pinned layout version to 0"

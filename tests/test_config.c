@@ -3,7 +3,7 @@
  * xs_config_load(): kubectl JSON/YAML in, frontends out, with kube-proxy's
  * semantics (/work/shared/KUBE-PROXY.md). Table-driven: each case loads files
  * from tests/data/config/ and compares the model, rendered one frontend a line
- *     ns/name/port_name PROTO vip:port -> backend... | (none) [~terminating...]
+ *     ns/name/port_name PROTO vip:port [Scope, unless ClusterIP] -> backend... | (none) [~terminating...]
  * or the one error line. Prints "PASS: config: <case>" or
  * "FAIL: config: <case>: <why>" per case; exits 1 if any failed.
  */
@@ -26,6 +26,7 @@ struct tcase {
 	const char *lacks[MAX];  /* substrings it must not contain */
 	const char *notes[MAX];  /* substrings of the notes */
 	const char *err[MAX];    /* substrings of the (single) error line */
+	const char *nodeport[MAX]; /* the node's NodePort addresses */
 };
 
 /* The frontends of kubectl-list.json and kubectl-stream.yaml. */
@@ -95,8 +96,29 @@ static const struct tcase cases[] = {
 	  .notes = { "kubectl-list.json:594: skipping EndpointSlice shop/frontend-mesh: labelled service.kubernetes.io/service-proxy-name" } },
 
 	/* --- other inputs */
-	{ .name = "single JSON object: a LoadBalancer Service with no endpoints is a frontend with no backends",
-	  .files = { "single-service.json" }, .want = "edge/ingress/http TCP 10.96.77.1:80 -> (none)\n" },
+	{ .name = "single JSON object: a LoadBalancer Service with no endpoints is a frontend with no backends, "
+		  "on its cluster IP and its load-balancer IP",
+	  .files = { "single-service.json" },
+	  .want = "edge/ingress/http TCP 10.96.77.1:80 -> (none)\n"
+		  "edge/ingress/http TCP 192.0.2.10:80 [LoadBalancer] -> (none)\n" },
+	{ .name = "functioning NodePort: a frontend on each NodePort address of the node, on the nodePort",
+	  .files = { "single-service.json" }, .nodeport = { "198.18.0.2", "198.18.0.3" },
+	  .want = "edge/ingress/http TCP 10.96.77.1:80 -> (none)\n"
+		  "edge/ingress/http TCP 192.0.2.10:80 [LoadBalancer] -> (none)\n"
+		  "edge/ingress/http TCP 198.18.0.2:31080 [NodePort] -> (none)\n"
+		  "edge/ingress/http TCP 198.18.0.3:31080 [NodePort] -> (none)\n" },
+	{ .name = "externalIPs and load-balancer IPs (ipMode VIP or absent) are frontends with the same backends; "
+		  "ipMode Proxy, hostname-only and IPv6 entries are not; a ClusterIP Service's nodePort is not used",
+	  .files = { "external.yaml" }, .nodeport = { "198.18.0.2" },
+	  .want = "shop/web/http TCP 10.96.6.1:80 -> 10.244.6.1:8080\n"
+		  "shop/web/http TCP 192.0.2.1:80 [ExternalIP] -> 10.244.6.1:8080\n"
+		  "shop/web/http TCP 192.0.2.2:80 [ExternalIP] -> 10.244.6.1:8080\n"
+		  "shop/web/http TCP 192.0.2.3:80 [LoadBalancer] -> 10.244.6.1:8080\n"
+		  "shop/web/http TCP 192.0.2.4:80 [LoadBalancer] -> 10.244.6.1:8080\n" },
+	{ .name = "bad externalIP is an error",
+	  ERR("external-bad.yaml", ":9:5: Service shop/web: spec.externalIPs[1]: \"192.0.2.300\" is not an IP address") },
+	{ .name = "unknown load-balancer ipMode is an error",
+	  ERR("ipmode-bad.yaml", ":12:15: Service shop/web: status.loadBalancer.ingress[0].ipMode: unknown ipMode \"Tunnel\" (expected VIP or Proxy)") },
 	{ .name = "services in one file and EndpointSlices in another are joined",
 	  .files = { "services.yaml", "slices.json" },
 	  .want = "shop/web/http TCP 10.96.3.3:80 -> 10.244.3.1:8080 10.244.3.2:8080\n"
@@ -218,8 +240,9 @@ static char *render(const struct xs_model *m)
 	for (size_t i = 0; i < m->n; i++) {
 		const struct xs_frontend *fe = &m->fe[i];
 
-		fprintf(f, "%s/%s/%s %s %s:%u ->", fe->ns, fe->name, fe->port_name, xs_proto_name(fe->proto),
-			xs_addr_str(&fe->vip, a), fe->port);
+		fprintf(f, "%s/%s/%s %s %s:%u%s%s%s ->", fe->ns, fe->name, fe->port_name, xs_proto_name(fe->proto),
+			xs_addr_str(&fe->vip, a), fe->port, fe->scope ? " [" : "",
+			fe->scope ? xs_scope_name(fe->scope) : "", fe->scope ? "]" : "");
 		for (size_t j = 0; j < fe->n_backends; j++)
 			fprintf(f, " %s:%u", xs_addr_str(&fe->backends[j].addr, a), fe->backends[j].port);
 		fputs(fe->n_backends ? "" : " (none)", f);
@@ -258,13 +281,17 @@ static bool check(const struct tcase *t, const char *dir, FILE *f)
 	char *paths[MAX] = { 0 }, *errs = NULL, *notes = NULL, *got = NULL;
 	size_t errs_len = 0, notes_len = 0, n = 0;
 	FILE *ef = open_memstream(&errs, &errs_len), *nf = open_memstream(&notes, &notes_len);
-	struct xs_config_opts opts = { .notes = nf, .errors = ef };
+	struct xs_addr np[MAX];
+	struct xs_config_opts opts = { .notes = nf, .errors = ef, .nodeport_addrs = np };
 	struct xs_model m = { 0 };
 	bool ok = false;
 	int ret;
 
 	if (!ef || !nf)
 		abort();
+	for (; opts.n_nodeport_addrs < MAX && t->nodeport[opts.n_nodeport_addrs]; opts.n_nodeport_addrs++)
+		if (xs_addr_parse(t->nodeport[opts.n_nodeport_addrs], &np[opts.n_nodeport_addrs]))
+			abort();
 	while (n < MAX && t->files[n]) {
 		if (asprintf(&paths[n], "%s/%s", dir, t->files[n]) < 0)
 			abort();

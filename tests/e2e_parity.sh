@@ -1,0 +1,123 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# kube-proxy parity, end to end (issue 5), named after the Kubernetes e2e
+# tests they mirror (test/e2e/network/service.go): a LoadBalancer Service
+# reached from the outside world on its NodePort, an external IP and its
+# load-balancer ingress IP; the cluster of tests/lib.sh.
+. "$(dirname "$0")/lib.sh"
+
+WEB_VIP=198.19.0.10
+ECHO_VIP=198.19.0.20
+EXTERNAL_IP=198.19.5.5
+LB_IP=198.19.9.9
+LB_PROXY_IP=198.19.9.10
+ALL_PODS="$(pod_ip 1) $(pod_ip 2) $(pod_ip 3)"
+
+cluster_up || { fail "setup" "the namespace cluster could not be built"; exit 1; }
+
+# A LoadBalancer Service with everything: nodePort 30080, an external IP, an
+# ingress IP in VIP mode and one in Proxy mode (not for kube-proxy to serve);
+# and a NodePort UDP Service.
+web_service() {
+	cat <<JSON
+{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"e2e"},
+ "spec":{"type":"LoadBalancer","clusterIP":"$WEB_VIP","clusterIPs":["$WEB_VIP"],"ipFamilies":["IPv4"],
+  "externalIPs":["$EXTERNAL_IP"],
+  "ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080,"nodePort":30080}]},
+ "status":{"loadBalancer":{"ingress":[{"ip":"$LB_IP","ipMode":"VIP"},{"ip":"$LB_PROXY_IP","ipMode":"Proxy"}]}}}
+JSON
+}
+echo_service() {
+	cat <<JSON
+{"apiVersion":"v1","kind":"Service","metadata":{"name":"echo","namespace":"e2e"},
+ "spec":{"type":"NodePort","clusterIP":"$ECHO_VIP","clusterIPs":["$ECHO_VIP"],"ipFamilies":["IPv4"],
+  "ports":[{"name":"udp","port":53,"protocol":"UDP","targetPort":5353,"nodePort":30053}]}}
+JSON
+}
+FILE=$RUN_DIR/parity.json
+k8s_list "$(web_service)" "$(echo_service)" "$(k8s_slice web web-x7k2p "$ALL_PODS" http:8080/TCP)" \
+	"$(k8s_slice echo echo-q9v4m "$ALL_PODS" udp:5353/UDP)" >"$FILE"
+
+# reaches_all_pods URL: new connections from the client until every pod
+# answered (bounded: 60 requests).
+reaches_all_pods() {
+	local seen="" body i
+	for ((i = 0; i < 60; i++)); do
+		body=$(curl_vip "$1" 2>/dev/null) || return 1
+		[[ " $seen " == *" $body "* ]] || seen+=" $body"
+		[ "$(wc -w <<<"$seen")" -eq 3 ] && return 0
+	done
+	return 1
+}
+
+name="attach with the NIC's address as the NodePort address, apply a LoadBalancer and a NodePort Service"
+if ! out=$(xs attach "$NIC" 2>&1) || ! out2=$(xs apply "$FILE" 2>&1); then
+	fail "$name" "$out $out2"
+	exit 1
+fi
+scopes=$(xs list --json | jq -r '.frontends[] | "\(.name) \(.scope) \(.address):\(.port)/\(.protocol)"' | sort | tr '\n' ';')
+want="echo ClusterIP $ECHO_VIP:53/UDP;echo NodePort $NODE_IP:30053/UDP;web ClusterIP $WEB_VIP:80/TCP;web ExternalIP $EXTERNAL_IP:80/TCP;web LoadBalancer $LB_IP:80/TCP;web NodePort $NODE_IP:30080/TCP;"
+if [ "$scopes" = "$want" ]; then
+	pass "$name"
+else
+	fail "$name" "list shows '$scopes', want '$want'"
+fi
+
+name="should be able to create a functioning NodePort service (TCP, from outside)"
+if reaches_all_pods "http://$NODE_IP:30080/"; then
+	pass "$name"
+else
+	fail "$name" "http://$NODE_IP:30080/ did not reach all three pods"
+fi
+
+name="should be able to create a functioning NodePort service (UDP, from outside)"
+answers=$(in_cl "$TOOLS/udpq" "$NODE_IP" 30053 --count 30 --timeout-ms 1000 2>&1)
+if [ "$(grep -cx 'pod[123]' <<<"$answers")" -eq 30 ] && [ "$(sort -u <<<"$answers" | wc -l)" -eq 3 ]; then
+	pass "$name"
+else
+	fail "$name" "30 queries to $NODE_IP:30053 got: $(sort <<<"$answers" | uniq -c | tr '\n' ' ')"
+fi
+
+name="should be able to connect to an external IP"
+if reaches_all_pods "http://$EXTERNAL_IP/"; then
+	pass "$name"
+else
+	fail "$name" "http://$EXTERNAL_IP/ did not reach all three pods"
+fi
+
+name="load-balancer ingress IP (ipMode VIP) is served; ipMode Proxy is not"
+if ! reaches_all_pods "http://$LB_IP/"; then
+	fail "$name" "http://$LB_IP/ did not reach all three pods"
+elif body=$(curl_vip --max-time 1 "http://$LB_PROXY_IP/" 2>/dev/null); then
+	fail "$name" "the Proxy-mode ingress IP $LB_PROXY_IP answered: $body"
+else
+	pass "$name"
+fi
+
+name="a port of the node that is not a NodePort is left alone"
+hits0=$(xs list --json | jq '.global.hit')
+if body=$(curl_vip --max-time 1 "http://$NODE_IP:30081/" 2>/dev/null); then
+	fail "$name" "$NODE_IP:30081 answered: $body"
+elif [ "$(xs list --json | jq '.global.hit')" != "$hits0" ]; then
+	fail "$name" "the datapath translated a packet to $NODE_IP:30081"
+else
+	pass "$name"
+fi
+
+name="--nodeport-addresses picks the NodePort addresses by CIDR; a bad CIDR is misuse"
+xs attach "$NIC" --nodeport-addresses 198.51.100.0/24 >/dev/null 2>&1
+xs apply "$FILE" >/dev/null 2>&1
+none=$(xs list --json | jq '[.frontends[] | select(.scope == "NodePort")] | length')
+xs attach "$NIC" --nodeport-addresses 10.0.0.0/8,198.18.0.0/24 >/dev/null 2>&1
+xs apply "$FILE" >/dev/null 2>&1
+back=$(xs list --json | jq -r '[.frontends[] | select(.scope == "NodePort") | .address] | unique | join(",")')
+xs attach "$NIC" --nodeport-addresses 198.18.0.0/33 >/dev/null 2>"$RUN_DIR/cidr.err"
+rc=$?
+if [ "$none" != 0 ] || [ "$back" != "$NODE_IP" ] || [ "$rc" != 2 ] || ! grep -q '198.18.0.0/33' "$RUN_DIR/cidr.err"; then
+	fail "$name" "NodePorts with 198.51.100.0/24: $none (want 0); with 198.18.0.0/24: $back (want $NODE_IP); bad CIDR exit $rc: $(cat "$RUN_DIR/cidr.err")"
+else
+	pass "$name"
+fi
+
+xs_status
