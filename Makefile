@@ -2,6 +2,11 @@
 # xdpsvc: `make` builds build/xdpsvc (BPF objects embedded via bpftool
 # skeletons); `make test` installs what is missing, builds and runs all tests.
 
+# SANITIZE=1: the loader, the C tests and the tools with ASan and UBSan, in
+# their own directory (build-san) so a normal build in build/ stays as it is.
+ifeq ($(SANITIZE),1)
+BUILD   ?= build-san
+endif
 BUILD   ?= build
 CLANG   ?= clang
 BPFTOOL ?= bpftool
@@ -53,7 +58,7 @@ TEST_BINS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
 .PHONY: all clean install uninstall test test-bins deps demo bench
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY: $(BPF_OBJS) $(SKELS)
 
 all: $(BUILD)/xdpsvc
 
@@ -80,7 +85,13 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJS) $(LOADER_HDRS) $(wildcard tests/*.h) | $
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Iloader -Itests $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS) -o $@
 
-test-bins: $(BUILD)/xdpsvc $(TEST_BINS)
+# BPF fixtures of the tests (tests/bpf/*.bpf.c), loaded with ip link.
+TEST_BPF    := $(patsubst tests/bpf/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(wildcard tests/bpf/*.bpf.c))
+$(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c | $(BUILD)/tests
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
+
+test-bins: $(BUILD)/xdpsvc $(TEST_BINS) $(TEST_BPF)
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -110,3 +121,25 @@ uninstall:
 
 clean:
 	rm -rf $(BUILD)
+
+# --- fuzzing the config reader (tests/fuzz/): libFuzzer + ASan + UBSan.
+# `make fuzz` runs it FUZZ_SECONDS on the working corpus $(BUILD)/fuzz/corpus
+# (seeded from tests/fuzz/corpus), writes what it finds to
+# $(BUILD)/fuzz/artifacts and fails if it found anything; `make test` runs it
+# 60 s as the suite tests/fuzz_config.sh (FUZZ_SECONDS there).
+FUZZ_SECONDS ?= 300
+FUZZ_SRCS   := loader/k8s.c loader/model.c loader/addr.c
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	       -fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter \
+	       -Iinclude -Iloader -D_GNU_SOURCE
+.PHONY: fuzz fuzz-bin
+$(BUILD)/fuzz:
+	$(Q)mkdir -p $@
+$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_SRCS) $(LOADER_HDRS) | $(BUILD)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS) -lyaml -o $@
+fuzz-bin: $(BUILD)/fuzz/fuzz_config
+test-bins: $(BUILD)/fuzz/fuzz_config
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-bin
+	$(Q)BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz_config.sh

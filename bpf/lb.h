@@ -142,7 +142,7 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 	if (sv->count == 0 || !(be = xs_select(sv, &be_id))) {
 		if (ss)
 			ss->no_backend++;
-		xs_count(drop_no_backend);
+		xs_count(no_backend);
 		return XS_FWD_NO_BACKEND;
 	}
 	*addr = be->addr;

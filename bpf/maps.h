@@ -83,6 +83,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xs_svc_meta SEC(".maps");
 
+/* Token bucket of the rejects, per CPU. Written by the datapath. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xs_reject_rl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_reject_rl SEC(".maps");
+
 /* Settings given at attach (timeouts). Written by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -5,6 +5,7 @@
  * frontend passes untouched. */
 #include "lb.h"
 #include "csum.h"
+#include "reject.h"
 
 #define AF_INET 2
 
@@ -70,8 +71,15 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 	cfg = xs_config_get();
 	if (!cfg)
 		return XDP_PASS;
-	if (xs_forward(&p, sv, cfg, 0, &be_addr, &be_port) != XS_FWD_OK)
+	switch (xs_forward(&p, sv, cfg, 0, &be_addr, &be_port)) {
+	case XS_FWD_OK:
+		break;
+	case XS_FWD_NO_BACKEND:
+		/* A Local policy without a local endpoint drops (kube-proxy). */
+		return sv->flags & XS_SVC_F_NO_REJECT ? XDP_DROP : xs_reject(ctx, &p);
+	default:
 		return XDP_DROP;
+	}
 
 	__be32 old_addr = p.iph->daddr;
 	__be16 old_port = *p.dport_p;

@@ -56,10 +56,14 @@ struct xs_svc_key {
 
 struct xs_svc_value {
 	__u32 svc_id;     /* index into xs_svc_stats / xs_svc_meta, key of xs_slots */
-	__u16 count;      /* number of backends in the active generation; 0 = drop */
+	__u16 count;      /* number of backends in the active generation; 0: reject or drop */
 	__u8 gen;         /* active slot generation, 0 or 1 */
-	__u8 flags;
+	__u8 flags;       /* XS_SVC_F_* */
 };
+
+/* A Local traffic policy without a local endpoint drops instead of rejecting
+ * (kube-proxy). */
+#define XS_SVC_F_NO_REJECT 0x01
 
 /* --- xs_vip_bits (array of 64-bit words): a one-hash Bloom filter of the
  * frontend addresses. A packet whose destination's bit is clear is not for
@@ -140,7 +144,7 @@ struct xs_ct_value {
  * packet. A zero timeout means the default above. */
 /* Bump whenever a key or value declared here changes meaning, so that
  * `attach` refuses pinned maps from an older layout instead of misreading them. */
-#define XS_LAYOUT_VERSION 3
+#define XS_LAYOUT_VERSION 5
 
 #define XS_CFG_NO_FAST_PATH 0x1 /* XDP passes translated packets to the stack */
 #define XS_MAX_NODEPORT_ADDRS 15
@@ -151,6 +155,10 @@ struct xs_config {
 	__u64 ct_tcp_timeout_ns;
 	__u64 ct_tcp_close_timeout_ns;
 	__u64 ct_udp_timeout_ns;
+	/* This node, for Local traffic policies and topology hints
+	 * (attach --node-name, --zone). */
+	char node_name[XS_NAME_LEN];
+	char zone[XS_NAME_LEN];
 	/* The node's NodePort addresses (attach --nodeport-addresses). */
 	__u32 n_nodeport_addrs;
 	__be32 nodeport_addrs[XS_MAX_NODEPORT_ADDRS];
@@ -162,7 +170,7 @@ struct xs_svc_stats {
 	__u64 packets;
 	__u64 bytes;
 	__u64 new_flows;
-	__u64 no_backend;  /* dropped: no ready endpoint */
+	__u64 no_backend;  /* no usable endpoint: rejected or dropped */
 };
 
 /* --- xs_global_stats (per-CPU array, one entry): why packets went where. */
@@ -174,7 +182,11 @@ struct xs_global_stats {
 	__u64 pass_miss;       /* TCP/UDP not addressed to a frontend */
 	__u64 hit;             /* translated to a backend (XDP or tc DNAT) */
 	__u64 new_flow;        /* backend chosen for a new flow */
-	__u64 drop_no_backend; /* frontend with no ready endpoint */
+	__u64 no_backend;      /* frontend with no usable endpoint: rejected or dropped */
+	__u64 reject_rst;      /* ... answered with a TCP RST (XDP_TX) */
+	__u64 reject_icmp;     /* ... answered with ICMP port unreachable (XDP_TX) */
+	__u64 reject_limited;  /* ... dropped: over the reject rate limit, or a frame the
+				* reject does not rebuild (802.1Q, IP options) */
 	__u64 drop_ct_full;    /* conntrack insert failed */
 	__u64 tcp_backend_gone; /* TCP mid-stream packet kept on its removed backend */
 	__u64 ct_expired;      /* conntrack entry found idle past its timeout */
@@ -189,6 +201,17 @@ enum xs_scope {
 	XS_SCOPE_NODEPORT = 1, /* a node address : spec.ports[].nodePort */
 	XS_SCOPE_EXTERNAL = 2, /* spec.externalIPs[] */
 	XS_SCOPE_LB = 3,       /* status.loadBalancer.ingress[].ip */
+};
+
+/* Rejects sent per CPU per second at most, and the burst (token bucket). */
+#define XS_REJECT_RATE 1000
+#define XS_REJECT_BURST 100
+
+/* --- xs_reject_rl (per-CPU array, one entry): the rejects' token bucket.
+ * Written by the datapath. */
+struct xs_reject_rl {
+	__u64 tokens;
+	__u64 last_ns;
 };
 
 /* --- xs_svc_meta (array indexed by svc_id): who a frontend belongs to.

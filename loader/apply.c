@@ -34,6 +34,7 @@ static double ms_between(const struct timespec *a, const struct timespec *b)
 int xs_apply_files(const struct xs_apply_req *req, FILE *out)
 {
 	struct xs_addr nodeport[XS_MAX_NODEPORT_ADDRS];
+	struct xs_config cfg;
 	struct xs_config_opts co = { .notes = stderr, .errors = stderr, .nodeport_addrs = nodeport };
 	struct xs_model model = {};
 	struct xs_apply_result r;
@@ -42,11 +43,16 @@ int xs_apply_files(const struct xs_apply_req *req, FILE *out)
 	int err, lock;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* The node's NodePort addresses come with the pinned state. */
-	err = xs_pin_dir_ensure(req->pin, false) ?:
-	      xs_pinned_nodeport_addrs(req->pin, nodeport, &co.n_nodeport_addrs);
+	/* This node's identity comes with the pinned state. */
+	err = xs_check_privileges("apply") ?:
+	      xs_pin_dir_ensure(req->pin, false) ?:
+	      xs_pinned_config(req->pin, &cfg);
 	if (err)
 		return err;
+	for (__u32 i = 0; i < cfg.n_nodeport_addrs; i++)
+		nodeport[co.n_nodeport_addrs++] = (struct xs_addr){ .family = AF_INET, .v4.s_addr = cfg.nodeport_addrs[i] };
+	co.node_name = cfg.node_name;
+	co.zone = cfg.zone;
 	/* Read and validate everything before touching a map. */
 	err = xs_config_load(req->files, req->nfiles, &co, &model);
 	if (err)

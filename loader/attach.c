@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -9,7 +10,9 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
@@ -26,6 +29,12 @@
 #define XS_TC_PRIO 1
 
 static bool libbpf_verbose;
+/* While set (and not verbose), libbpf's messages are kept out of stderr: a
+ * query that may fail, or a step whose failure we report ourselves, in one
+ * sentence that includes the kernel's own message (kernel_msg). */
+static bool libbpf_quiet;
+static char kernel_msg[256];
+#define KERNEL_MSG_PREFIX "libbpf: Kernel error message: "
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -34,6 +43,13 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	char msg[1024];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (libbpf_quiet && !libbpf_verbose) {
+		if (!strncmp(msg, KERNEL_MSG_PREFIX, strlen(KERNEL_MSG_PREFIX))) {
+			snprintf(kernel_msg, sizeof(kernel_msg), "%.200s", msg + strlen(KERNEL_MSG_PREFIX));
+			kernel_msg[strcspn(kernel_msg, "\n")] = 0;
+		}
+		return 0;
+	}
 	/* bpf_tc_hook_create() on an existing clsact qdisc: expected, not news. */
 	if (!libbpf_verbose && strstr(msg, "Exclusivity flag on"))
 		return 0;
@@ -51,6 +67,60 @@ static bool is_bpffs(const char *path)
 	struct statfs st;
 
 	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
+{
+	return d[cap / 32].effective & (1U << (cap % 32));
+}
+
+/*
+ * Say early, in one sentence, what a process without the capabilities gets
+ * wrong, instead of an EPERM/EACCES from deep inside (bpf(), netlink, statfs
+ * of a 0700 pin directory). attach and detach load or attach programs:
+ * CAP_NET_ADMIN and CAP_BPF (or CAP_SYS_ADMIN); the other commands read or
+ * write the pinned maps: CAP_BPF or CAP_SYS_ADMIN. Mounting a bpffs also
+ * needs CAP_SYS_ADMIN; that is said where it happens.
+ */
+int xs_check_privileges(const char *cmd)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+	bool progs = cmd && (!strcmp(cmd, "attach") || !strcmp(cmd, "detach"));
+	bool bpf, net;
+
+	if (syscall(SYS_capget, &h, d))
+		return 0; /* cannot tell: the kernel will say */
+	bpf = has_cap(d, CAP_BPF) || has_cap(d, CAP_SYS_ADMIN);
+	net = !progs || has_cap(d, CAP_NET_ADMIN);
+	if (bpf && net)
+		return 0;
+	fprintf(stderr, "xdpsvc%s%s: this process lacks %s%s%s, which %s needs: run xdpsvc as root\n",
+		cmd ? " " : "", cmd ?: "", bpf ? "" : "CAP_BPF (or CAP_SYS_ADMIN)", bpf || net ? "" : " and ",
+		net ? "" : "CAP_NET_ADMIN",
+		progs ? "loading and attaching the BPF programs" : "using the pinned BPF maps");
+	return -EPERM;
+}
+
+/* Is dir a directory with something in it? */
+static bool dir_has_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool any = false;
+
+	if (!d)
+		return false;
+	while (!any && (e = readdir(d)))
+		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return any;
+}
+
+static const char *netns_hint(const char *pin)
+{
+	return strncmp(pin, "/sys/fs/bpf", 11) ? "" :
+	       " (note that 'ip netns exec' hides /sys/fs/bpf: use --pin-path on a bpffs mounted outside /sys)";
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -72,31 +142,66 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/* The state is root's alone: 0700 whatever the umask or whoever made the
+ * directory (bpf_obj_pin creates the pins 0600). */
+static int make_private(const char *pin)
+{
+	int err;
+
+	if (!chmod(pin, 0700))
+		return 0;
+	err = -errno;
+	fprintf(stderr, "xdpsvc: cannot make %s private (mode 0700): %s\n", pin, strerror(-err));
+	return err;
+}
+
 int xs_pin_dir_ensure(const char *pin, bool create)
 {
 	char parent[PATH_MAX];
+	struct stat st;
 	int err;
 
-	if (is_bpffs(pin))
-		return 0;
+	/* Without the capabilities the checks below would fail for the wrong
+	 * reason (a root-only pin directory cannot even be looked at). */
+	err = xs_check_privileges(create ? "attach" : NULL);
+	if (err)
+		return err;
+	if (is_bpffs(pin)) {
+		if (stat(pin, &st) || S_ISDIR(st.st_mode))
+			return create ? make_private(pin) : 0;
+		fprintf(stderr, "xdpsvc: %s is a file, not a pin directory: pass the --pin-path "
+			"that 'xdpsvc attach' used\n", pin);
+		return -ENOTDIR;
+	}
 	if (!create) {
-		fprintf(stderr, "xdpsvc: no xdpsvc state under %s (not a directory on a bpffs): run "
-			"'xdpsvc attach DEV' first%s\n", pin,
-			strncmp(pin, "/sys/fs/bpf", 11) ? "" :
-			"; note that 'ip netns exec' hides /sys/fs/bpf, use --pin-path on a bpffs "
-			"mounted outside /sys");
+		if (stat(pin, &st))
+			fprintf(stderr, "xdpsvc: no xdpsvc state under %s (no such directory): run "
+				"'xdpsvc attach DEV' first%s\n", pin, netns_hint(pin));
+		else
+			fprintf(stderr, "xdpsvc: %s is not on a bpffs, so it holds no xdpsvc state: pass the "
+				"--pin-path that 'xdpsvc attach' used (a directory on a bpffs)%s\n", pin,
+				netns_hint(pin));
 		return -ENOENT;
 	}
 	if (snprintf(parent, sizeof(parent), "%s", pin) >= (int)sizeof(parent))
 		return -ENAMETOOLONG;
 	dirname(parent);
 	if (!is_bpffs(parent)) {
+		/* A bpffs mounted there would hide what the directory holds. */
+		if (dir_has_entries(parent)) {
+			fprintf(stderr, "xdpsvc: %s is not on a bpffs and its parent %s is a non-empty "
+				"directory, which xdpsvc will not hide under a new bpffs: pass a --pin-path on "
+				"a bpffs, or mount one first (mount -t bpf bpf DIR)%s\n", pin, parent,
+				netns_hint(pin));
+			return -ENOTEMPTY;
+		}
 		err = mkdir_p(parent, 0700);
 		if (!err && mount("bpf", parent, "bpf", 0, "mode=0700"))
 			err = -errno;
 		if (err) {
-			fprintf(stderr, "xdpsvc: %s is not on a bpffs and mounting one on %s failed: %s\n",
-				pin, parent, strerror(-err));
+			fprintf(stderr, "xdpsvc: %s is not on a bpffs and mounting one on %s failed: %s%s\n",
+				pin, parent, strerror(-err),
+				err == -EPERM ? " (mounting needs CAP_SYS_ADMIN: run xdpsvc as root)" : "");
 			return err;
 		}
 		fprintf(stderr, "xdpsvc: note: there was no bpffs at %s; mounted one there\n", parent);
@@ -110,7 +215,7 @@ int xs_pin_dir_ensure(const char *pin, bool create)
 		fprintf(stderr, "xdpsvc: %s is not on a bpffs\n", pin);
 		return -EINVAL;
 	}
-	return 0;
+	return make_private(pin);
 }
 
 static int pin_prog(struct bpf_program *prog, const char *pin, const char *name)
@@ -168,6 +273,8 @@ static int attach_xdp(const struct xs_attach_opts *o, int ifindex, int prog_fd)
 			"detach it or use --force to replace it\n", o->dev, cur, name[0] ? name : "?");
 		return -EBUSY;
 	}
+	kernel_msg[0] = 0;
+	libbpf_quiet = true;
 	if (cur && xdp_mode_flag(mode) == want) {
 		/* Same mode: swap atomically, no moment without a program. */
 		int old_fd = bpf_prog_get_fd_by_id(cur);
@@ -181,24 +288,57 @@ static int attach_xdp(const struct xs_attach_opts *o, int ifindex, int prog_fd)
 			bpf_xdp_detach(ifindex, xdp_mode_flag(mode), NULL);
 		err = bpf_xdp_attach(ifindex, prog_fd, want, NULL);
 	}
+	libbpf_quiet = false;
 	if (err)
-		fprintf(stderr, "xdpsvc: cannot attach XDP in %s mode to %s: %s%s\n",
+		fprintf(stderr, "xdpsvc: cannot attach XDP in %s mode to %s: %s%s%s%s%s\n",
 			o->generic ? "generic" : "native", o->dev, strerror(-err),
-			!o->generic && err == -EOPNOTSUPP ? " (the driver has no native XDP: try --xdp-mode generic)" : "");
+			kernel_msg[0] ? " (" : "", kernel_msg, kernel_msg[0] ? ")" : "",
+			!o->generic && err == -EOPNOTSUPP ? "; the driver has no native XDP: try --xdp-mode generic" : "");
 	return err;
 }
 
-static int attach_tc(const char *dev, int ifindex, enum bpf_tc_attach_point where, int prog_fd)
+/*
+ * What an attach added, so that a failure further on (typically a device
+ * without native XDP) takes it back and leaves the device and the pin
+ * directory as they were. A re-attach replaces programs in place; it undoes
+ * only what it added.
+ */
+struct undo {
+	bool new_dir;      /* the pin directory did not exist */
+	bool new_mount;    /* ... nor a bpffs on its parent */
+	bool new_qdisc;    /* we created the clsact qdisc */
+	bool new_tc[2];    /* we added our filter on egress, ingress */
+};
+
+static bool tc_ours(int ifindex, enum bpf_tc_attach_point where)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = XS_TC_HANDLE, .priority = XS_TC_PRIO);
+
+	bool ours;
+
+	libbpf_quiet = true; /* no qdisc, no filter: the kernel says so */
+	ours = !bpf_tc_query(&hook, &to);
+	libbpf_quiet = false;
+	return ours;
+}
+
+static int attach_tc(const char *dev, int ifindex, enum bpf_tc_attach_point where, int prog_fd,
+		     struct undo *u)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
 	LIBBPF_OPTS(bpf_tc_opts, to, .handle = XS_TC_HANDLE, .priority = XS_TC_PRIO,
 		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	bool had = tc_ours(ifindex, where);
 	int err = bpf_tc_hook_create(&hook);
 
 	if (err && err != -EEXIST) {
 		fprintf(stderr, "xdpsvc: cannot create the clsact qdisc on %s: %s\n", dev, strerror(-err));
 		return err;
 	}
+	if (!err)
+		u->new_qdisc = true;
+	u->new_tc[where == BPF_TC_INGRESS] = !had;
 	err = bpf_tc_attach(&hook, &to);
 	if (err)
 		fprintf(stderr, "xdpsvc: cannot attach the tc %s program to %s: %s\n",
@@ -284,16 +424,69 @@ static void unpin_maps(struct bpf_object *obj, const char *pin)
 	}
 }
 
+static void unpin(const char *pin, const char *name);
+
+static void undo_attach(const struct undo *u, const struct xs_attach_opts *o, int ifindex,
+			struct bpf_object *obj)
+{
+	static const enum bpf_tc_attach_point hooks[] = { BPF_TC_EGRESS, BPF_TC_INGRESS };
+	char parent[PATH_MAX];
+
+	for (unsigned i = 0; i < 2 && !u->new_qdisc; i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = hooks[i]);
+		LIBBPF_OPTS(bpf_tc_opts, to, .handle = XS_TC_HANDLE, .priority = XS_TC_PRIO);
+
+		if (u->new_tc[i])
+			bpf_tc_detach(&hook, &to);
+	}
+	if (u->new_qdisc) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+		bpf_tc_hook_destroy(&hook);
+	}
+	if (!u->new_dir)
+		return;
+	unpin(o->pin, XS_PROG_XDP);
+	unpin(o->pin, XS_PROG_TC_EGRESS);
+	unpin(o->pin, XS_PROG_TC_INGRESS);
+	if (obj)
+		unpin_maps(obj, o->pin);
+	if (rmdir(o->pin) && errno != ENOENT)
+		fprintf(stderr, "xdpsvc: cannot remove %s: %s\n", o->pin, strerror(errno));
+	snprintf(parent, sizeof(parent), "%s", o->pin);
+	if (u->new_mount && umount2(dirname(parent), MNT_DETACH) && errno != EINVAL)
+		fprintf(stderr, "xdpsvc: cannot unmount the bpffs at %s: %s\n", parent, strerror(errno));
+}
+
+/* Without vmlinux BTF: the programs need no CO-RE, so this is only worth
+ * saying when loading failed. */
+static const char *btf_hint(void)
+{
+	return access("/sys/kernel/btf/vmlinux", F_OK) ? " (this kernel exposes no BTF: "
+	       "/sys/kernel/btf/vmlinux is missing; a kernel built with CONFIG_DEBUG_INFO_BTF=y is the "
+	       "first thing to try)" : "";
+}
+
 int xs_attach(const struct xs_attach_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin);
 	struct xs_xdp *x = NULL;
 	struct xs_tc *t = NULL;
+	struct undo u = {};
+	char parent[PATH_MAX];
+	struct stat st;
 	int ifindex, err;
 
+	err = xs_check_privileges("attach");
+	if (err)
+		return err;
 	ifindex = dev_index(o->dev);
 	if (!ifindex)
 		return -ENODEV;
+	snprintf(parent, sizeof(parent), "%s", o->pin);
+	u.new_dir = stat(o->pin, &st) != 0;
+	u.new_mount = u.new_dir && !is_bpffs(dirname(parent));
 	err = xs_pin_dir_ensure(o->pin, true);
 	if (err)
 		return err;
@@ -345,7 +538,7 @@ int xs_attach(const struct xs_attach_opts *o)
 			err = -errno;
 	}
 	if (err) {
-		fprintf(stderr, "xdpsvc: cannot load the BPF programs: %s\n", strerror(-err));
+		fprintf(stderr, "xdpsvc: cannot load the BPF programs: %s%s\n", strerror(-err), btf_hint());
 		goto out;
 	}
 	err = pin_prog(x->progs.xs_xdp_ingress, o->pin, XS_PROG_XDP) ?:
@@ -355,10 +548,12 @@ int xs_attach(const struct xs_attach_opts *o)
 		goto out;
 	/* tc first: replies must be translated back as soon as XDP starts
 	 * translating requests. */
-	err = attach_tc(o->dev, ifindex, BPF_TC_EGRESS, bpf_program__fd(t->progs.xs_tc_egress)) ?:
-	      attach_tc(o->dev, ifindex, BPF_TC_INGRESS, bpf_program__fd(t->progs.xs_tc_ingress)) ?:
+	err = attach_tc(o->dev, ifindex, BPF_TC_EGRESS, bpf_program__fd(t->progs.xs_tc_egress), &u) ?:
+	      attach_tc(o->dev, ifindex, BPF_TC_INGRESS, bpf_program__fd(t->progs.xs_tc_ingress), &u) ?:
 	      attach_xdp(o, ifindex, bpf_program__fd(x->progs.xs_xdp_ingress));
 out:
+	if (err)
+		undo_attach(&u, o, ifindex, x ? x->obj : NULL);
 	xs_tc__destroy(t);
 	xs_xdp__destroy(x);
 	return err;
@@ -377,9 +572,12 @@ int xs_detach(const char *dev, const char *pin, bool purge)
 {
 	static const enum bpf_tc_attach_point hooks[] = { BPF_TC_EGRESS, BPF_TC_INGRESS };
 	char name[BPF_OBJ_NAME_LEN];
-	int ifindex = dev_index(dev), err = 0;
+	int ifindex, err = xs_check_privileges("detach");
 	__u8 mode = 0;
 
+	if (err)
+		return err;
+	ifindex = dev_index(dev);
 	if (!ifindex)
 		return -ENODEV;
 	if (xdp_current(ifindex, &mode, name)) {

@@ -16,6 +16,10 @@ struct xs_attach_opts {
 	struct xs_config cfg; /* timeouts; zero fields take the defaults */
 };
 
+/* 0, or -EPERM after saying on stderr which capabilities this process lacks
+ * for cmd ("attach" and "detach" need more than the others; NULL: a command
+ * that only uses the pinned maps). */
+int xs_check_privileges(const char *cmd);
 /* Make sure pin is a directory on a bpffs. With create, mount a bpffs on its
  * parent when there is none (and say so) and create the directory. */
 int xs_pin_dir_ensure(const char *pin, bool create);

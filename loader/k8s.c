@@ -44,6 +44,8 @@ struct svc_vip {
 
 struct svc {
 	char ns[XS_NAME_LEN], name[XS_NAME_LEN];
+	bool internal_local;     /* internalTrafficPolicy: Local (ClusterIP) */
+	bool external_local;     /* externalTrafficPolicy: Local (NodePort, external, LB) */
 	struct xs_addr vip;
 	struct svc_vip *vips;    /* external and load-balancer IPs (IPv4) */
 	size_t n_vips;
@@ -61,6 +63,9 @@ struct ep {
 	struct xs_addr addr;     /* addresses[0] */
 	bool ready;
 	bool serving_terminating; /* serving and terminating: kept, or the fallback */
+	bool local;              /* nodeName is this node */
+	bool hinted;             /* has hints.forZones */
+	bool for_zone;           /* ... and one of them is this node's zone */
 };
 
 /* One EndpointSlice, or one subset of a legacy v1 Endpoints. */
@@ -533,6 +538,20 @@ static int read_extra_vips(struct ctx *c, yaml_node_t *obj, yaml_node_t *spec, s
 	return 0;
 }
 
+/* A traffic policy: Cluster (the default) or Local. */
+static int get_policy(struct ctx *c, yaml_node_t *spec, const char *key, bool *local)
+{
+	const char *v;
+	int err = get_str(c, spec, "spec", key, &v);
+
+	if (err)
+		return err;
+	if (v && strcmp(v, "Cluster") && strcmp(v, "Local"))
+		return fail(c, child(c, spec, key), "spec", key, "unknown traffic policy \"%.40s\" (expected Cluster or Local)", v);
+	*local = v && !strcmp(v, "Local");
+	return 0;
+}
+
 static int read_service(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 {
 	struct state *st = c->st;
@@ -571,7 +590,9 @@ static int read_service(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 	strcpy(s->ns, *ns ? ns : "default");
 	strcpy(s->name, name);
 	s->vip = vip;
-	if ((err = read_extra_vips(c, obj, spec, s)))
+	if ((err = read_extra_vips(c, obj, spec, s)) ||
+	    (err = get_policy(c, spec, "internalTrafficPolicy", &s->internal_local)) ||
+	    (err = get_policy(c, spec, "externalTrafficPolicy", &s->external_local)))
 		return err;
 	bool node_ports = type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));
 	if (seq_len(ports) && !(s->ports = calloc(seq_len(ports), sizeof(*s->ports))))
@@ -599,6 +620,8 @@ static int read_service(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 }
 
 /* --- EndpointSlice and Endpoints */
+
+static int read_ep_topology(struct ctx *c, yaml_node_t *it, const char *p, struct ep *ep);
 
 /* The ports of a slice or an Endpoints subset; a slice port may lack a number. */
 static int read_ep_ports(struct ctx *c, struct ep_set *set, const yaml_node_t *ports, const char *path,
@@ -699,8 +722,39 @@ static int read_slice(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 		    (err = get_bool(c, cond, q, "terminating", false, &terminating)))
 			return err;
 		ep->serving_terminating = serving && terminating;
+		if ((err = read_ep_topology(c, it, p, ep)))
+			return err;
 		if (set->ipv4)
 			set->n_eps++;
+	}
+	return 0;
+}
+
+/* nodeName and hints.forZones[].name of an endpoint, against this node's. */
+static int read_ep_topology(struct ctx *c, yaml_node_t *it, const char *p, struct ep *ep)
+{
+	yaml_node_t *hints, *zones;
+	const char *node;
+	char q[128];
+	int err;
+
+	if ((err = get_str(c, it, p, "nodeName", &node)))
+		return err;
+	ep->local = node && c->opts->node_name && *c->opts->node_name && !strcmp(node, c->opts->node_name);
+	at_key(q, sizeof(q), p, "hints");
+	if ((err = get_node(c, it, p, "hints", YAML_MAPPING_NODE, &hints)) ||
+	    (err = get_node(c, hints, q, "forZones", YAML_SEQUENCE_NODE, &zones)))
+		return err;
+	ep->hinted = seq_len(zones) > 0;
+	for (size_t i = 0; i < seq_len(zones); i++) {
+		yaml_node_t *z = item(c, zones, i);
+		char r[160];
+		const char *name;
+
+		at_index(r, sizeof(r), q, "forZones", i);
+		if ((err = want(c, z, YAML_MAPPING_NODE, r, NULL)) || (err = get_str(c, z, r, "name", &name)))
+			return err;
+		ep->for_zone |= name && c->opts->zone && *c->opts->zone && !strcmp(name, c->opts->zone);
 	}
 	return 0;
 }
@@ -1053,9 +1107,13 @@ static int push_kid(struct compose *k, int id)
 static int finish_node(struct compose *k, struct tree *t, int id, size_t base)
 {
 	size_t n = k->n_kids - base;
-	const int *kid = &k->kids[base];
+	const int *kid = k->kids ? k->kids + base : NULL; /* no kids yet: NULL + 0 is UB */
 	yaml_node_t *node = tnode(t, id);
 
+	if (!n) { /* an empty collection: no items, no pairs */
+		k->n_kids = base;
+		return 0;
+	}
 	if (node->type == YAML_SEQUENCE_NODE) {
 		yaml_node_item_t *it = arena_alloc(&t->mem, n * sizeof(*it));
 
@@ -1595,18 +1653,62 @@ static uint16_t set_port(const struct ep_set *s, const struct svc_port *sp)
 	return 0;
 }
 
-/* dst := src with its own copies of the backend lists. */
-static int copy_frontend(struct xs_frontend *dst, const struct xs_frontend *src)
+/*
+ * The endpoints of one frontend (kube-proxy's pkg/proxy/topology.go): the
+ * ready ones of the Service port — with a Local traffic policy only those on
+ * this node; cluster-wide only those hinted for this node's zone when every
+ * ready one has hints and some name the zone. With none, the serving and
+ * terminating ones serve (the fallback). Endpoints that do not serve but are
+ * serving (terminating, or ready elsewhere) keep their established flows.
+ */
+static int fill_endpoints(struct xs_frontend *fe, const struct ep_set *sets, size_t n_sets, bool slices,
+			  const struct svc_port *sp, bool local)
 {
-	*dst = *src;
-	dst->backends = dst->n_backends ? malloc(src->n_backends * sizeof(*src->backends)) : NULL;
-	dst->terminating = dst->n_terminating ? malloc(src->n_terminating * sizeof(*src->terminating)) : NULL;
-	if ((src->n_backends && !dst->backends) || (src->n_terminating && !dst->terminating))
+	size_t n = 0, n_ready = 0;
+	bool all_hinted = true, any_zone = false, by_zone;
+
+	for (size_t k = 0; k < n_sets; k++)
+		if (sets[k].legacy != slices && sets[k].ipv4 && set_port(&sets[k], sp)) {
+			n += sets[k].n_eps;
+			for (size_t e = 0; e < sets[k].n_eps; e++) {
+				const struct ep *ep = &sets[k].eps[e];
+
+				if (!ep->ready || (local && !ep->local))
+					continue;
+				n_ready++;
+				all_hinted &= ep->hinted;
+				any_zone |= ep->for_zone;
+			}
+		}
+	if (n && (!(fe->backends = calloc(n, sizeof(*fe->backends))) ||
+		  !(fe->terminating = calloc(n, sizeof(*fe->terminating)))))
 		return -ENOMEM;
-	if (src->n_backends)
-		memcpy(dst->backends, src->backends, src->n_backends * sizeof(*src->backends));
-	if (src->n_terminating)
-		memcpy(dst->terminating, src->terminating, src->n_terminating * sizeof(*src->terminating));
+	by_zone = !local && n_ready && all_hinted && any_zone;
+	for (size_t k = 0; k < n_sets; k++) {
+		const struct ep_set *set = &sets[k];
+		uint16_t port = set->legacy != slices && set->ipv4 ? set_port(set, sp) : 0;
+
+		for (size_t e = 0; port && e < set->n_eps; e++) {
+			const struct ep *ep = &set->eps[e];
+			struct xs_backend_addr ba = { ep->addr, port };
+			bool mine = !local || ep->local;
+
+			if (ep->ready && mine && (!by_zone || ep->for_zone))
+				fe->backends[fe->n_backends++] = ba;
+			else if (ep->ready || ep->serving_terminating)
+				fe->terminating[fe->n_terminating++] = ba;
+		}
+	}
+	if (!fe->n_backends) { /* the fallback: serving and terminating ones, mine */
+		for (size_t k = 0; k < n_sets; k++) {
+			const struct ep_set *set = &sets[k];
+			uint16_t port = set->legacy != slices && set->ipv4 ? set_port(set, sp) : 0;
+
+			for (size_t e = 0; port && e < set->n_eps; e++)
+				if (set->eps[e].serving_terminating && (!local || set->eps[e].local))
+					fe->backends[fe->n_backends++] = (struct xs_backend_addr){ set->eps[e].addr, port };
+		}
+	}
 	return 0;
 }
 
@@ -1650,10 +1752,12 @@ static int build(struct ctx *c, struct xs_model *out)
 			      !strcmp(st->sets[hi].svc, s->name); hi++)
 			slices |= !st->sets[hi].legacy;
 
+		/* this Service's sets (st->sets is NULL without any) */
+		const struct ep_set *sets = st->sets ? st->sets + lo : NULL;
+
 		for (size_t j = 0; j < s->n_ports; j++) {
 			const struct svc_port *sp = &s->ports[j];
 			struct xs_frontend *fe = &out->fe[out->n];
-			size_t n = 0;
 
 			refs[out->n++] = (struct fe_ref){ fe, &sp->at };
 			strcpy(fe->ns, s->ns);
@@ -1662,37 +1766,10 @@ static int build(struct ctx *c, struct xs_model *out)
 			fe->proto = sp->proto;
 			fe->vip = s->vip;
 			fe->port = sp->port;
-			for (size_t k = lo; k < hi; k++)
-				if (st->sets[k].legacy != slices && st->sets[k].ipv4 && set_port(&st->sets[k], sp))
-					n += st->sets[k].n_eps;
-			if (n && (!(fe->backends = calloc(n, sizeof(*fe->backends))) ||
-				  !(fe->terminating = calloc(n, sizeof(*fe->terminating))))) {
+			fe->flags = s->internal_local ? XS_SVC_F_NO_REJECT : 0;
+			if ((err = fill_endpoints(fe, sets, hi - lo, slices, sp, s->internal_local))) {
 				free(refs);
 				return oom(c);
-			}
-			/* Ready endpoints serve; serving-and-terminating ones keep
-			 * their flows, and serve new ones only when no endpoint is
-			 * ready at all (kube-proxy's fallback). */
-			for (size_t k = lo; k < hi; k++) {
-				const struct ep_set *set = &st->sets[k];
-				uint16_t port = set->legacy != slices && set->ipv4 ? set_port(set, sp) : 0;
-
-				for (size_t e = 0; port && e < set->n_eps; e++) {
-					struct xs_backend_addr ba = { set->eps[e].addr, port };
-
-					if (set->eps[e].ready)
-						fe->backends[fe->n_backends++] = ba;
-					else if (set->eps[e].serving_terminating)
-						fe->terminating[fe->n_terminating++] = ba;
-				}
-			}
-			if (!fe->n_backends) {
-				struct xs_backend_addr *t = fe->backends;
-
-				fe->backends = fe->terminating;
-				fe->n_backends = fe->n_terminating;
-				fe->terminating = t;
-				fe->n_terminating = 0;
 			}
 			/* The same port on the Service's other addresses. */
 			err = 0;
@@ -1701,12 +1778,16 @@ static int build(struct ctx *c, struct xs_model *out)
 				bool np = v >= s->n_vips;
 
 				refs[out->n++] = (struct fe_ref){ more, &sp->at };
-				if ((err = copy_frontend(more, fe)))
-					break;
+				*more = *fe;
+				more->backends = more->terminating = NULL;
+				more->n_backends = more->n_terminating = 0;
 				more->vip = np ? c->opts->nodeport_addrs[v - s->n_vips] : s->vips[v].addr;
 				more->scope = np ? XS_SCOPE_NODEPORT : s->vips[v].scope;
+				more->flags = s->external_local ? XS_SVC_F_NO_REJECT : 0;
 				if (np)
 					more->port = sp->node_port;
+				if ((err = fill_endpoints(more, sets, hi - lo, slices, sp, s->external_local)))
+					break;
 			}
 			if (err) {
 				free(refs);

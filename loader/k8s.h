@@ -16,6 +16,9 @@ struct xs_config_opts {
 	 * gets a frontend on each of them. */
 	const struct xs_addr *nodeport_addrs;
 	size_t n_nodeport_addrs;
+	/* This node's name and zone, for Local traffic policies and topology
+	 * hints; NULL or "" = unknown (no endpoint is local, no hints used). */
+	const char *node_name, *zone;
 };
 
 /*

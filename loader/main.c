@@ -44,7 +44,7 @@ struct cmd {
 	const char *name, *usage, *summary;
 	int min_pos, max_pos;     /* -1: unbounded */
 	int (*run)(struct args *a);
-	struct opt opts[20];
+	struct opt opts[24];
 };
 
 static int cmd_attach(struct args *a);
@@ -62,6 +62,9 @@ static const struct cmd cmds[] = {
 		  "replace an XDP program on DEV that is not xdpsvc's" },
 		{ { "nodeport-addresses", required_argument, NULL, 'N' }, "CIDR,...",
 		  "NodePorts answer on the node's addresses in these CIDRs (default: DEV's addresses)" },
+		{ { "node-name", required_argument, NULL, 'O' }, "NAME",
+		  "this node's name, as endpoints' nodeName says it (default: the host name)" },
+		{ { "zone", required_argument, NULL, 'Z' }, "ZONE", "this node's zone, for topology hints" },
 		{ { "no-fast-path", no_argument, NULL, 'F' }, NULL,
 		  "XDP passes translated packets to the stack instead of sending them on itself" },
 		{ { "recreate-maps", no_argument, NULL, 'R' }, NULL,
@@ -122,7 +125,7 @@ static void usage_cmd(FILE *f, const struct cmd *c)
  * the positionals end up at argv[optind...]. Misuse returns -EINVAL. */
 static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a)
 {
-	struct option longopts[20];
+	struct option longopts[24];
 	size_t n = 0;
 
 	for (const struct opt *o = c->opts; o->o.name; o++)
@@ -140,6 +143,15 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 		case 'R': a->recreate_maps = true; break;
 		case 'F': a->cfg.flags |= XS_CFG_NO_FAST_PATH; break;
 		case 'N': a->nodeport_cidrs = optarg; break;
+		case 'O':
+		case 'Z':
+			if (strlen(optarg) >= XS_NAME_LEN) {
+				fprintf(stderr, "xdpsvc %s: --%s is longer than %d characters\n", c->name,
+					ch == 'O' ? "node-name" : "zone", XS_NAME_LEN - 1);
+				return -EINVAL;
+			}
+			strcpy(ch == 'O' ? a->cfg.node_name : a->cfg.zone, optarg);
+			break;
 		case 'P': a->purge = true; break;
 		case 'n': a->dry_run = true; break;
 		case 'w': a->watch = true; break;
@@ -196,6 +208,8 @@ static int cmd_attach(struct args *a)
 
 	if (err)
 		return err == -EINVAL ? -XS_EMISUSE : err;
+	if (!o.cfg.node_name[0] && gethostname(o.cfg.node_name, sizeof(o.cfg.node_name) - 1))
+		o.cfg.node_name[0] = 0;
 	err = xs_attach(&o);
 	if (!err)
 		printf("attached to %s (XDP %s mode), state pinned under %s\n", o.dev,

@@ -264,6 +264,7 @@ static int state_read(const struct xs_maps *m, struct state *s)
 			memcpy(c->fe.name, meta.name, sizeof(meta.name));
 			memcpy(c->fe.port_name, meta.port_name, sizeof(meta.port_name));
 			c->fe.scope = meta.scope;
+			c->fe.flags = c->val.flags;
 			c->fe.ns[XS_NAME_LEN - 1] = c->fe.name[XS_NAME_LEN - 1] = 0;
 			c->fe.port_name[XS_PORT_NAME_LEN - 1] = 0;
 		}
@@ -763,10 +764,10 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 		const struct xs_frontend *f = &want->fe[j];
 		const struct cur_fe *cur = c == 0 ? &s.fe[i] : NULL;
 		struct xs_svc_key key = { .vip = f->vip.v4.s_addr, .port = f->port, .proto = f->proto };
-		struct xs_svc_value val = { .count = f->n_backends };
+		struct xs_svc_value val = { .count = f->n_backends, .flags = f->flags };
 		bool owner_changed = cur && !same_owner(&cur->fe, f);
 
-		if (cur && !owner_changed && same_backends(&cur->fe, f)) {
+		if (cur && !owner_changed && same_backends(&cur->fe, f) && cur->fe.flags == f->flags) {
 			live[n_live++] = (struct live){ cur->val.svc_id, cur->val.gen, cur->val.count };
 			i++, j++;
 			continue;
@@ -820,7 +821,7 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 					sk.index = rm;
 					w_queue(&w, WQ_SLOTS, &sk, &cur->slot_ids[last]);
 				}
-				if (val.count != cur->val.count)
+				if (val.count != cur->val.count || val.flags != cur->val.flags)
 					w_queue(&w, WQ_SERVICES, &key, &val);
 				/* A slot left past the count goes with the sweep below. */
 			} else {
@@ -915,7 +916,7 @@ static int sum_svc_stats(const struct xs_maps *m, __u32 id, struct xs_svc_stats 
 
 /* The global counters, summed over CPUs, as (name, value) pairs. */
 #define GLOBAL_FIELDS(X) X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) \
-	X(pass_miss) X(hit) X(new_flow) X(drop_no_backend) X(drop_ct_full) X(tcp_backend_gone) \
+	X(pass_miss) X(hit) X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(tcp_backend_gone) \
 	X(ct_expired) X(reply_nat) X(local_dnat) X(fast_path)
 
 static int sum_global_stats(const struct xs_maps *m, struct xs_global_stats *sum)
@@ -1110,27 +1111,24 @@ int xs_ct_flush(const struct xs_maps *m, const char *ns, const char *name, unsig
 	return err;
 }
 
-int xs_pinned_nodeport_addrs(const char *pin, struct xs_addr *out, size_t *n)
+int xs_pinned_config(const char *pin, struct xs_config *cfg)
 {
-	struct xs_config cfg = {};
 	char path[PATH_MAX];
 	__u32 zero = 0;
 	int fd, err = 0;
 
-	*n = 0;
+	memset(cfg, 0, sizeof(*cfg));
 	snprintf(path, sizeof(path), "%s/%s", pin, XS_MAP_CONFIG);
 	fd = bpf_obj_get(path);
-	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &cfg)) {
+	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, cfg)) {
 		err = -errno;
 		fprintf(stderr, "xdpsvc: cannot read %s: %s (run 'xdpsvc attach DEV' with the same --pin-path first)\n",
 			path, strerror(-err));
 	}
 	if (fd >= 0)
 		close(fd);
-	for (__u32 i = 0; !err && i < cfg.n_nodeport_addrs && i < XS_MAX_NODEPORT_ADDRS; i++) {
-		out[i].family = AF_INET;
-		out[i].v4.s_addr = cfg.nodeport_addrs[i];
-		(*n)++;
-	}
+	cfg->node_name[XS_NAME_LEN - 1] = cfg->zone[XS_NAME_LEN - 1] = 0;
+	if (cfg->n_nodeport_addrs > XS_MAX_NODEPORT_ADDRS)
+		cfg->n_nodeport_addrs = XS_MAX_NODEPORT_ADDRS;
 	return err;
 }

@@ -28,8 +28,8 @@ struct xs_apply_result {
 int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run, FILE *diff,
 	     struct xs_apply_result *r);
 int xs_list(const struct xs_maps *m, bool json, FILE *out);
-/* The NodePort addresses attach stored with the pinned state. */
-int xs_pinned_nodeport_addrs(const char *pin, struct xs_addr *out, size_t *n);
+/* The settings attach stored with the pinned state (node identity, ...). */
+int xs_pinned_config(const char *pin, struct xs_config *cfg);
 /* Translated flows (forward entries) with their service and idle time. */
 int xs_ct_list(const struct xs_maps *m, bool json, FILE *out);
 /* Delete conntrack entries, all or (ns non-NULL) those of one Service. */

@@ -25,6 +25,7 @@ struct xs_frontend {
 	char port_name[XS_PORT_NAME_LEN]; /* "" for an unnamed port */
 	uint8_t proto;            /* IPPROTO_TCP or IPPROTO_UDP */
 	uint8_t scope;            /* enum xs_scope: which of the Service's addresses */
+	uint8_t flags;            /* XS_SVC_F_* */
 	struct xs_addr vip;
 	uint16_t port;            /* host order */
 	struct xs_backend_addr *backends; /* sorted by (addr, port), no duplicates */

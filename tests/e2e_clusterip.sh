@@ -100,7 +100,7 @@ EMPTY=$RUN_DIR/empty-web.json
 BAD=$RUN_DIR/bad-ip.json
 manifest "$FULL" "$ALL_PODS" "$ALL_PODS"
 manifest "$NO_POD3" "$TWO_PODS" "$TWO_PODS"
-manifest "$EMPTY" "" "$ALL_PODS"
+manifest "$EMPTY" "" ""
 manifest "$BAD" "$(pod_ip 1) $(pod_ip 2) 198.18.1.300" "$ALL_PODS"
 
 # --- cases -------------------------------------------------------------------
@@ -246,19 +246,28 @@ else
 	fi
 fi
 
-name="service with no endpoints drops"
+name="should be rejected when no endpoints exist: connection refused at once (TCP), port unreachable (UDP)"
 if ! out=$(xs apply "$EMPTY" 2>&1); then
 	fail "$name" "xdpsvc apply exited non-zero: $out"
-elif body=$(curl_vip --max-time 1 "http://$WEB_VIP/" 2>/dev/null); then
-	fail "$name" "a request to $WEB_VIP:80 with no endpoints was answered: $body"
-elif ! drops=$(frontend_field e2e web .stats.no_backend) || ! [ "${drops:-0}" -gt 0 ] 2>/dev/null; then
-	fail "$name" "list --json: no_backend of e2e/web is '${drops:-}', want > 0"
-elif ! out=$(xs apply "$FULL" 2>&1); then
-	fail "$name" "restoring the endpoints failed: $out"
-elif ! sees_all_pods <<<"$(sample_until_all tcp 10 20 | grep -v '^none$')"; then
-	fail "$name" "after restoring the endpoints not every pod answers"
 else
-	pass "$name"
+	t0=$(date +%s%N)
+	curl_vip --max-time 2 "http://$WEB_VIP/" >/dev/null 2>"$RUN_DIR/refused.err"
+	rc=$? ms=$((($(date +%s%N) - t0) / 1000000))
+	udp=$(in_cl "$TOOLS/udpq" "$ECHO_VIP" 53 --timeout-ms 2000 2>&1)
+	drops=$(frontend_field e2e web .stats.no_backend)
+	if [ "$rc" != 7 ] || [ "$ms" -ge 1000 ]; then
+		fail "$name" "curl to $WEB_VIP:80 exited $rc after $ms ms (want 7, connection refused, within 1 s): $(cat "$RUN_DIR/refused.err")"
+	elif ! grep -q "Connection refused" <<<"$udp"; then
+		fail "$name" "a UDP query to $ECHO_VIP:53 got: $udp (want Connection refused)"
+	elif ! [ "${drops:-0}" -gt 0 ] 2>/dev/null; then
+		fail "$name" "list --json: no_backend of e2e/web is '${drops:-}', want > 0"
+	elif ! out=$(xs apply "$FULL" 2>&1); then
+		fail "$name" "restoring the endpoints failed: $out"
+	elif ! sees_all_pods <<<"$(sample_until_all tcp 10 20 | grep -v '^none$')"; then
+		fail "$name" "after restoring the endpoints not every pod answers"
+	else
+		pass "$name"
+	fi
 fi
 
 name="attach twice is harmless"

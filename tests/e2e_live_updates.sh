@@ -294,7 +294,8 @@ done
 manifest "$RUN_DIR/terminating.json" "$web_set" "$echo_set"
 out=$(xs apply "$RUN_DIR/terminating.json" 2>&1) || problems+=("apply with terminating endpoints failed: $out")
 new_tcp=$(for ((j = 0; j < 20; j++)); do curl_vip "http://$WEB_VIP/" 2>&1 || echo "curl-failed"; done)
-new_udp=$(in_cl "$TOOLS/udpq" "$ECHO_VIP" 53 --count 20 --timeout-ms 1000 2>&1)
+# From ports above the kernel's ephemeral range: flows no earlier case made.
+new_udp=$(in_cl "$TOOLS/udpq" "$ECHO_VIP" 53 --count 20 --timeout-ms 1000 --local-port 61000 2>&1)
 grep -qx "$tcp_pod" <<<"$new_tcp" && problems+=("new connections reached the terminating $tcp_pod: $(tally <<<"$new_tcp")")
 grep -qvx 'pod[123]' <<<"$new_tcp" && problems+=("new connections failed: $(tally <<<"$new_tcp")")
 grep -qx "$udp_pod" <<<"$new_udp" && problems+=("new UDP flows reached the terminating $udp_pod: $(tally <<<"$new_udp")")

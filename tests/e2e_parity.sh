@@ -120,4 +120,49 @@ else
 	pass "$name"
 fi
 
+# Endpoints with a nodeName: pod1 on this node (node-1), pod2 and pod3 elsewhere.
+slice_on_nodes() { # SERVICE SLICE "ADDR@NODE..." PORT
+	local svc=$1 slice=$2 eps="" sep="" e
+	for e in $3; do
+		eps+="$sep{\"addresses\":[\"${e%@*}\"],\"nodeName\":\"${e#*@}\",\"conditions\":{\"ready\":true}}"
+		sep=","
+	done
+	printf '{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"%s","namespace":"e2e",' "$slice"
+	printf '"labels":{"kubernetes.io/service-name":"%s"}},"addressType":"IPv4","ports":[%s],"endpoints":[%s]}' \
+		"$svc" "$(k8s_ports "$4")" "$eps"
+}
+local_service() { # NAME VIP NODEPORT: both traffic policies Local
+	cat <<JSON
+{"apiVersion":"v1","kind":"Service","metadata":{"name":"$1","namespace":"e2e"},
+ "spec":{"type":"NodePort","clusterIP":"$2","internalTrafficPolicy":"Local","externalTrafficPolicy":"Local",
+  "ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080,"nodePort":$3}]}}
+JSON
+}
+LOCAL_FILE=$RUN_DIR/local.json
+k8s_list "$(local_service local 198.19.0.50 30050)" "$(local_service remote 198.19.0.51 30051)" \
+	"$(slice_on_nodes local local-a "$(pod_ip 1)@node-1 $(pod_ip 2)@node-2 $(pod_ip 3)@node-2" http:8080/TCP)" \
+	"$(slice_on_nodes remote remote-a "$(pod_ip 2)@node-2 $(pod_ip 3)@node-2" http:8080/TCP)" >"$LOCAL_FILE"
+
+name="should only target nodes with endpoints: internalTrafficPolicy and externalTrafficPolicy Local use this node's endpoints"
+xs attach "$NIC" --node-name node-1 >/dev/null 2>&1
+out=$(xs apply "$LOCAL_FILE" 2>&1)
+answers=$(for ((j = 0; j < 20; j++)); do curl_vip "http://198.19.0.50/" 2>&1 || echo failed; done
+	  for ((j = 0; j < 20; j++)); do curl_vip "http://$NODE_IP:30050/" 2>&1 || echo failed; done)
+if [ "$(sort -u <<<"$answers")" = pod1 ]; then
+	pass "$name"
+else
+	fail "$name" "apply: $out; 40 requests (ClusterIP and NodePort) got: $(sort <<<"$answers" | uniq -c | tr '\n' ' ') (want pod1 only)"
+fi
+
+name="Local policy with no endpoint on this node drops (no reject): the client times out"
+curl_vip --max-time 1 "http://198.19.0.51/" >/dev/null 2>&1
+rc1=$?
+curl_vip --max-time 1 "http://$NODE_IP:30051/" >/dev/null 2>&1
+rc2=$?
+if [ "$rc1" = 28 ] && [ "$rc2" = 28 ]; then
+	pass "$name"
+else
+	fail "$name" "curl exit codes $rc1 (ClusterIP) and $rc2 (NodePort); want 28 (timed out), not 7 (refused)"
+fi
+
 xs_status

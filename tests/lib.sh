@@ -134,8 +134,8 @@ cluster_up() {
 	local n f ns
 	trap cluster_down EXIT
 	trap 'exit 130' INT TERM
-	for f in "$XDPSVC" "$TOOLS/podsrv" "$TOOLS/udpq"; do
-		[ -x "$f" ] || { echo "setup: $f is missing: run 'make test-bins'" >&2; return 1; }
+	for f in "$XDPSVC" "$TOOLS/podsrv" "$TOOLS/udpq" "$BUILD/tests/xdp_pass.bpf.o"; do
+		[ -f "$f" ] || { echo "setup: $f is missing: run 'make test-bins'" >&2; return 1; }
 	done
 	step mkdir -p "$BPFFS" || return 1
 	step mount -t bpf bpf "$BPFFS" || return 1
@@ -148,6 +148,10 @@ cluster_up() {
 	# A local socket leaves the L4 checksum to the (absent) hardware; the
 	# datapath on the peer cannot finish it, so the outside world computes it.
 	step ip netns exec "$NS_CL" ethtool -K cl0 tx off >/dev/null || return 1
+	# What XDP sends back out of the NIC (XDP_TX: rejects, backends behind
+	# the NIC) reaches a veth peer only when the peer runs XDP itself (the
+	# kernel's veth kicks the receiver only then); a wire needs nothing.
+	step ip -n "$NS_CL" link set dev cl0 xdpdrv obj "$BUILD/tests/xdp_pass.bpf.o" sec xdp || return 1
 	step ip -n "$NS_CL" route add 198.19.0.0/16 via "$NODE_IP" || return 1
 	step ip -n "$NS_CL" route add 198.18.1.0/24 via "$NODE_IP" || return 1
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
 # Runs every suite and counts its cases: the C suites $BUILD/tests/test_*,
-# then the end-to-end scripts tests/e2e_*.sh. A suite prints one line per
+# then the end-to-end scripts tests/e2e_*.sh, then the fuzzing scripts
+# tests/fuzz_*.sh (FUZZ_SECONDS each, default 60). A suite prints one line per
 # case, "PASS: name" or "FAIL: name: why"; anything else is shown but not
 # counted, except "SKIP: ...", which counts as a failure (every case must run
 # here). A suite that exits non-zero without a FAIL line counts as one
@@ -11,6 +12,11 @@
 # Env: BUILD (default build); TESTS=GLOB runs only the suites whose name
 # (test_model, e2e_clusterip, ...) matches the shell glob;
 # SUITE_TIMEOUT (seconds, default 900) bounds each suite.
+#
+# Binaries built with SANITIZE=1 (ASan, UBSan) write any report to a file in
+# a directory of this run (set through ASAN_OPTIONS and UBSAN_OPTIONS, so a
+# report is seen even from a command whose stderr or exit status a test
+# ignores); each report fails its suite and is shown.
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
@@ -27,11 +33,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 out=$(mktemp /tmp/xdpsvc-run.XXXXXX) || exit 1
-trap 'rm -f "$out"' EXIT
+san=$(mktemp -d /tmp/xdpsvc-san.XXXXXX) || exit 1
+trap 'rm -f "$out"; rm -rf "$san"' EXIT
+# World-writable: the privilege tests run the loader as nobody.
+chmod 1777 "$san"
+export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=0:log_path=$san/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$san/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
 # run_suite NAME CMD...: run one suite, show its output live, count its lines.
 run_suite() {
-	local name=$1 status p f s
+	local name=$1 status p f s r
 	shift
 	echo "=== $name"
 	timeout --kill-after=10 "$SUITE_TIMEOUT" "$@" 2>&1 | tee "$out"
@@ -51,6 +62,13 @@ run_suite() {
 		echo "FAIL: $name: ran no case"
 		failed=$((failed + 1))
 	fi
+	for r in "$san"/*; do
+		[ -f "$r" ] || continue
+		echo "FAIL: $name: sanitizer report ${r##*/}:"
+		cat "$r"
+		rm -f "$r"
+		failed=$((failed + 1))
+	done
 }
 
 suites=0
@@ -62,6 +80,15 @@ for t in "$BUILD"/tests/test_*; do
 	suites=$((suites + 1))
 done
 for t in tests/e2e_*.sh; do
+	[ -f "$t" ] || continue
+	name=${t##*/}
+	# shellcheck disable=SC2254
+	case ${name%.sh} in $TESTS) ;; *) continue ;; esac
+	run_suite "${name%.sh}" env BUILD="$BUILD" bash "$t"
+	suites=$((suites + 1))
+done
+
+for t in tests/fuzz_*.sh; do
 	[ -f "$t" ] || continue
 	name=${t##*/}
 	# shellcheck disable=SC2254

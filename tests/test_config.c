@@ -27,6 +27,7 @@ struct tcase {
 	const char *notes[MAX];  /* substrings of the notes */
 	const char *err[MAX];    /* substrings of the (single) error line */
 	const char *nodeport[MAX]; /* the node's NodePort addresses */
+	const char *node, *zone;   /* this node's name and zone */
 };
 
 /* The frontends of kubectl-list.json and kubectl-stream.yaml. */
@@ -115,6 +116,28 @@ static const struct tcase cases[] = {
 		  "shop/web/http TCP 192.0.2.2:80 [ExternalIP] -> 10.244.6.1:8080\n"
 		  "shop/web/http TCP 192.0.2.3:80 [LoadBalancer] -> 10.244.6.1:8080\n"
 		  "shop/web/http TCP 192.0.2.4:80 [LoadBalancer] -> 10.244.6.1:8080\n" },
+	{ .name = "internalTrafficPolicy Local: ClusterIP uses this node's endpoints, drops when none; "
+		  "other nodes' ready endpoints keep their flows",
+	  .files = { "policies.yaml" }, .node = "node-1", .nodeport = { "198.18.0.2" },
+	  .has = { "shop/int-local/http TCP 10.96.7.1:80 -> 10.244.1.1:8080 !drop-if-none ~10.244.2.1:8080",
+		   "shop/int-local-none/http TCP 10.96.7.2:80 -> (none) !drop-if-none ~10.244.2.2:8080" } },
+	{ .name = "externalTrafficPolicy Local: NodePort and external IPs use this node's endpoints, ClusterIP all",
+	  .files = { "policies.yaml" }, .node = "node-1", .nodeport = { "198.18.0.2" },
+	  .has = { "shop/ext-local/http TCP 10.96.7.3:80 -> 10.244.1.3:8080 10.244.2.3:8080",
+		   "shop/ext-local/http TCP 198.18.0.2:30083 [NodePort] -> 10.244.1.3:8080 !drop-if-none ~10.244.2.3:8080",
+		   "shop/ext-local/http TCP 192.0.2.7:80 [ExternalIP] -> 10.244.1.3:8080 !drop-if-none ~10.244.2.3:8080" } },
+	{ .name = "fallback to local terminating endpoints when no local endpoint is ready (Local policy)",
+	  .files = { "policies.yaml" }, .node = "node-1",
+	  .has = { "shop/local-terminating/http TCP 10.96.7.4:80 -> 10.244.1.4:8080 !drop-if-none ~10.244.2.4:8080" } },
+	{ .name = "topology hints: every ready endpoint hinted and some for this zone: only those serve",
+	  .files = { "policies.yaml" }, .node = "node-1", .zone = "zone-a",
+	  .has = { "shop/hinted/http TCP 10.96.7.5:80 -> 10.244.1.5:8080 ~10.244.2.5:8080",
+		   "shop/half-hinted/http TCP 10.96.7.6:80 -> 10.244.1.6:8080 10.244.2.6:8080" } },
+	{ .name = "topology hints not for this zone are ignored entirely",
+	  .files = { "policies.yaml" }, .node = "node-1", .zone = "zone-c",
+	  .has = { "shop/hinted/http TCP 10.96.7.5:80 -> 10.244.1.5:8080 10.244.2.5:8080" } },
+	{ .name = "unknown traffic policy is an error",
+	  ERR("policy-bad.yaml", ":6:26: Service shop/web: spec.internalTrafficPolicy: unknown traffic policy \"Nearby\" (expected Cluster or Local)") },
 	{ .name = "bad externalIP is an error",
 	  ERR("external-bad.yaml", ":9:5: Service shop/web: spec.externalIPs[1]: \"192.0.2.300\" is not an IP address") },
 	{ .name = "unknown load-balancer ipMode is an error",
@@ -246,6 +269,7 @@ static char *render(const struct xs_model *m)
 		for (size_t j = 0; j < fe->n_backends; j++)
 			fprintf(f, " %s:%u", xs_addr_str(&fe->backends[j].addr, a), fe->backends[j].port);
 		fputs(fe->n_backends ? "" : " (none)", f);
+		fputs(fe->flags & XS_SVC_F_NO_REJECT ? " !drop-if-none" : "", f);
 		/* serving and terminating: kept for their flows, no new ones */
 		for (size_t j = 0; j < fe->n_terminating; j++)
 			fprintf(f, " ~%s:%u", xs_addr_str(&fe->terminating[j].addr, a), fe->terminating[j].port);
@@ -282,7 +306,8 @@ static bool check(const struct tcase *t, const char *dir, FILE *f)
 	size_t errs_len = 0, notes_len = 0, n = 0;
 	FILE *ef = open_memstream(&errs, &errs_len), *nf = open_memstream(&notes, &notes_len);
 	struct xs_addr np[MAX];
-	struct xs_config_opts opts = { .notes = nf, .errors = ef, .nodeport_addrs = np };
+	struct xs_config_opts opts = { .notes = nf, .errors = ef, .nodeport_addrs = np, .node_name = t->node,
+				       .zone = t->zone };
 	struct xs_model m = { 0 };
 	bool ok = false;
 	int ret;

@@ -274,7 +274,7 @@ static bool apply(const struct fe_def *const *fes, size_t n, struct xs_apply_res
 
 #define GLOBAL_FIELDS(X)                                                                            \
 	X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) X(pass_miss) X(hit)   \
-	X(new_flow) X(drop_no_backend) X(drop_ct_full) X(tcp_backend_gone) X(ct_expired) X(reply_nat)  \
+	X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(tcp_backend_gone) X(ct_expired) X(reply_nat)  \
 	X(local_dnat) X(fast_path)
 
 #define SVC_FIELDS(X) X(packets) X(bytes) X(new_flows) X(no_backend)
@@ -684,7 +684,7 @@ static void e_udp_ffff_in(struct pkt *p, int unused)
 enum outcome {
 	O_HIT,  /* XDP_PASS, translated to one of fe's backends, new flow */
 	O_PASS, /* XDP_PASS, byte-identical, counter +1 */
-	O_DROP, /* XDP_DROP, byte-identical, fe's no_backend +1 */
+	O_REJECT, /* XDP_TX, the RST built from scratch, fe's no_backend +1 */
 };
 
 struct xcase {
@@ -693,7 +693,7 @@ struct xcase {
 	void (*edit)(struct pkt *, int);
 	int arg;
 	enum outcome out;
-	const struct fe_def *fe;  /* O_HIT, O_DROP */
+	const struct fe_def *fe;  /* O_HIT, O_REJECT */
 	size_t counter;           /* O_PASS: offsetof(struct xs_global_stats, ...) */
 	bool want_ffff;           /* the output's UDP checksum must be 0xffff */
 };
@@ -817,14 +817,50 @@ static const struct xcase xcases[] = {
 	{ "malformed: UDP length 0xffff", DNS(20), e_ulen_set, 0xffff, PASS(pass_malformed) },
 
 	/* no backend */
-	{ "no backend: TCP to 198.19.0.30:443 is dropped", TCP_TO(EMPTY_VIP, 443, 10), .out = O_DROP,
-	  .fe = &FE_EMPTY },
-	{ "no backend: TCP SYN to 198.19.0.30:443 is dropped", TCP_TO(EMPTY_VIP, 443, 0, .tcp_flags = 2),
-	  .out = O_DROP, .fe = &FE_EMPTY },
+	{ "no backend (reject): TCP segment with ACK to 198.19.0.30:443 is answered with a RST, seq = its ack",
+	  TCP_TO(EMPTY_VIP, 443, 10), .out = O_REJECT, .fe = &FE_EMPTY },
+	{ "no backend (reject): TCP SYN to 198.19.0.30:443 is answered with RST|ACK, ack = its seq + 1",
+	  TCP_TO(EMPTY_VIP, 443, 0, .tcp_flags = 2), .out = O_REJECT, .fe = &FE_EMPTY },
 };
 
 /* The most recent flow that XDP pinned to each web backend, for later cases. */
 static uint16_t web_sport_on[2];
+
+/* The RST a closed port answers in with (RFC 9293 3.10.7.1), built from
+ * scratch: addresses, ports and MACs swapped, 20-byte IP and TCP headers,
+ * checksums computed over the whole. */
+static void build_rst(const struct pkt *in, struct pkt *w)
+{
+	size_t l3 = 14, l4 = l3 + 20;
+	uint8_t flags = in->b[in->l4 + 13];
+	size_t seg = in->tot - pkt_ihl_bytes(in) - (size_t)(in->b[in->l4 + 12] >> 4) * 4 + !!(flags & 2) +
+		     !!(flags & 1);
+	uint32_t seq = pkt_get32(in, in->l4 + 4), ack = pkt_get32(in, in->l4 + 8);
+
+	memset(w, 0, sizeof(*w));
+	memcpy(w->b, in->b + 6, 6);
+	memcpy(w->b + 6, in->b, 6);
+	memcpy(w->b + 12, in->b + 12, 2);
+	w->b[l3] = 0x45;
+	pkt_put16(w, l3 + 2, 40);
+	pkt_put16(w, l3 + 6, 0x4000);
+	w->b[l3 + 8] = 64;
+	w->b[l3 + 9] = PKT_IPPROTO_TCP;
+	memcpy(w->b + l3 + 12, in->b + in->l3 + 16, 4);
+	memcpy(w->b + l3 + 16, in->b + in->l3 + 12, 4);
+	memcpy(w->b + l4, in->b + in->l4 + 2, 2);
+	memcpy(w->b + l4 + 2, in->b + in->l4, 2);
+	pkt_put32(w, l4 + 4, (flags & 0x10) ? ack : 0);
+	pkt_put32(w, l4 + 8, (flags & 0x10) ? 0 : seq + (uint32_t)seg);
+	w->b[l4 + 12] = 5 << 4;
+	w->b[l4 + 13] = (flags & 0x10) ? 0x04 : 0x14;
+	w->len = l4 + 20;
+	w->l3 = l3;
+	w->l4 = l4;
+	w->tot = 40;
+	w->proto = PKT_IPPROTO_TCP;
+	pkt_fix_csums(w, false);
+}
 
 static bool run_xcase(const struct xcase *c)
 {
@@ -872,14 +908,20 @@ static bool run_xcase(const struct xcase *c)
 			return false;
 		*(__u64 *)((char *)&d.g + c->counter) = 1;
 		break;
-	case O_DROP:
-		if (ret != XDP_DROP)
-			return fail("retval %u (%s), want XDP_DROP", ret, xdp_act(ret));
-		if (!same_bytes(&in, &out))
-			return false;
-		d.g.drop_no_backend = 1;
+	case O_REJECT: {
+		struct pkt want;
+		char diff[512];
+
+		if (ret != XDP_TX)
+			return fail("retval %u (%s), want XDP_TX", ret, xdp_act(ret));
+		build_rst(&in, &want);
+		if (pkt_diff(&out, &want, diff, sizeof(diff)))
+			return fail("the RST differs from one built from scratch: %s", diff);
+		d.g.no_backend = 1;
+		d.g.reject_rst = 1;
 		d.s[slot] = (struct xs_svc_stats){ 1, in.tot, 0, 1 };
 		break;
+	}
 	}
 	return check_delta(&a, &b, &d);
 }
@@ -1151,7 +1193,7 @@ static bool test_counters(void)
 						       .sport = sport, .dport = fe->port,
 						       .payload = (size_t)(f * 100 + k * 7 + 1), .seed = (uint8_t)k };
 				struct pkt in, out;
-				__u32 ret, want = fe->n ? XDP_PASS : XDP_DROP;
+				__u32 ret, want = fe->n ? XDP_PASS : XDP_TX;
 
 				pkt_build(&in, &sp);
 				if (!run_xdp(&in, &out, &ret))
@@ -1168,7 +1210,8 @@ static bool test_counters(void)
 					d.ct += k == 0 ? 2 : 0;
 				} else {
 					s->no_backend++;
-					d.g.drop_no_backend++;
+					d.g.no_backend++;
+					d.g.reject_rst++;
 				}
 			}
 		}
@@ -1316,7 +1359,7 @@ static bool test_local_no_backend(void)
 		return fail("retval %u (%s), want TC_ACT_SHOT", ret, tc_act(ret));
 	if (!same_bytes(&in, &out))
 		return false;
-	d.g.drop_no_backend = 1;
+	d.g.no_backend = 1;
 	d.s[S_EMPTY] = (struct xs_svc_stats){ 1, in.tot, 0, 1 };
 	return check_delta(&a, &b, &d);
 }
@@ -1645,6 +1688,87 @@ static bool test_fast_path(void)
 	return ok;
 }
 
+/* ------------------------------------------------------------ reject */
+
+/* UDP to a frontend without endpoints: ICMP port unreachable quoting the
+ * datagram's IP header and first 8 bytes, built from scratch here. */
+static bool test_reject_udp(void)
+{
+	static const struct fe_def fe_udp_empty = { "empty-udp", "198.19.0.31", 53, PKT_IPPROTO_UDP, 0, { { 0 } } };
+	static const struct fe_def *const fes[] = { &FE_WEB_ONE, &FE_EMPTY, &fe_udp_empty };
+	struct pkt_spec sp = { .proto = PKT_IPPROTO_UDP, .saddr = CLIENT, .daddr = "198.19.0.31", .sport = 40404,
+			       .dport = 53, .payload = 33 };
+	struct xs_apply_result r;
+	struct pkt in, out, want;
+	char diff[512];
+	__u32 ret;
+
+	if (!apply(fes, 3, &r))
+		return false;
+	pkt_build(&in, &sp);
+	if (!run_xdp(&in, &out, &ret))
+		return false;
+	if (ret != XDP_TX)
+		return fail("retval %u (%s), want XDP_TX", ret, xdp_act(ret));
+	memset(&want, 0, sizeof(want));
+	memcpy(want.b, in.b + 6, 6);
+	memcpy(want.b + 6, in.b, 6);
+	memcpy(want.b + 12, in.b + 12, 2);
+	want.b[14] = 0x45;
+	pkt_put16(&want, 16, 20 + 8 + 28);
+	pkt_put16(&want, 20, 0x4000);
+	want.b[22] = 64;
+	want.b[23] = PKT_IPPROTO_ICMP;
+	memcpy(want.b + 26, in.b + in.l3 + 16, 4);
+	memcpy(want.b + 30, in.b + in.l3 + 12, 4);
+	want.b[34] = 3; /* destination unreachable */
+	want.b[35] = 3; /* port unreachable */
+	memcpy(want.b + 42, in.b + in.l3, 28); /* the datagram's IP header and 8 bytes */
+	want.len = 14 + 20 + 8 + 28;
+	want.l3 = 14;
+	want.l4 = 34;
+	want.tot = 56;
+	want.proto = PKT_IPPROTO_ICMP;
+	pkt_put16(&want, 24, pkt_fold(pkt_sum(0, want.b + 14, 20)));
+	pkt_put16(&want, 36, pkt_fold(pkt_sum(0, want.b + 34, 36)));
+	if (pkt_diff(&out, &want, diff, sizeof(diff)))
+		return fail("the ICMP port unreachable differs from one built from scratch: %s", diff);
+	return true;
+}
+
+/* Rejects are rate-limited per CPU (XS_REJECT_BURST, XS_REJECT_RATE/s):
+ * a burst of 3 x BURST SYNs gets about BURST answers, the rest dropped. */
+static bool test_reject_rate_limit(void)
+{
+	struct snap a, b;
+	unsigned tx = 0, drop = 0;
+
+	if (!take_snap(&a))
+		return false;
+	for (int i = 0; i < 3 * XS_REJECT_BURST; i++) {
+		struct pkt_spec sp = { .proto = PKT_IPPROTO_TCP, .saddr = CLIENT, .daddr = EMPTY_VIP,
+				       .sport = (uint16_t)(20000 + i), .dport = 443, .tcp_flags = 2 };
+		struct pkt in, out;
+		__u32 ret;
+
+		pkt_build(&in, &sp);
+		if (!run_xdp(&in, &out, &ret))
+			return false;
+		tx += ret == XDP_TX;
+		drop += ret == XDP_DROP;
+	}
+	if (!take_snap(&b))
+		return false;
+	if (tx + drop != 3 * XS_REJECT_BURST || tx < XS_REJECT_BURST / 2 || tx > 2 * XS_REJECT_BURST)
+		return fail("%u answered, %u dropped of %d; want about %d answered", tx, drop, 3 * XS_REJECT_BURST,
+			    XS_REJECT_BURST);
+	if (b.g.reject_rst - a.g.reject_rst != tx || b.g.reject_limited - a.g.reject_limited != drop)
+		return fail("counters reject_rst +%llu, reject_limited +%llu; want +%u, +%u",
+			    (unsigned long long)(b.g.reject_rst - a.g.reject_rst),
+			    (unsigned long long)(b.g.reject_limited - a.g.reject_limited), tx, drop);
+	return true;
+}
+
 int main(void)
 {
 	bool ok;
@@ -1753,6 +1877,9 @@ int main(void)
 
 		RUN(gone.name, run_xcase(&gone));
 	}
+	RUN("no backend (reject): UDP is answered with ICMP port unreachable quoting it", test_reject_udp());
+	RUN("no backend (reject): rejects are rate-limited per CPU, the rest dropped and counted",
+	    test_reject_rate_limit());
 	RUN("fast path: FIB answer -> TTL-1, MACs, XDP_REDIRECT (local pod) or XDP_TX (behind the NIC); "
 	    "TTL 1, no route and --no-fast-path -> XDP_PASS", test_fast_path());
 

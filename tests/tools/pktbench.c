@@ -274,7 +274,7 @@ static struct xs_global_stats gstats(void)
 		s.hit += v[c].hit;
 		s.new_flow += v[c].new_flow;
 		s.drop_ct_full += v[c].drop_ct_full;
-		s.drop_no_backend += v[c].drop_no_backend;
+		s.no_backend += v[c].no_backend;
 		s.ct_expired += v[c].ct_expired;
 		s.reply_nat += v[c].reply_nat;
 		s.pass_malformed += v[c].pass_malformed;
@@ -301,7 +301,7 @@ static void check_counters(const char *what, const struct xs_global_stats *a, co
 	CK(new_flow, e->new_flow * n)
 	CK(reply_nat, e->reply_nat * n)
 	CK(drop_ct_full, 0)
-	CK(drop_no_backend, 0)
+	CK(no_backend, 0)
 	CK(ct_expired, 0)
 	CK(pass_malformed, 0)
 #undef CK

@@ -3,7 +3,10 @@
  * udpq: one UDP question, one answer.
  *
  *   udpq ADDR PORT [--timeout-ms N] [--count N] [--msg TEXT] [--same-socket]
- *        [--interval-ms N]
+ *        [--interval-ms N] [--local-port P]
+ *
+ * --local-port P: query i comes from local port P + i (a port range the
+ * kernel does not hand out keeps the flows new).
  *
  * Each query uses a new socket connect()ed to ADDR:PORT, so a new source port
  * (with --same-socket all use one: one flow), and the kernel only delivers
@@ -33,13 +36,16 @@ static long parse_num(const char *s, long min, long max)
 	return (*s && !*end && v >= min && v <= max) ? v : -1;
 }
 
-static int open_socket(const struct sockaddr_in *dst)
+/* A socket connected to dst, from local port lport (0: any). */
+static int open_socket(const struct sockaddr_in *dst, long lport)
 {
+	struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons((uint16_t)lport) };
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) < 0) {
+	if ((lport && bind(fd, (const struct sockaddr *)&src, sizeof(src)) < 0) ||
+	    connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) < 0) {
 		int err = -errno;
 
 		close(fd);
@@ -87,7 +93,7 @@ out:
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: udpq ADDR PORT [--timeout-ms N] [--count N] [--msg TEXT] [--same-socket] "
-		"[--interval-ms N]\n");
+		"[--interval-ms N] [--local-port P]\n");
 }
 
 int main(int argc, char **argv)
@@ -98,16 +104,17 @@ int main(int argc, char **argv)
 		{ "msg", required_argument, NULL, 'm' },
 		{ "same-socket", no_argument, NULL, 's' },
 		{ "interval-ms", required_argument, NULL, 'i' },
+		{ "local-port", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct sockaddr_in dst = { .sin_family = AF_INET };
-	long timeout_ms = 1000, count = 1, interval_ms = 0, port;
+	long timeout_ms = 1000, count = 1, interval_ms = 0, lport = 0, port;
 	const char *msg = "ping";
 	int opt, i, failed = 0, fd = -1;
 	bool same = false;
 
-	while ((opt = getopt_long(argc, argv, "t:c:m:si:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:c:m:si:l:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_ms = parse_num(optarg, 1, 600000);
@@ -124,6 +131,9 @@ int main(int argc, char **argv)
 		case 'i':
 			interval_ms = parse_num(optarg, 0, 60000);
 			break;
+		case 'l':
+			lport = parse_num(optarg, 1, 65535);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -132,7 +142,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (argc - optind != 2 || timeout_ms < 0 || count < 0 || interval_ms < 0) {
+	if (argc - optind != 2 || timeout_ms < 0 || count < 0 || interval_ms < 0 || lport < 0 ||
+	    lport + count - 1 > 65535) {
 		usage(stderr);
 		return 2;
 	}
@@ -150,7 +161,7 @@ int main(int argc, char **argv)
 		if (i && interval_ms)
 			nanosleep(&pause, NULL); /* the client's pace, not a wait for a condition */
 		if (fd < 0 || !same)
-			fd = open_socket(&dst);
+			fd = open_socket(&dst, lport ? lport + (same ? 0 : i) : 0);
 		if (fd < 0)
 			err = fd;
 		else
