@@ -31,6 +31,7 @@ struct {
 /* (service id, generation, index) -> backend id. Written by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory as used: sized for the worst case */
 	__uint(max_entries, XS_MAX_SLOTS);
 	__type(key, struct xs_slot_key);
 	__type(value, __u32);
@@ -40,6 +41,7 @@ struct {
 /* Backend id -> pod address and port. Written by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, XS_MAX_BACKENDS);
 	__type(key, __u32);
 	__type(value, struct xs_backend);

@@ -33,8 +33,9 @@
 
 /* Default capacities (entries). */
 #define XS_MAX_SERVICES     65536   /* frontends (VIP, port, proto); svc ids < this */
-#define XS_MAX_BACKENDS     262144  /* distinct (addr, port, proto) backends */
-#define XS_MAX_SLOTS        524288  /* (service, generation, index) -> backend */
+#define XS_MAX_BACKENDS     1048576 /* distinct (addr, port, proto) backends */
+#define XS_MAX_SLOTS        2097152 /* (service, generation, index) -> backend: two
+				     * generations of 10,000 Services x 100 endpoints */
 #define XS_MAX_CT           262144  /* conntrack entries, two per flow */
 #define XS_MAX_SVC_BACKENDS 65535   /* backends of one frontend (slot index is __u16) */
 
@@ -144,7 +145,7 @@ struct xs_ct_value {
  * packet. A zero timeout means the default above. */
 /* Bump whenever a key or value declared here changes meaning, so that
  * `attach` refuses pinned maps from an older layout instead of misreading them. */
-#define XS_LAYOUT_VERSION 5
+#define XS_LAYOUT_VERSION 6
 
 #define XS_CFG_NO_FAST_PATH 0x1 /* XDP passes translated packets to the stack */
 #define XS_MAX_NODEPORT_ADDRS 15

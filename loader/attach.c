@@ -369,10 +369,44 @@ static bool same_layout(const struct bpf_map *map, const struct bpf_map_info *in
 	return true;
 }
 
+/* The size attach was asked to give map (0: none asked). */
+static __u32 size_asked(const struct xs_attach_opts *o, const char *map)
+{
+	if (!strcmp(map, XS_MAP_SERVICES) || !strcmp(map, XS_MAP_SVC_STATS) || !strcmp(map, XS_MAP_SVC_META))
+		return o->max_services;
+	if (!strcmp(map, XS_MAP_BACKENDS))
+		return o->max_backends;
+	if (!strcmp(map, XS_MAP_SLOTS))
+		return o->max_slots;
+	if (!strcmp(map, XS_MAP_CT))
+		return o->ct_size;
+	return 0;
+}
+
+static bool sizable(const char *map)
+{
+	static const struct xs_attach_opts all = { .max_services = 1, .max_backends = 1, .max_slots = 1,
+						   .ct_size = 1 };
+
+	return size_asked(&all, map) != 0;
+}
+
+/* Give map its size in both objects. */
+static void set_size(struct xs_xdp *x, struct xs_tc *t, const char *name, __u32 n)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(x->obj, name);
+
+	if (m)
+		bpf_map__set_max_entries(m, n);
+	m = bpf_object__find_map_by_name(t->obj, name);
+	if (m)
+		bpf_map__set_max_entries(m, n);
+}
+
 /*
  * Can the maps pinned under o->pin be reused by this build? Layouts must be
- * identical; sizes must match what was asked for. Conntrack keeps its pinned
- * size unless --ct-size says otherwise. Lists the misfits in why.
+ * identical; sizes must match what was asked for. A map whose size was not
+ * asked for keeps its pinned size. Lists the misfits in why.
  */
 static int check_pinned(const struct xs_attach_opts *o, struct xs_xdp *x, struct xs_tc *t, char *why,
 			size_t len)
@@ -399,10 +433,8 @@ static int check_pinned(const struct xs_attach_opts *o, struct xs_xdp *x, struct
 		}
 		fits = same_layout(map, &info, fd);
 		close(fd);
-		if (fits && map == x->maps.xs_conntrack && !o->ct_size) {
-			bpf_map__set_max_entries(x->maps.xs_conntrack, info.max_entries);
-			bpf_map__set_max_entries(t->maps.xs_conntrack, info.max_entries);
-		}
+		if (fits && sizable(bpf_map__name(map)) && !size_asked(o, bpf_map__name(map)))
+			set_size(x, t, bpf_map__name(map), info.max_entries);
 		if (fits && info.max_entries == bpf_map__max_entries(map))
 			continue;
 		misfits++;
@@ -473,6 +505,7 @@ int xs_attach(const struct xs_attach_opts *o)
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin);
 	struct xs_xdp *x = NULL;
 	struct xs_tc *t = NULL;
+	struct bpf_map *map;
 	struct undo u = {};
 	char parent[PATH_MAX];
 	struct stat st;
@@ -500,10 +533,9 @@ int xs_attach(const struct xs_attach_opts *o)
 		fprintf(stderr, "xdpsvc: cannot open the embedded BPF objects: %s\n", strerror(-err));
 		goto out;
 	}
-	if (o->ct_size) {
-		bpf_map__set_max_entries(x->maps.xs_conntrack, o->ct_size);
-		bpf_map__set_max_entries(t->maps.xs_conntrack, o->ct_size);
-	}
+	bpf_object__for_each_map(map, x->obj)
+		if (size_asked(o, bpf_map__name(map)))
+			set_size(x, t, bpf_map__name(map), size_asked(o, bpf_map__name(map)));
 	char why[512];
 	int misfits = check_pinned(o, x, t, why, sizeof(why));
 

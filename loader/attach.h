@@ -12,7 +12,11 @@ struct xs_attach_opts {
 	bool generic;   /* XDP in generic (skb) mode instead of native */
 	bool force;     /* replace someone else's XDP program */
 	bool recreate_maps; /* replace pinned maps this build cannot reuse */
-	__u32 ct_size;  /* conntrack entries (two per flow); 0 = default */
+	/* Map sizes (entries); 0 = keep the pinned size, or the default. */
+	__u32 max_services; /* frontends: xs_services, xs_svc_stats, xs_svc_meta */
+	__u32 max_backends; /* xs_backends */
+	__u32 max_slots;    /* xs_slots */
+	__u32 ct_size;      /* xs_conntrack, two entries per flow */
 	struct xs_config cfg; /* timeouts; zero fields take the defaults */
 };
 

@@ -23,7 +23,7 @@ struct args {
 	const char *service;
 	const char *nodeport_cidrs;
 	bool force, recreate_maps, purge, dry_run, watch, json, verbose, help;
-	__u32 ct_size;
+	__u32 ct_size, max_services, max_backends, max_slots;
 	struct xs_config cfg;
 	char **pos;     /* positional arguments */
 	int n_pos;
@@ -44,7 +44,7 @@ struct cmd {
 	const char *name, *usage, *summary;
 	int min_pos, max_pos;     /* -1: unbounded */
 	int (*run)(struct args *a);
-	struct opt opts[24];
+	struct opt opts[28];
 };
 
 static int cmd_attach(struct args *a);
@@ -69,6 +69,12 @@ static const struct cmd cmds[] = {
 		  "XDP passes translated packets to the stack instead of sending them on itself" },
 		{ { "recreate-maps", no_argument, NULL, 'R' }, NULL,
 		  "replace pinned maps of another layout or size with empty ones" },
+		{ { "max-services", required_argument, NULL, 'S' }, "N",
+		  "frontends the maps hold (default 65536)" },
+		{ { "max-backends", required_argument, NULL, 'B' }, "N",
+		  "distinct backends (address, port, protocol) the maps hold (default 1048576)" },
+		{ { "max-slots", required_argument, NULL, 'L' }, "N",
+		  "backend slots, two per backend of a frontend while its set changes (default 2097152)" },
 		{ { "ct-size", required_argument, NULL, 'c' }, "N",
 		  "conntrack entries, two per flow (default 262144)" },
 		{ { "ct-timeout-tcp", required_argument, NULL, 'T' }, "SECONDS",
@@ -125,7 +131,7 @@ static void usage_cmd(FILE *f, const struct cmd *c)
  * the positionals end up at argv[optind...]. Misuse returns -EINVAL. */
 static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a)
 {
-	struct option longopts[24];
+	struct option longopts[28];
 	size_t n = 0;
 
 	for (const struct opt *o = c->opts; o->o.name; o++)
@@ -160,19 +166,25 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 		case 'v': a->verbose = true; break;
 		case 'h': a->help = true; break;
 		case 'c':
+		case 'S':
+		case 'B':
+		case 'L':
 		case 'T':
 		case 'C':
 		case 'U': {
 			char *end;
 			unsigned long long v = strtoull(optarg, &end, 10);
 
-			if (!*optarg || *end || v == 0 || v > (ch == 'c' ? (1ULL << 31) : 31536000ULL)) {
+			bool size = strchr("cSBL", ch);
+
+			if (!*optarg || *end || v == 0 || v > (size ? (1ULL << 31) : 31536000ULL)) {
 				fprintf(stderr, "xdpsvc %s: '%s' is not a valid %s\n", c->name, optarg,
-					ch == 'c' ? "--ct-size (entries, 1..2^31)" : "timeout (seconds, 1..31536000)");
+					size ? "size (entries, 1..2^31)" : "timeout (seconds, 1..31536000)");
 				return -EINVAL;
 			}
-			if (ch == 'c')
-				a->ct_size = v;
+			if (size)
+				*(ch == 'c' ? &a->ct_size : ch == 'S' ? &a->max_services : ch == 'B' ? &a->max_backends
+											  : &a->max_slots) = v;
 			else
 				*(ch == 'T' ? &a->cfg.ct_tcp_timeout_ns : ch == 'C' ? &a->cfg.ct_tcp_close_timeout_ns
 								       : &a->cfg.ct_udp_timeout_ns) = v * 1000000000ULL;
@@ -202,7 +214,8 @@ static int cmd_attach(struct args *a)
 	struct xs_attach_opts o = {
 		.dev = a->pos[0], .pin = a->pin, .force = a->force, .recreate_maps = a->recreate_maps,
 		.generic = a->xdp_mode && !strcmp(a->xdp_mode, "generic"),
-		.ct_size = a->ct_size, .cfg = a->cfg,
+		.ct_size = a->ct_size, .max_services = a->max_services, .max_backends = a->max_backends,
+		.max_slots = a->max_slots, .cfg = a->cfg,
 	};
 	int err = xs_nodeport_addrs(o.dev, a->nodeport_cidrs, o.cfg.nodeport_addrs, &o.cfg.n_nodeport_addrs);
 

@@ -81,6 +81,14 @@ int xs_maps_open(const char *pin, struct xs_maps *m)
 		}
 		if (d->off == offsetof(struct xs_maps, svc_stats))
 			m->max_services = info.max_entries;
+		else if (d->off == offsetof(struct xs_maps, services))
+			m->max_frontends = info.max_entries;
+		else if (d->off == offsetof(struct xs_maps, backends))
+			m->max_backends = info.max_entries;
+		else if (d->off == offsetof(struct xs_maps, slots))
+			m->max_slots = info.max_entries;
+		else if (d->off == offsetof(struct xs_maps, ct))
+			m->max_ct = info.max_entries;
 	}
 	m->ncpus = libbpf_num_possible_cpus();
 	if (m->ncpus <= 0) {
@@ -609,6 +617,35 @@ static int queue_vip_bits(const struct xs_maps *m, const struct xs_model *want, 
 	return err;
 }
 
+/*
+ * Refuse, before anything is written, an apply whose peak would not fit:
+ * new entries are written before old ones are deleted, so the peak of each
+ * hash map is what it holds now plus what the queues add to it.
+ */
+static int check_capacity(const struct xs_maps *m, const struct state *s, const struct writer *w)
+{
+	const struct wqueue *q;
+	size_t slots = s->n_slots, services = s->n, backends = s->n_be + w->q[WQ_BACKENDS].n;
+	int err = 0;
+
+	q = &w->q[WQ_SLOTS];
+	for (size_t i = 0; i < q->n; i++)
+		slots += !bsearch(q->k + i * q->ksz, s->slots, s->n_slots, sizeof(*s->slots), slot_cmp);
+	services += w->r->fe_added; /* removed ones go only after the additions */
+#define FITS(name, need, have, option)                                                             \
+	if ((need) > (have)) {                                                                      \
+		fprintf(stderr, "xdpsvc: this apply does not fit: %s would need %zu entries and holds %u " \
+			"(%zu too many); nothing was written. Attach with a larger " option             \
+			" (and --recreate-maps).\n", name, (size_t)(need), (have), (size_t)(need) - (have)); \
+		err = -E2BIG;                                                                       \
+	}
+	FITS(XS_MAP_SERVICES, services, m->max_frontends, "--max-services")
+	else FITS(XS_MAP_BACKENDS, backends, m->max_backends, "--max-backends")
+	else FITS(XS_MAP_SLOTS, slots, m->max_slots, "--max-slots")
+#undef FITS
+	return err;
+}
+
 /* What a wanted frontend becomes: its id, live generation and count. */
 struct live {
 	__u32 svc_id;
@@ -841,6 +878,8 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 
 	if (!dry_run)
 		err = queue_vip_bits(m, want, &w);
+	if (!dry_run && !err)
+		err = check_capacity(m, &s, &w);
 	if (!dry_run && !err) {
 		/* Step 4: removed frontends become unreachable, then every slot
 		 * that no live (svc_id, gen, index < count) refers to goes. */
@@ -998,13 +1037,17 @@ int xs_list(const struct xs_maps *m, bool json, FILE *out)
 #define PRINT(f) fprintf(out, "%s\"" #f "\":%llu", sep, g.f), sep = ",";
 		GLOBAL_FIELDS(PRINT)
 #undef PRINT
-		fprintf(out, "}}\n");
+		fprintf(out, "},\"capacity\":{\"frontends\":{\"used\":%zu,\"max\":%u},"
+			"\"backends\":{\"used\":%zu,\"max\":%u},\"slots\":{\"used\":%zu,\"max\":%u},"
+			"\"conntrack\":{\"max\":%u}}}\n", s.n, m->max_frontends, s.n_be, m->max_backends,
+			s.n_slots, m->max_slots, m->max_ct);
 	} else {
 		fprintf(out, "\nglobal:");
 #define PRINT(f) fprintf(out, " " #f "=%llu", g.f);
 		GLOBAL_FIELDS(PRINT)
 #undef PRINT
-		fprintf(out, "\n");
+		fprintf(out, "\ncapacity: frontends %zu/%u, backends %zu/%u, slots %zu/%u, conntrack %u entries\n",
+			s.n, m->max_frontends, s.n_be, m->max_backends, s.n_slots, m->max_slots, m->max_ct);
 	}
 out:
 	state_free(&s);

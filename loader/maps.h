@@ -10,6 +10,7 @@
 struct xs_maps {
 	int services, slots, backends, ct, svc_stats, global_stats, svc_meta, vip_bits;
 	__u32 max_services; /* capacity of the id-indexed maps */
+	__u32 max_frontends, max_backends, max_slots, max_ct; /* of the hash maps */
 	int ncpus;
 };
 

@@ -337,6 +337,26 @@ else
 	pass "$name"
 fi
 
+name="an apply that does not fit is refused before anything is written, naming the map and by how much"
+xs attach "$NIC" --recreate-maps --max-backends 4 --max-slots 64 >/dev/null 2>&1
+before=$(list_json)
+xs apply "$FULL" >"$RUN_DIR/cap.out" 2>"$RUN_DIR/cap.err"
+rc=$?
+cap=$(list_json | jq -c '.capacity')
+if [ "$rc" != 1 ] || ! grep -q "xs_backends would need 6 entries and holds 4 (2 too many)" "$RUN_DIR/cap.err"; then
+	fail "$name" "apply exited $rc: $(cat "$RUN_DIR/cap.out" "$RUN_DIR/cap.err")"
+elif [ "$(list_json)" != "$before" ]; then
+	fail "$name" "the refused apply changed list --json"
+elif [ "$(jq -c '.backends, .slots' <<<"$cap" | tr -d '\n')" != '{"used":0,"max":4}{"used":0,"max":64}' ]; then
+	fail "$name" "list --json capacity is $cap"
+elif ! xs attach "$NIC" --recreate-maps --max-backends 1048576 --max-slots 2097152 >/dev/null 2>&1 ||
+	! xs apply "$FULL" >/dev/null 2>&1 ||
+	[ "$(list_json | jq '.capacity.backends.used')" != 6 ]; then
+	fail "$name" "back to the default sizes, the apply did not take: $(list_json | jq -c .capacity)"
+else
+	pass "$name"
+fi
+
 name="detach leaves the NIC clean"
 if ! err=$(xs detach "$NIC" --purge 2>&1); then
 	fail "$name" "xdpsvc detach --purge failed: $err"
