@@ -69,19 +69,42 @@ static __always_inline const struct xs_config *xs_config_get(void)
 	return bpf_map_lookup_elem(&xs_config, &zero);
 }
 
-/* Uniformly random backend of the service's live generation. */
-static __always_inline struct xs_backend *xs_select(const struct xs_svc_value *sv, __u32 *id_out)
+/*
+ * The backend for a new flow: with ClientIP affinity the client's recorded
+ * one while it is fresh and still in its slot (a backend that left the
+ * Service ends its affinity), else a uniformly random slot of the live
+ * generation, then recorded for the client.
+ */
+static __always_inline struct xs_backend *xs_select(const struct xs_pkt *p, const struct xs_svc_value *sv,
+						    __u64 now, __u32 *id_out)
 {
-	struct xs_slot_key sk = {
-		.svc_id = sv->svc_id,
-		.index = bpf_get_prandom_u32() % sv->count,
-		.gen = sv->gen,
-	};
-	__u32 *id = bpf_map_lookup_elem(&xs_slots, &sk);
+	struct xs_aff_key ak = { .group = sv->affinity_group, .client = p->iph->saddr };
+	struct xs_slot_key sk = { .svc_id = sv->svc_id, .gen = sv->gen };
+	struct xs_aff_value *av = 0;
+	__u32 *id;
 
+	if (sv->flags & XS_SVC_F_AFFINITY) {
+		av = bpf_map_lookup_elem(&xs_affinity, &ak);
+		if (av && now - av->last_seen <= (__u64)sv->affinity_s * 1000000000ULL && av->index < sv->count) {
+			sk.index = av->index;
+			id = bpf_map_lookup_elem(&xs_slots, &sk);
+			if (id && *id == av->backend_id) {
+				av->last_seen = now;
+				*id_out = *id;
+				return bpf_map_lookup_elem(&xs_backends, id);
+			}
+		}
+	}
+	sk.index = bpf_get_prandom_u32() % sv->count;
+	id = bpf_map_lookup_elem(&xs_slots, &sk);
 	if (!id)
 		return 0;
 	*id_out = *id;
+	if (sv->flags & XS_SVC_F_AFFINITY) {
+		struct xs_aff_value nv = { .backend_id = *id, .index = sk.index, .last_seen = now };
+
+		bpf_map_update_elem(&xs_affinity, &ak, &nv, BPF_ANY);
+	}
 	return bpf_map_lookup_elem(&xs_backends, id);
 }
 
@@ -139,7 +162,7 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 			return XS_FWD_OK;
 		}
 	}
-	if (sv->count == 0 || !(be = xs_select(sv, &be_id))) {
+	if (sv->count == 0 || !(be = xs_select(p, sv, now, &be_id))) {
 		if (ss)
 			ss->no_backend++;
 		xs_count(no_backend);

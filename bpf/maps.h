@@ -85,6 +85,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xs_svc_meta SEC(".maps");
 
+/* ClientIP session affinity. Written by the datapath. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XS_MAX_AFFINITY);
+	__type(key, struct xs_aff_key);
+	__type(value, struct xs_aff_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_affinity SEC(".maps");
+
 /* Token bucket of the rejects, per CPU. Written by the datapath. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -60,11 +60,31 @@ struct xs_svc_value {
 	__u16 count;      /* number of backends in the active generation; 0: reject or drop */
 	__u8 gen;         /* active slot generation, 0 or 1 */
 	__u8 flags;       /* XS_SVC_F_* */
+	__u32 affinity_s; /* ClientIP session affinity: idle timeout, seconds */
+	__u32 affinity_group; /* svc_id whose affinity entries this frontend shares:
+			       * the Service port's ClusterIP frontend */
 };
 
 /* A Local traffic policy without a local endpoint drops instead of rejecting
  * (kube-proxy). */
 #define XS_SVC_F_NO_REJECT 0x01
+#define XS_SVC_F_AFFINITY  0x02 /* sessionAffinity: ClientIP */
+
+/* --- xs_affinity (LRU): a client's backend for a Service port with
+ * ClientIP session affinity. Written by the datapath on each new flow. */
+#define XS_MAX_AFFINITY 262144
+
+struct xs_aff_key {
+	__u32 group;      /* xs_svc_value.affinity_group */
+	__be32 client;
+};
+
+struct xs_aff_value {
+	__u32 backend_id;
+	__u16 index;      /* its slot: still there means still a backend */
+	__u16 pad;
+	__u64 last_seen;  /* the last new flow */
+};
 
 /* --- xs_vip_bits (array of 64-bit words): a one-hash Bloom filter of the
  * frontend addresses. A packet whose destination's bit is clear is not for
@@ -145,7 +165,7 @@ struct xs_ct_value {
  * packet. A zero timeout means the default above. */
 /* Bump whenever a key or value declared here changes meaning, so that
  * `attach` refuses pinned maps from an older layout instead of misreading them. */
-#define XS_LAYOUT_VERSION 6
+#define XS_LAYOUT_VERSION 7
 
 #define XS_CFG_NO_FAST_PATH 0x1 /* XDP passes translated packets to the stack */
 #define XS_MAX_NODEPORT_ADDRS 15

@@ -46,6 +46,7 @@ struct svc {
 	char ns[XS_NAME_LEN], name[XS_NAME_LEN];
 	bool internal_local;     /* internalTrafficPolicy: Local (ClusterIP) */
 	bool external_local;     /* externalTrafficPolicy: Local (NodePort, external, LB) */
+	uint32_t affinity_s;     /* sessionAffinity ClientIP: its timeout; 0: none */
 	struct xs_addr vip;
 	struct svc_vip *vips;    /* external and load-balancer IPs (IPv4) */
 	size_t n_vips;
@@ -538,6 +539,39 @@ static int read_extra_vips(struct ctx *c, yaml_node_t *obj, yaml_node_t *spec, s
 	return 0;
 }
 
+/* sessionAffinity: None (the default) or ClientIP, with
+ * sessionAffinityConfig.clientIP.timeoutSeconds (1..86400, default 10800). */
+static int get_affinity(struct ctx *c, yaml_node_t *spec, uint32_t *timeout)
+{
+	yaml_node_t *cfg, *cip, *t;
+	const char *v;
+	long long n;
+	char *end;
+	int err = get_str(c, spec, "spec", "sessionAffinity", &v);
+
+	*timeout = 0;
+	if (err)
+		return err;
+	if (v && strcmp(v, "None") && strcmp(v, "ClientIP"))
+		return fail(c, child(c, spec, "sessionAffinity"), "spec", "sessionAffinity",
+			    "unknown session affinity \"%.40s\" (expected None or ClientIP)", v);
+	if (!v || strcmp(v, "ClientIP"))
+		return 0;
+	*timeout = 10800;
+	if ((err = get_node(c, spec, "spec", "sessionAffinityConfig", YAML_MAPPING_NODE, &cfg)) ||
+	    (err = get_node(c, cfg, "spec.sessionAffinityConfig", "clientIP", YAML_MAPPING_NODE, &cip)) ||
+	    (err = get_node(c, cip, "spec.sessionAffinityConfig.clientIP", "timeoutSeconds", YAML_SCALAR_NODE, &t)))
+		return err;
+	if (!t)
+		return 0;
+	n = strtoll(sval(t), &end, 10);
+	if (!is_plain(t) || !*sval(t) || *end || n < 1 || n > 86400)
+		return fail(c, t, "spec.sessionAffinityConfig.clientIP", "timeoutSeconds",
+			    "\"%.40s\" is not a number of seconds in 1..86400", sval(t));
+	*timeout = (uint32_t)n;
+	return 0;
+}
+
 /* A traffic policy: Cluster (the default) or Local. */
 static int get_policy(struct ctx *c, yaml_node_t *spec, const char *key, bool *local)
 {
@@ -592,7 +626,8 @@ static int read_service(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 	s->vip = vip;
 	if ((err = read_extra_vips(c, obj, spec, s)) ||
 	    (err = get_policy(c, spec, "internalTrafficPolicy", &s->internal_local)) ||
-	    (err = get_policy(c, spec, "externalTrafficPolicy", &s->external_local)))
+	    (err = get_policy(c, spec, "externalTrafficPolicy", &s->external_local)) ||
+	    (err = get_affinity(c, spec, &s->affinity_s)))
 		return err;
 	bool node_ports = type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));
 	if (seq_len(ports) && !(s->ports = calloc(seq_len(ports), sizeof(*s->ports))))
@@ -1766,7 +1801,8 @@ static int build(struct ctx *c, struct xs_model *out)
 			fe->proto = sp->proto;
 			fe->vip = s->vip;
 			fe->port = sp->port;
-			fe->flags = s->internal_local ? XS_SVC_F_NO_REJECT : 0;
+			fe->flags = (s->internal_local ? XS_SVC_F_NO_REJECT : 0) | (s->affinity_s ? XS_SVC_F_AFFINITY : 0);
+			fe->affinity_s = s->affinity_s;
 			if ((err = fill_endpoints(fe, sets, hi - lo, slices, sp, s->internal_local))) {
 				free(refs);
 				return oom(c);
@@ -1783,7 +1819,8 @@ static int build(struct ctx *c, struct xs_model *out)
 				more->n_backends = more->n_terminating = 0;
 				more->vip = np ? c->opts->nodeport_addrs[v - s->n_vips] : s->vips[v].addr;
 				more->scope = np ? XS_SCOPE_NODEPORT : s->vips[v].scope;
-				more->flags = s->external_local ? XS_SVC_F_NO_REJECT : 0;
+				more->flags = (s->external_local ? XS_SVC_F_NO_REJECT : 0) |
+					      (s->affinity_s ? XS_SVC_F_AFFINITY : 0);
 				if (np)
 					more->port = sp->node_port;
 				if ((err = fill_endpoints(more, sets, hi - lo, slices, sp, s->external_local)))

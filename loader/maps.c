@@ -646,6 +646,69 @@ static int check_capacity(const struct xs_maps *m, const struct state *s, const 
 	return err;
 }
 
+/* A frontend's owner and protocol, for finding the ClusterIP frontend of a
+ * Service port. */
+static int port_cmp(const struct xs_frontend *a, const struct xs_frontend *b)
+{
+	int c = strcmp(a->ns, b->ns);
+
+	c = c ?: strcmp(a->name, b->name);
+	c = c ?: strcmp(a->port_name, b->port_name);
+	return c ?: (a->proto > b->proto) - (a->proto < b->proto);
+}
+
+static int cluster_idx_cmp(const void *a, const void *b, void *model)
+{
+	const struct xs_model *m = model;
+
+	return port_cmp(&m->fe[*(const size_t *)a], &m->fe[*(const size_t *)b]);
+}
+
+/*
+ * ClientIP affinity is per Service port, whichever of its addresses a client
+ * used (kube-proxy): every frontend of the port shares the affinity entries
+ * of the port's ClusterIP frontend, keyed by that frontend's id.
+ */
+static int affinity_groups(const struct xs_model *want, const __u32 *fe_id, __u32 **out)
+{
+	size_t *cl = calloc(want->n ?: 1, sizeof(*cl)), n = 0;
+	__u32 *group = calloc(want->n ?: 1, sizeof(*group));
+
+	if (!cl || !group) {
+		free(cl);
+		free(group);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < want->n; i++) {
+		group[i] = fe_id[i];
+		if (want->fe[i].scope == XS_SCOPE_CLUSTER)
+			cl[n++] = i;
+	}
+	qsort_r(cl, n, sizeof(*cl), cluster_idx_cmp, (void *)want);
+	for (size_t i = 0; i < want->n; i++) {
+		size_t lo = 0, hi = n;
+
+		if (want->fe[i].scope == XS_SCOPE_CLUSTER || !(want->fe[i].flags & XS_SVC_F_AFFINITY))
+			continue;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			int c = port_cmp(&want->fe[cl[mid]], &want->fe[i]);
+
+			if (!c) {
+				group[i] = fe_id[cl[mid]];
+				break;
+			}
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	free(cl);
+	*out = group;
+	return 0;
+}
+
 /* What a wanted frontend becomes: its id, live generation and count. */
 struct live {
 	__u32 svc_id;
@@ -698,6 +761,7 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 	__u32 **be_ids = NULL;   /* per wanted frontend, the id of each backend */
 	bool *be_used = NULL;    /* per existing backend (s.be order) */
 	__u8 *id_used = NULL;
+	__u32 *fe_id = NULL, *group = NULL; /* per wanted frontend: its id, its affinity group */
 	void *zero_stats = NULL;
 	size_t i, j, n_live = 0;
 	__u32 next_free = 0;
@@ -785,6 +849,35 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 	for (i = 0; i < s.n_be; i++)
 		r->be_removed += !be_used[i];
 
+	/* Ids: a frontend keeps its own; new ones take the lowest free. */
+	fe_id = calloc(want->n ?: 1, sizeof(*fe_id));
+	if (!fe_id) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0, j = 0; j < want->n;) {
+		int c = i == s.n ? 1 : xs_frontend_cmp(&s.fe[i].fe, &want->fe[j]);
+
+		if (c < 0) {
+			i++;
+		} else if (c == 0) {
+			fe_id[j++] = s.fe[i++].val.svc_id;
+		} else {
+			while (next_free < m->max_services && id_used[next_free])
+				next_free++;
+			if (next_free == m->max_services) {
+				fprintf(stderr, "xdpsvc: too many frontends: the maps hold %u\n", m->max_services);
+				err = -E2BIG;
+				goto out;
+			}
+			id_used[next_free] = 1;
+			fe_id[j++] = next_free;
+		}
+	}
+	err = affinity_groups(want, fe_id, &group);
+	if (err)
+		goto out;
+
 	/* Steps 2 and 3: merge-walk current and wanted frontends (both sorted). */
 	for (i = 0, j = 0; i < s.n || j < want->n;) {
 		int c = i == s.n ? 1 : j == want->n ? -1 : xs_frontend_cmp(&s.fe[i].fe, &want->fe[j]);
@@ -801,29 +894,24 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 		const struct xs_frontend *f = &want->fe[j];
 		const struct cur_fe *cur = c == 0 ? &s.fe[i] : NULL;
 		struct xs_svc_key key = { .vip = f->vip.v4.s_addr, .port = f->port, .proto = f->proto };
-		struct xs_svc_value val = { .count = f->n_backends, .flags = f->flags };
+		struct xs_svc_value val = {
+			.svc_id = fe_id[j], .count = f->n_backends, .flags = f->flags,
+			.affinity_s = f->flags & XS_SVC_F_AFFINITY ? f->affinity_s : 0,
+			.affinity_group = f->flags & XS_SVC_F_AFFINITY ? group[j] : 0,
+		};
 		bool owner_changed = cur && !same_owner(&cur->fe, f);
 
-		if (cur && !owner_changed && same_backends(&cur->fe, f) && cur->fe.flags == f->flags) {
+		if (cur && !owner_changed && same_backends(&cur->fe, f) && cur->val.flags == val.flags &&
+		    cur->val.affinity_s == val.affinity_s && cur->val.affinity_group == val.affinity_group) {
 			live[n_live++] = (struct live){ cur->val.svc_id, cur->val.gen, cur->val.count };
 			i++, j++;
 			continue;
 		}
 		if (cur) {
 			r->fe_changed++;
-			val.svc_id = cur->val.svc_id;
 			val.gen = cur->val.gen ^ 1;
 		} else {
 			r->fe_added++;
-			while (next_free < m->max_services && id_used[next_free])
-				next_free++;
-			if (next_free == m->max_services) {
-				fprintf(stderr, "xdpsvc: too many frontends: the maps hold %u\n", m->max_services);
-				err = -E2BIG;
-				goto out;
-			}
-			id_used[next_free] = 1;
-			val.svc_id = next_free;
 		}
 		if (diff) {
 			static const struct xs_frontend none;
@@ -858,7 +946,7 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 					sk.index = rm;
 					w_queue(&w, WQ_SLOTS, &sk, &cur->slot_ids[last]);
 				}
-				if (val.count != cur->val.count || val.flags != cur->val.flags)
+				if (memcmp(&val, &cur->val, sizeof(val)))
 					w_queue(&w, WQ_SERVICES, &key, &val);
 				/* A slot left past the count goes with the sweep below. */
 			} else {
@@ -914,6 +1002,8 @@ out:
 	free(be_used);
 	free(live);
 	free(id_used);
+	free(fe_id);
+	free(group);
 	free(zero_stats);
 	state_free(&s);
 	return err;

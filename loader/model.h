@@ -26,6 +26,7 @@ struct xs_frontend {
 	uint8_t proto;            /* IPPROTO_TCP or IPPROTO_UDP */
 	uint8_t scope;            /* enum xs_scope: which of the Service's addresses */
 	uint8_t flags;            /* XS_SVC_F_* */
+	uint32_t affinity_s;      /* with XS_SVC_F_AFFINITY: the idle timeout */
 	struct xs_addr vip;
 	uint16_t port;            /* host order */
 	struct xs_backend_addr *backends; /* sorted by (addr, port), no duplicates */

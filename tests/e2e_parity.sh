@@ -165,4 +165,63 @@ else
 	fail "$name" "curl exit codes $rc1 (ClusterIP) and $rc2 (NodePort); want 28 (timed out), not 7 (refused)"
 fi
 
+# sticky_service AFFINITY TIMEOUT: a NodePort Service with sessionAffinity
+# AFFINITY (None or ClientIP) and that timeout.
+sticky_file() {
+	k8s_list "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"sticky\",\"namespace\":\"e2e\"},
+ \"spec\":{\"type\":\"NodePort\",\"clusterIP\":\"198.19.0.60\",\"sessionAffinity\":\"$1\",
+  \"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":$2}},
+  \"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\",\"targetPort\":8080,\"nodePort\":30060}]}}" \
+		"$(k8s_slice sticky sticky-a "$ALL_PODS" http:8080/TCP)" >"$RUN_DIR/sticky.json"
+}
+# pods_seen URL N: which pods N new connections reached, sorted and unique.
+pods_seen() {
+	local j
+	for ((j = 0; j < $2; j++)); do curl_vip "$1" 2>/dev/null || echo failed; done | sort -u | tr '\n' ' '
+}
+
+name="should have session affinity work for service with type clusterIP and NodePort"
+xs attach "$NIC" >/dev/null 2>&1
+sticky_file ClientIP 10800
+out=$(xs apply "$RUN_DIR/sticky.json" 2>&1)
+cl=$(pods_seen "http://198.19.0.60/" 20)
+np=$(pods_seen "http://$NODE_IP:30060/" 20)
+if [ "$(wc -w <<<"$cl")" = 1 ] && [ "$np" = "$cl" ] && [[ "$cl" == pod* ]]; then
+	pass "$name"
+else
+	fail "$name" "apply: $out; 20 connections to the ClusterIP reached '$cl', 20 to the NodePort '$np' (want one and the same pod)"
+fi
+
+name="should be able to switch session affinity for service"
+sticky_file None 10800
+xs apply "$RUN_DIR/sticky.json" >/dev/null 2>&1
+off=$(pods_seen "http://198.19.0.60/" 30)
+sticky_file ClientIP 10800
+xs apply "$RUN_DIR/sticky.json" >/dev/null 2>&1
+on=$(pods_seen "http://198.19.0.60/" 20)
+if [ "$(wc -w <<<"$off")" -ge 2 ] && [ "$(wc -w <<<"$on")" = 1 ] && [[ "$on" == pod* ]]; then
+	pass "$name"
+else
+	fail "$name" "affinity off: 30 connections reached '$off' (want several pods); on again: '$on' (want one)"
+fi
+
+name="should have session affinity timeout work for service"
+sticky_file ClientIP 1
+xs apply "$RUN_DIR/sticky.json" >/dev/null 2>&1
+first=$(curl_vip "http://198.19.0.60/" 2>/dev/null)
+moved=""
+# The client idles past the 1 s timeout before each new connection (its
+# pace, not a wait for a condition); a different pod shows it expired.
+for ((j = 0; j < 12; j++)); do
+	[ -n "$moved" ] && break
+	sleep 1.3
+	body=$(curl_vip "http://198.19.0.60/" 2>/dev/null)
+	[ -n "$body" ] && [ "$body" != "$first" ] && moved=$body
+done
+if [ -n "$moved" ]; then
+	pass "$name"
+else
+	fail "$name" "after idling past the timeout, 12 connections all reached $first"
+fi
+
 xs_status

@@ -136,6 +136,13 @@ static const struct tcase cases[] = {
 	{ .name = "topology hints not for this zone are ignored entirely",
 	  .files = { "policies.yaml" }, .node = "node-1", .zone = "zone-c",
 	  .has = { "shop/hinted/http TCP 10.96.7.5:80 -> 10.244.1.5:8080 10.244.2.5:8080" } },
+	{ .name = "sessionAffinity ClientIP: every frontend of the port, timeoutSeconds or 10800 by default",
+	  .files = { "affinity.yaml" }, .nodeport = { "198.18.0.2" },
+	  .want = "shop/sticky/http TCP 10.96.8.1:80 -> 10.244.8.1:8080 affinity=60s\n"
+		  "shop/sticky-default/http TCP 10.96.8.2:80 -> 10.244.8.1:8080 affinity=10800s\n"
+		  "shop/sticky/http TCP 198.18.0.2:30081 [NodePort] -> 10.244.8.1:8080 affinity=60s\n" },
+	{ .name = "session affinity timeout out of range is an error",
+	  ERR("affinity-bad.yaml", ":8:32: Service shop/web: spec.sessionAffinityConfig.clientIP.timeoutSeconds: \"0\" is not a number of seconds in 1..86400") },
 	{ .name = "unknown traffic policy is an error",
 	  ERR("policy-bad.yaml", ":6:26: Service shop/web: spec.internalTrafficPolicy: unknown traffic policy \"Nearby\" (expected Cluster or Local)") },
 	{ .name = "bad externalIP is an error",
@@ -270,6 +277,8 @@ static char *render(const struct xs_model *m)
 			fprintf(f, " %s:%u", xs_addr_str(&fe->backends[j].addr, a), fe->backends[j].port);
 		fputs(fe->n_backends ? "" : " (none)", f);
 		fputs(fe->flags & XS_SVC_F_NO_REJECT ? " !drop-if-none" : "", f);
+		if (fe->flags & XS_SVC_F_AFFINITY)
+			fprintf(f, " affinity=%us", fe->affinity_s);
 		/* serving and terminating: kept for their flows, no new ones */
 		for (size_t j = 0; j < fe->n_terminating; j++)
 			fprintf(f, " ~%s:%u", xs_addr_str(&fe->terminating[j].addr, a), fe->terminating[j].port);
