@@ -2,7 +2,7 @@
 /*
  * The reference model of the datapath for test_diff: plain C over raw frame
  * bytes, written from the documented behaviour (README "Packet path", the
- * map layouts in include/xdpsvc.h), not from bpf/*.h. Given the frontends,
+ * map layouts in include/xdpsvc.h), not from the BPF sources. Given the frontends,
  * the model's conntrack and a frame, it says what the XDP program
  * (xs_xdp_ingress) or the tc egress reply path must return, the exact frame
  * it must leave, how the counters move and what conntrack must hold after.
@@ -305,7 +305,6 @@ static const char *const xsm_cat_name[XSM_N_CAT] = {
 struct xsm_out {
 	bool refused;          /* test_run must fail (EINVAL) */
 	uint32_t ret;
-	uint8_t b[XSM_OUT_MAX];
 	size_t len;
 	enum xsm_cat cat;
 	int fe;                /* the frontend matched, or -1 */
@@ -313,6 +312,7 @@ struct xsm_out {
 	/* conntrack keys this packet could have written */
 	struct xs_ct_key keys[3];
 	size_t nkeys;
+	uint8_t b[XSM_OUT_MAX]; /* the frame (len bytes); last: the rest is cleared per packet */
 };
 
 /* Which backend of fe the datapath chose for a new flow: an index, or -1. */
@@ -551,7 +551,9 @@ static inline bool xsm_tc_egress(const struct xsm_cfg *cfg, struct xsm_ct *ct, s
 	o->ret = XSM_TC_OK;
 	o->len = len;
 	memcpy(o->b, in, len);
-	if (len < 14) {
+	/* BPF_PROG_TEST_RUN of an skb program wants the Ethernet header, and
+	 * the network header of an (untagged) IPv4 or IPv6 frame. */
+	if (len < 14 || (xsm_g16(in + 12) == 0x0800 && len < 34) || (xsm_g16(in + 12) == 0x86dd && len < 54)) {
 		o->refused = true;
 		o->cat = XSM_C_REFUSED;
 		return true;
