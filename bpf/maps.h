@@ -85,6 +85,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xs_svc_meta SEC(".maps");
 
+/* Allowed sources of load-balancer frontends. Written by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, XS_MAX_SRC_RANGES);
+	__type(key, struct xs_src_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_src_ranges SEC(".maps");
+
 /* ClientIP session affinity. Written by the datapath. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -27,6 +27,7 @@
 #define XS_MAP_SVC_META     "xs_svc_meta"
 #define XS_MAP_CONFIG       "xs_config"
 #define XS_MAP_VIP_BITS     "xs_vip_bits"
+#define XS_MAP_SRC_RANGES   "xs_src_ranges"
 #define XS_PROG_XDP         "xs_prog_xdp"
 #define XS_PROG_TC_EGRESS   "xs_prog_tc_egress"
 #define XS_PROG_TC_INGRESS  "xs_prog_tc_ingress"
@@ -69,6 +70,18 @@ struct xs_svc_value {
  * (kube-proxy). */
 #define XS_SVC_F_NO_REJECT 0x01
 #define XS_SVC_F_AFFINITY  0x02 /* sessionAffinity: ClientIP */
+#define XS_SVC_F_SRC_RANGES 0x04 /* loadBalancerSourceRanges: sources must match xs_src_ranges */
+
+/* --- xs_src_ranges (LPM trie): the allowed sources of a load-balancer
+ * frontend. prefixlen = 32 (the svc_id, always whole) + the CIDR's length.
+ * Written by the loader. */
+#define XS_MAX_SRC_RANGES 65536
+
+struct xs_src_key {
+	__u32 prefixlen;
+	__u32 svc_id;     /* network order, like the address, for the trie */
+	__be32 addr;
+};
 
 /* --- xs_affinity (LRU): a client's backend for a Service port with
  * ClientIP session affinity. Written by the datapath on each new flow. */
@@ -165,7 +178,7 @@ struct xs_ct_value {
  * packet. A zero timeout means the default above. */
 /* Bump whenever a key or value declared here changes meaning, so that
  * `attach` refuses pinned maps from an older layout instead of misreading them. */
-#define XS_LAYOUT_VERSION 7
+#define XS_LAYOUT_VERSION 8
 
 #define XS_CFG_NO_FAST_PATH 0x1 /* XDP passes translated packets to the stack */
 #define XS_MAX_NODEPORT_ADDRS 15
@@ -209,6 +222,7 @@ struct xs_global_stats {
 	__u64 reject_limited;  /* ... dropped: over the reject rate limit, or a frame the
 				* reject does not rebuild (802.1Q, IP options) */
 	__u64 drop_ct_full;    /* conntrack insert failed */
+	__u64 drop_src_range;  /* source outside loadBalancerSourceRanges */
 	__u64 tcp_backend_gone; /* TCP mid-stream packet kept on its removed backend */
 	__u64 ct_expired;      /* conntrack entry found idle past its timeout */
 	__u64 reply_nat;       /* reply rewritten back to the VIP (tc) */

@@ -72,7 +72,7 @@ int xs_apply_files(const struct xs_apply_req *req, FILE *out)
 	if (err)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t2);
-	if (!r.fe_added && !r.fe_changed && !r.fe_removed && !r.be_added && !r.be_removed)
+	if (!r.fe_added && !r.fe_changed && !r.fe_removed && !r.be_added && !r.be_removed && !r.ranges_changed)
 		fprintf(out, "%s: no change\n", req->dry_run ? "dry-run" : "apply");
 	else
 		fprintf(out, "%s: frontends %u added, %u changed, %u removed; backends %u added, %u removed"

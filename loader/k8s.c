@@ -47,6 +47,8 @@ struct svc {
 	bool internal_local;     /* internalTrafficPolicy: Local (ClusterIP) */
 	bool external_local;     /* externalTrafficPolicy: Local (NodePort, external, LB) */
 	uint32_t affinity_s;     /* sessionAffinity ClientIP: its timeout; 0: none */
+	struct xs_cidr *ranges;  /* loadBalancerSourceRanges (IPv4) */
+	size_t n_ranges;
 	struct xs_addr vip;
 	struct svc_vip *vips;    /* external and load-balancer IPs (IPv4) */
 	size_t n_vips;
@@ -572,6 +574,42 @@ static int get_affinity(struct ctx *c, yaml_node_t *spec, uint32_t *timeout)
 	return 0;
 }
 
+/* spec.loadBalancerSourceRanges: CIDRs; IPv6 ones wait for IPv6. */
+static int get_source_ranges(struct ctx *c, yaml_node_t *spec, struct svc *s)
+{
+	yaml_node_t *seq;
+	char p[96];
+	int err = get_node(c, spec, "spec", "loadBalancerSourceRanges", YAML_SEQUENCE_NODE, &seq);
+
+	if (err || !seq_len(seq))
+		return err;
+	if (!(s->ranges = calloc(seq_len(seq), sizeof(*s->ranges))))
+		return oom(c);
+	for (size_t i = 0; i < seq_len(seq); i++) {
+		yaml_node_t *it = item(c, seq, i);
+		char buf[64], *slash, *end;
+		struct xs_cidr r;
+		long len;
+
+		at_index(p, sizeof(p), "spec", "loadBalancerSourceRanges", i);
+		if ((err = want(c, it, YAML_SCALAR_NODE, p, NULL)))
+			return err;
+		snprintf(buf, sizeof(buf), "%s", sval(it));
+		slash = strchr(buf, '/');
+		if (slash)
+			*slash = 0;
+		len = slash ? strtol(slash + 1, &end, 10) : -1;
+		if (!slash || *end || !slash[1] || xs_addr_parse(buf, &r.addr) || len < 0 ||
+		    len > (xs_addr_is_v4(&r.addr) ? 32 : 128))
+			return fail(c, it, p, NULL, "\"%.60s\" is not a CIDR (address/length)", sval(it));
+		if (!xs_addr_is_v4(&r.addr))
+			continue;
+		r.len = (uint8_t)len;
+		s->ranges[s->n_ranges++] = r;
+	}
+	return 0;
+}
+
 /* A traffic policy: Cluster (the default) or Local. */
 static int get_policy(struct ctx *c, yaml_node_t *spec, const char *key, bool *local)
 {
@@ -627,7 +665,8 @@ static int read_service(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 	if ((err = read_extra_vips(c, obj, spec, s)) ||
 	    (err = get_policy(c, spec, "internalTrafficPolicy", &s->internal_local)) ||
 	    (err = get_policy(c, spec, "externalTrafficPolicy", &s->external_local)) ||
-	    (err = get_affinity(c, spec, &s->affinity_s)))
+	    (err = get_affinity(c, spec, &s->affinity_s)) ||
+	    (err = get_source_ranges(c, spec, s)))
 		return err;
 	bool node_ports = type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));
 	if (seq_len(ports) && !(s->ports = calloc(seq_len(ports), sizeof(*s->ports))))
@@ -1823,6 +1862,18 @@ static int build(struct ctx *c, struct xs_model *out)
 					      (s->affinity_s ? XS_SVC_F_AFFINITY : 0);
 				if (np)
 					more->port = sp->node_port;
+				more->src_ranges = NULL;
+				more->n_src_ranges = 0;
+				if (more->scope == XS_SCOPE_LB && s->n_ranges) {
+					more->flags |= XS_SVC_F_SRC_RANGES;
+					more->src_ranges = malloc(s->n_ranges * sizeof(*s->ranges));
+					if (!more->src_ranges) {
+						err = -ENOMEM;
+						break;
+					}
+					memcpy(more->src_ranges, s->ranges, s->n_ranges * sizeof(*s->ranges));
+					more->n_src_ranges = s->n_ranges;
+				}
 				if ((err = fill_endpoints(more, sets, hi - lo, slices, sp, s->external_local)))
 					break;
 			}
@@ -1842,6 +1893,7 @@ static void state_free(struct state *st)
 	for (size_t i = 0; i < st->n_svcs; i++) {
 		free(st->svcs[i].ports);
 		free(st->svcs[i].vips);
+		free(st->svcs[i].ranges);
 	}
 	for (size_t i = 0; i < st->n_sets; i++) {
 		free(st->sets[i].eps);

@@ -29,6 +29,7 @@ static const struct map_desc map_descs[] = {
 	MAP(XS_MAP_GLOBAL_STATS, global_stats, __u32, struct xs_global_stats),
 	MAP(XS_MAP_SVC_META, svc_meta, __u32, struct xs_svc_meta),
 	MAP(XS_MAP_VIP_BITS, vip_bits, __u32, __u64),
+	MAP(XS_MAP_SRC_RANGES, src_ranges, struct xs_src_key, __u8),
 };
 #define N_MAPS (sizeof(map_descs) / sizeof(map_descs[0]))
 
@@ -336,10 +337,12 @@ enum wq {
 	WQ_META,          /*    owners */
 	WQ_SLOTS,         /* 2.-3. slots: new generations, in-place edits */
 	WQ_VIP_BITS_ADD,  /*    bits of new addresses, before their frontends */
+	WQ_SRC_ADD,       /*    allowed source ranges, before their frontends */
 	WQ_SERVICES,      /*    the switches */
 	WQ_DEL_SERVICES,  /* 4. removed frontends unreachable */
 	WQ_DEL_SLOTS,     /*    then their slots and old generations */
 	WQ_DEL_BACKENDS,  /* 5. unreferenced backends */
+	WQ_SRC_DEL,       /*    source ranges no frontend has any more */
 	WQ_VIP_BITS_FINAL,/*    bits of addresses without a frontend cleared */
 	WQ_N,
 };
@@ -374,6 +377,8 @@ static void writer_init(struct writer *w, const struct xs_maps *m, struct xs_app
 		{ WQ_META, offsetof(struct xs_maps, svc_meta), sizeof(__u32), sizeof(struct xs_svc_meta) },
 		{ WQ_SLOTS, offsetof(struct xs_maps, slots), sizeof(struct xs_slot_key), sizeof(__u32) },
 		{ WQ_VIP_BITS_ADD, offsetof(struct xs_maps, vip_bits), sizeof(__u32), sizeof(__u64) },
+		{ WQ_SRC_ADD, offsetof(struct xs_maps, src_ranges), sizeof(struct xs_src_key), sizeof(__u8) },
+		{ WQ_SRC_DEL, offsetof(struct xs_maps, src_ranges), sizeof(struct xs_src_key), 0 },
 		{ WQ_VIP_BITS_FINAL, offsetof(struct xs_maps, vip_bits), sizeof(__u32), sizeof(__u64) },
 		{ WQ_SERVICES, offsetof(struct xs_maps, services), sizeof(struct xs_svc_key), sizeof(struct xs_svc_value) },
 		{ WQ_DEL_SERVICES, offsetof(struct xs_maps, services), sizeof(struct xs_svc_key), 0 },
@@ -709,6 +714,70 @@ static int affinity_groups(const struct xs_model *want, const __u32 *fe_id, __u3
 	return 0;
 }
 
+static int src_key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct xs_src_key));
+}
+
+/*
+ * The allowed sources of load-balancer frontends with
+ * loadBalancerSourceRanges: entries {svc_id, range} added before the
+ * frontends are published, the ones no frontend has deleted after.
+ */
+static int queue_src_ranges(const struct xs_maps *m, const struct xs_model *want, const __u32 *fe_id,
+			    struct writer *w)
+{
+	struct xs_src_key *have = NULL, *need = NULL, k, *prev = NULL;
+	size_t n_have = 0, n_need = 0, cap = 0;
+	static const __u8 one = 1;
+	int err = 0;
+
+	while (!bpf_map_get_next_key(m->src_ranges, prev, &k)) {
+		struct xs_src_key *nh = n_have == cap ? realloc(have, (cap = cap * 2 + 64) * sizeof(*have)) : have;
+
+		if (!nh) {
+			err = -ENOMEM;
+			goto out;
+		}
+		have = nh;
+		have[n_have++] = k;
+		prev = &have[n_have - 1];
+	}
+	for (size_t i = 0; i < want->n; i++)
+		n_need += want->fe[i].n_src_ranges;
+	need = calloc(n_need ?: 1, sizeof(*need));
+	if (!need) {
+		err = -ENOMEM;
+		goto out;
+	}
+	n_need = 0;
+	for (size_t i = 0; i < want->n; i++)
+		for (size_t j = 0; j < want->fe[i].n_src_ranges; j++) {
+			const struct xs_cidr *r = &want->fe[i].src_ranges[j];
+			__u32 mask = r->len ? htonl(~0U << (32 - r->len)) : 0;
+
+			need[n_need++] = (struct xs_src_key){ .prefixlen = 32 + r->len, .svc_id = htonl(fe_id[i]),
+							      .addr = r->addr.v4.s_addr & mask };
+		}
+	qsort(have, n_have, sizeof(*have), src_key_cmp);
+	qsort(need, n_need, sizeof(*need), src_key_cmp);
+	for (size_t i = 0; i < n_need; i++)
+		if ((!i || src_key_cmp(&need[i - 1], &need[i])) &&
+		    !bsearch(&need[i], have, n_have, sizeof(*have), src_key_cmp)) {
+			w_queue(w, WQ_SRC_ADD, &need[i], &one);
+			w->r->ranges_changed++;
+		}
+	for (size_t i = 0; i < n_have; i++)
+		if (!bsearch(&have[i], need, n_need, sizeof(*need), src_key_cmp)) {
+			w_queue(w, WQ_SRC_DEL, &have[i], NULL);
+			w->r->ranges_changed++;
+		}
+out:
+	free(have);
+	free(need);
+	return err;
+}
+
 /* What a wanted frontend becomes: its id, live generation and count. */
 struct live {
 	__u32 svc_id;
@@ -965,7 +1034,7 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 	}
 
 	if (!dry_run)
-		err = queue_vip_bits(m, want, &w);
+		err = queue_vip_bits(m, want, &w) ?: queue_src_ranges(m, want, fe_id, &w);
 	if (!dry_run && !err)
 		err = check_capacity(m, &s, &w);
 	if (!dry_run && !err) {
@@ -1045,7 +1114,7 @@ static int sum_svc_stats(const struct xs_maps *m, __u32 id, struct xs_svc_stats 
 
 /* The global counters, summed over CPUs, as (name, value) pairs. */
 #define GLOBAL_FIELDS(X) X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) \
-	X(pass_miss) X(hit) X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(tcp_backend_gone) \
+	X(pass_miss) X(hit) X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) \
 	X(ct_expired) X(reply_nat) X(local_dnat) X(fast_path)
 
 static int sum_global_stats(const struct xs_maps *m, struct xs_global_stats *sum)

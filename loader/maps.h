@@ -8,7 +8,7 @@
 #include "model.h"
 
 struct xs_maps {
-	int services, slots, backends, ct, svc_stats, global_stats, svc_meta, vip_bits;
+	int services, slots, backends, ct, svc_stats, global_stats, svc_meta, vip_bits, src_ranges;
 	__u32 max_services; /* capacity of the id-indexed maps */
 	__u32 max_frontends, max_backends, max_slots, max_ct; /* of the hash maps */
 	int ncpus;
@@ -21,6 +21,7 @@ void xs_maps_close(struct xs_maps *m);
 struct xs_apply_result {
 	unsigned fe_added, fe_changed, fe_removed;
 	unsigned be_added, be_removed;
+	unsigned ranges_changed;   /* loadBalancerSourceRanges entries added or removed */
 	unsigned long map_writes;  /* updates + deletes issued */
 };
 

@@ -79,6 +79,7 @@ void xs_model_free(struct xs_model *m)
 	for (size_t i = 0; i < m->n; i++) {
 		free(m->fe[i].backends);
 		free(m->fe[i].terminating);
+		free(m->fe[i].src_ranges);
 	}
 	free(m->fe);
 	m->fe = NULL;

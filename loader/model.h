@@ -13,6 +13,11 @@
 #include "addr.h"
 #include "../include/xdpsvc.h"
 
+struct xs_cidr {
+	struct xs_addr addr;      /* the network */
+	uint8_t len;
+};
+
 struct xs_backend_addr {
 	struct xs_addr addr;
 	uint16_t port;            /* host order */
@@ -27,6 +32,8 @@ struct xs_frontend {
 	uint8_t scope;            /* enum xs_scope: which of the Service's addresses */
 	uint8_t flags;            /* XS_SVC_F_* */
 	uint32_t affinity_s;      /* with XS_SVC_F_AFFINITY: the idle timeout */
+	struct xs_cidr *src_ranges; /* with XS_SVC_F_SRC_RANGES: the allowed sources */
+	size_t n_src_ranges;
 	struct xs_addr vip;
 	uint16_t port;            /* host order */
 	struct xs_backend_addr *backends; /* sorted by (addr, port), no duplicates */

@@ -224,4 +224,29 @@ else
 	fail "$name" "after idling past the timeout, 12 connections all reached $first"
 fi
 
+name="loadBalancerSourceRanges: the load-balancer IP admits only those sources; the NodePort is not subject to them"
+ranged_file() { # CIDR
+	local svc
+	svc=$(web_service | sed "s|\"externalIPs\"|\"loadBalancerSourceRanges\":[\"$1\"],\"externalIPs\"|")
+	k8s_list "$svc" "$(k8s_slice web web-x7k2p "$ALL_PODS" http:8080/TCP)" >"$RUN_DIR/ranged.json"
+}
+ranged_file 198.51.100.0/24
+xs apply "$RUN_DIR/ranged.json" >/dev/null 2>&1
+drops0=$(xs list --json | jq '.global.drop_src_range')
+denied=$(curl_vip --max-time 1 "http://$LB_IP/" 2>/dev/null); denied_rc=$?
+np=$(curl_vip "http://$NODE_IP:30080/" 2>/dev/null)
+drops1=$(xs list --json | jq '.global.drop_src_range')
+ranged_file 198.18.0.0/24
+out=$(xs apply "$RUN_DIR/ranged.json" 2>&1)
+allowed=$(curl_vip "http://$LB_IP/" 2>/dev/null)
+if [ "$denied_rc" = 0 ] || [ "$drops1" -le "$drops0" ]; then
+	fail "$name" "from 198.18.0.1 outside 198.51.100.0/24 the LB IP answered '$denied' (drop_src_range $drops0 -> $drops1)"
+elif ! grep -qx 'pod[123]' <<<"$np"; then
+	fail "$name" "the NodePort did not answer: '$np'"
+elif ! grep -qx 'pod[123]' <<<"$allowed"; then
+	fail "$name" "with 198.18.0.0/24 allowed ($out) the LB IP answered '$allowed'"
+else
+	pass "$name"
+fi
+
 xs_status

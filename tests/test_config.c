@@ -143,6 +143,14 @@ static const struct tcase cases[] = {
 		  "shop/sticky/http TCP 198.18.0.2:30081 [NodePort] -> 10.244.8.1:8080 affinity=60s\n" },
 	{ .name = "session affinity timeout out of range is an error",
 	  ERR("affinity-bad.yaml", ":8:32: Service shop/web: spec.sessionAffinityConfig.clientIP.timeoutSeconds: \"0\" is not a number of seconds in 1..86400") },
+	{ .name = "loadBalancerSourceRanges apply to the load-balancer IPs only; IPv6 ranges wait for IPv6",
+	  .files = { "source-ranges.yaml" }, .nodeport = { "198.18.0.2" },
+	  .want = "shop/lb/http TCP 10.96.9.1:80 -> (none)\n"
+		  "shop/lb/http TCP 192.0.2.9:80 [ExternalIP] -> (none)\n"
+		  "shop/lb/http TCP 192.0.2.10:80 [LoadBalancer] -> (none) from=203.0.113.0/24 from=198.51.100.7/32\n"
+		  "shop/lb/http TCP 198.18.0.2:30090 [NodePort] -> (none)\n" },
+	{ .name = "a source range that is not a CIDR is an error",
+	  ERR("source-range-bad.yaml", ":7:30: Service shop/lb: spec.loadBalancerSourceRanges[0]: \"203.0.113.0\" is not a CIDR (address/length)") },
 	{ .name = "unknown traffic policy is an error",
 	  ERR("policy-bad.yaml", ":6:26: Service shop/web: spec.internalTrafficPolicy: unknown traffic policy \"Nearby\" (expected Cluster or Local)") },
 	{ .name = "bad externalIP is an error",
@@ -279,6 +287,8 @@ static char *render(const struct xs_model *m)
 		fputs(fe->flags & XS_SVC_F_NO_REJECT ? " !drop-if-none" : "", f);
 		if (fe->flags & XS_SVC_F_AFFINITY)
 			fprintf(f, " affinity=%us", fe->affinity_s);
+		for (size_t j = 0; j < fe->n_src_ranges; j++)
+			fprintf(f, " from=%s/%u", xs_addr_str(&fe->src_ranges[j].addr, a), fe->src_ranges[j].len);
 		/* serving and terminating: kept for their flows, no new ones */
 		for (size_t j = 0; j < fe->n_terminating; j++)
 			fprintf(f, " ~%s:%u", xs_addr_str(&fe->terminating[j].addr, a), fe->terminating[j].port);

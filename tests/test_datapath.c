@@ -121,7 +121,7 @@ static int slot_of(const struct fe_def *f)
 static struct xs_xdp *X;
 static struct xs_tc *T;
 static struct xs_maps M = { .services = -1, .slots = -1, .backends = -1, .ct = -1, .svc_stats = -1,
-			    .global_stats = -1, .svc_meta = -1, .vip_bits = -1 };
+			    .global_stats = -1, .svc_meta = -1, .vip_bits = -1, .src_ranges = -1 };
 static int xdp_fd, tc_egress_fd, tc_ingress_fd;
 
 static const char *const map_names[] = {
@@ -197,6 +197,7 @@ static bool setup(void)
 	M.global_stats = bpf_map__fd(X->maps.xs_global_stats);
 	M.svc_meta = bpf_map__fd(X->maps.xs_svc_meta);
 	M.vip_bits = bpf_map__fd(X->maps.xs_vip_bits);
+	M.src_ranges = bpf_map__fd(X->maps.xs_src_ranges);
 	M.max_services = bpf_map__max_entries(X->maps.xs_svc_stats);
 	M.max_frontends = bpf_map__max_entries(X->maps.xs_services);
 	M.max_backends = bpf_map__max_entries(X->maps.xs_backends);
@@ -279,7 +280,7 @@ static bool apply(const struct fe_def *const *fes, size_t n, struct xs_apply_res
 
 #define GLOBAL_FIELDS(X)                                                                            \
 	X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) X(pass_miss) X(hit)   \
-	X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(tcp_backend_gone) X(ct_expired) X(reply_nat)  \
+	X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) X(ct_expired) X(reply_nat)  \
 	X(local_dnat) X(fast_path)
 
 #define SVC_FIELDS(X) X(packets) X(bytes) X(new_flows) X(no_backend)

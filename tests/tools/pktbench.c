@@ -107,7 +107,7 @@
 static struct xs_xdp *X;
 static struct xs_tc *T;
 static struct xs_maps M = { .services = -1, .slots = -1, .backends = -1, .ct = -1, .svc_stats = -1,
-			    .global_stats = -1, .svc_meta = -1, .vip_bits = -1 };
+			    .global_stats = -1, .svc_meta = -1, .vip_bits = -1, .src_ranges = -1 };
 static int xdp_fd, tc_egress_fd, pass_fd = -1, tc_ok_fd = -1;
 static __u32 ct_cap = 1u << 20;
 static __u32 repeat = 1000000, flows = 1000000;
@@ -183,6 +183,7 @@ static void setup(void)
 	M.global_stats = bpf_map__fd(X->maps.xs_global_stats);
 	M.svc_meta = bpf_map__fd(X->maps.xs_svc_meta);
 	M.vip_bits = bpf_map__fd(X->maps.xs_vip_bits);
+	M.src_ranges = bpf_map__fd(X->maps.xs_src_ranges);
 	M.max_services = bpf_map__max_entries(X->maps.xs_svc_stats);
 	M.max_frontends = bpf_map__max_entries(X->maps.xs_services);
 	M.max_backends = bpf_map__max_entries(X->maps.xs_backends);
