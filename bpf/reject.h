@@ -96,13 +96,15 @@ static __always_inline int xs_reject_tcp(struct xdp_md *ctx, const struct xs_pkt
 	struct iphdr *iph = (void *)(eth + 1);
 	struct tcphdr *th = (void *)(iph + 1);
 	__u32 seg_len, seq, ack;
+	bool had_ack;
 
 	if ((void *)(th + 1) > data_end)
 		return XDP_DROP;
 	if (th->rst)
 		return XDP_DROP; /* never answer a RST */
 	seg_len = p->ip_len - sizeof(*iph) - th->doff * 4 + th->syn + th->fin;
-	if (th->ack) {
+	had_ack = th->ack;
+	if (had_ack) {
 		seq = th->ack_seq;
 		ack = 0;
 	} else {
@@ -115,7 +117,9 @@ static __always_inline int xs_reject_tcp(struct xdp_md *ctx, const struct xs_pkt
 	th->seq = seq;
 	th->ack_seq = ack;
 	((__u8 *)th)[12] = 5 << 4;                      /* doff 5, no options */
-	((__u8 *)th)[13] = XS_TCP_RST | (ack ? XS_TCP_ACK : 0);
+	/* <SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>:
+	 * the ACK bit follows the segment's, whatever the number (it may wrap to 0). */
+	((__u8 *)th)[13] = XS_TCP_RST | (had_ack ? 0 : XS_TCP_ACK);
 	th->window = 0;
 	th->urg_ptr = 0;
 	th->check = 0;

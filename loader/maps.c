@@ -759,11 +759,13 @@ static int queue_src_ranges(const struct xs_maps *m, const struct xs_model *want
 			need[n_need++] = (struct xs_src_key){ .prefixlen = 32 + r->len, .svc_id = htonl(fe_id[i]),
 							      .addr = r->addr.v4.s_addr & mask };
 		}
-	qsort(have, n_have, sizeof(*have), src_key_cmp);
-	qsort(need, n_need, sizeof(*need), src_key_cmp);
+	if (n_have)
+		qsort(have, n_have, sizeof(*have), src_key_cmp);
+	if (n_need)
+		qsort(need, n_need, sizeof(*need), src_key_cmp);
 	for (size_t i = 0; i < n_need; i++)
 		if ((!i || src_key_cmp(&need[i - 1], &need[i])) &&
-		    !bsearch(&need[i], have, n_have, sizeof(*have), src_key_cmp)) {
+		    (!n_have || !bsearch(&need[i], have, n_have, sizeof(*have), src_key_cmp))) {
 			w_queue(w, WQ_SRC_ADD, &need[i], &one);
 			w->r->ranges_changed++;
 		}
