@@ -25,9 +25,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/pkt_cls.h>
-#include "xdp.skel.h"
-#include "tc.skel.h"
-#include "maps.h"
+#include "bpf_objs.h"
 #include "model.h"
 #include "pkt.h"
 
@@ -120,8 +118,7 @@ static int slot_of(const struct fe_def *f)
 
 static struct xs_xdp *X;
 static struct xs_tc *T;
-static struct xs_maps M = { .services = -1, .slots = -1, .backends = -1, .ct = -1, .svc_stats = -1,
-			    .global_stats = -1, .svc_meta = -1, .vip_bits = -1, .src_ranges = -1 };
+static struct xs_maps M;
 static int xdp_fd, tc_egress_fd, tc_ingress_fd;
 
 static const char *const map_names[] = {
@@ -152,60 +149,16 @@ static bool pinned_file_exists(const char *name)
 static bool setup(void)
 {
 	bool pre_existing[N_MAPS];
-	struct bpf_map *map;
-	int err;
 
 	for (size_t i = 0; i < N_MAPS; i++)
 		pre_existing[i] = pinned_file_exists(map_names[i]);
-	X = xs_xdp__open();
-	T = xs_tc__open();
-	if (!X || !T)
-		return fail("cannot open the skeletons: %s", strerror(errno));
-	bpf_object__for_each_map(map, X->obj)
-		if (bpf_map__set_pin_path(map, NULL))
-			return fail("xdp: cannot clear the pin path of %s", bpf_map__name(map));
-	bpf_object__for_each_map(map, T->obj)
-		if (bpf_map__set_pin_path(map, NULL))
-			return fail("tc: cannot clear the pin path of %s", bpf_map__name(map));
-	err = xs_xdp__load(X);
-	if (err)
-		return fail("loading the XDP object: %s", strerror(-err));
-	bpf_object__for_each_map(map, T->obj) {
-		struct bpf_map *xm = bpf_object__find_map_by_name(X->obj, bpf_map__name(map));
+	const char *err = xs_test_load(&X, &T, NULL, &M, why, sizeof(why));
 
-		if (!xm) {
-			if (!strncmp(bpf_map__name(map), "xs_", 3))
-				return fail("tc map %s has no twin in the XDP object", bpf_map__name(map));
-			continue;
-		}
-		err = bpf_map__reuse_fd(map, bpf_map__fd(xm));
-		if (err)
-			return fail("reusing map %s: %s", bpf_map__name(map), strerror(-err));
-	}
-	err = xs_tc__load(T);
 	if (err)
-		return fail("loading the tc object: %s", strerror(-err));
-
+		return false; /* the reason is in why */
 	xdp_fd = bpf_program__fd(X->progs.xs_xdp_ingress);
 	tc_egress_fd = bpf_program__fd(T->progs.xs_tc_egress);
 	tc_ingress_fd = bpf_program__fd(T->progs.xs_tc_ingress);
-	M.services = bpf_map__fd(X->maps.xs_services);
-	M.slots = bpf_map__fd(X->maps.xs_slots);
-	M.backends = bpf_map__fd(X->maps.xs_backends);
-	M.ct = bpf_map__fd(X->maps.xs_conntrack);
-	M.svc_stats = bpf_map__fd(X->maps.xs_svc_stats);
-	M.global_stats = bpf_map__fd(X->maps.xs_global_stats);
-	M.svc_meta = bpf_map__fd(X->maps.xs_svc_meta);
-	M.vip_bits = bpf_map__fd(X->maps.xs_vip_bits);
-	M.src_ranges = bpf_map__fd(X->maps.xs_src_ranges);
-	M.max_services = bpf_map__max_entries(X->maps.xs_svc_stats);
-	M.max_frontends = bpf_map__max_entries(X->maps.xs_services);
-	M.max_backends = bpf_map__max_entries(X->maps.xs_backends);
-	M.max_slots = bpf_map__max_entries(X->maps.xs_slots);
-	M.max_ct = bpf_map__max_entries(X->maps.xs_conntrack);
-	M.ncpus = libbpf_num_possible_cpus();
-	if (M.ncpus <= 0)
-		return fail("libbpf_num_possible_cpus: %d", M.ncpus);
 
 	/* The two objects must share one instance of every map. */
 	for (size_t i = 0; i < N_MAPS; i++) {

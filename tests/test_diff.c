@@ -31,8 +31,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/pkt_cls.h>
-#include "xdp.skel.h"
-#include "tc.skel.h"
+#include "bpf_objs.h"
 #include "maps.h"
 #include "model.h"
 #include "pkt.h"
@@ -73,8 +72,7 @@ static bool chance(unsigned pct)
 
 static struct xs_xdp *X;
 static struct xs_tc *T;
-static struct xs_maps M = { .services = -1, .slots = -1, .backends = -1, .ct = -1, .svc_stats = -1,
-			    .global_stats = -1, .svc_meta = -1, .vip_bits = -1, .src_ranges = -1 };
+static struct xs_maps M;
 static int xdp_fd, tc_fd, rl_fd, cfg_fd;
 
 static uint64_t seed;
@@ -134,55 +132,14 @@ __attribute__((format(printf, 5, 6))) static void mismatch(enum xsm_cat cat, con
 
 static bool setup(void)
 {
-	struct bpf_map *map;
-	int err;
+	char why[512];
 
-	X = xs_xdp__open();
-	T = xs_tc__open();
-	if (!X || !T)
-		return setup_fail("cannot open the skeletons: %s", strerror(errno)), false;
-	bpf_object__for_each_map(map, X->obj)
-		if (bpf_map__set_pin_path(map, NULL))
-			return setup_fail("xdp: cannot clear the pin path of %s", bpf_map__name(map)), false;
-	bpf_object__for_each_map(map, T->obj)
-		if (bpf_map__set_pin_path(map, NULL))
-			return setup_fail("tc: cannot clear the pin path of %s", bpf_map__name(map)), false;
-	err = xs_xdp__load(X);
-	if (err)
-		return setup_fail("loading the XDP object: %s", strerror(-err)), false;
-	bpf_object__for_each_map(map, T->obj) {
-		struct bpf_map *xm = bpf_object__find_map_by_name(X->obj, bpf_map__name(map));
-
-		if (!xm)
-			continue;
-		err = bpf_map__reuse_fd(map, bpf_map__fd(xm));
-		if (err)
-			return setup_fail("reusing map %s: %s", bpf_map__name(map), strerror(-err)), false;
-	}
-	err = xs_tc__load(T);
-	if (err)
-		return setup_fail("loading the tc object: %s", strerror(-err)), false;
+	if (xs_test_load(&X, &T, NULL, &M, why, sizeof(why)))
+		return setup_fail("%s", why), false;
 	xdp_fd = bpf_program__fd(X->progs.xs_xdp_ingress);
 	tc_fd = bpf_program__fd(T->progs.xs_tc_egress);
-	M.services = bpf_map__fd(X->maps.xs_services);
-	M.slots = bpf_map__fd(X->maps.xs_slots);
-	M.backends = bpf_map__fd(X->maps.xs_backends);
-	M.ct = bpf_map__fd(X->maps.xs_conntrack);
-	M.svc_stats = bpf_map__fd(X->maps.xs_svc_stats);
-	M.global_stats = bpf_map__fd(X->maps.xs_global_stats);
-	M.svc_meta = bpf_map__fd(X->maps.xs_svc_meta);
-	M.vip_bits = bpf_map__fd(X->maps.xs_vip_bits);
-	M.src_ranges = bpf_map__fd(X->maps.xs_src_ranges);
-	M.max_services = bpf_map__max_entries(X->maps.xs_svc_stats);
-	M.max_frontends = bpf_map__max_entries(X->maps.xs_services);
-	M.max_backends = bpf_map__max_entries(X->maps.xs_backends);
-	M.max_slots = bpf_map__max_entries(X->maps.xs_slots);
-	M.max_ct = bpf_map__max_entries(X->maps.xs_conntrack);
-	M.ncpus = libbpf_num_possible_cpus();
 	rl_fd = bpf_map__fd(X->maps.xs_reject_rl);
 	cfg_fd = bpf_map__fd(X->maps.xs_config);
-	if (M.ncpus <= 0)
-		return setup_fail("libbpf_num_possible_cpus: %d", M.ncpus), false;
 	mct.e = calloc(XSM_CT_CAP, sizeof(*mct.e));
 	if (!mct.e)
 		return setup_fail("out of memory"), false;

@@ -82,8 +82,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
-#include "xdp.skel.h"
-#include "tc.skel.h"
+#include "bpf_objs.h"
 #include "maps.h"
 #include "model.h"
 #include "pkt.h"
@@ -106,8 +105,7 @@
 
 static struct xs_xdp *X;
 static struct xs_tc *T;
-static struct xs_maps M = { .services = -1, .slots = -1, .backends = -1, .ct = -1, .svc_stats = -1,
-			    .global_stats = -1, .svc_meta = -1, .vip_bits = -1, .src_ranges = -1 };
+static struct xs_maps M;
 static int xdp_fd, tc_egress_fd, pass_fd = -1, tc_ok_fd = -1;
 static __u32 ct_cap = 1u << 20;
 static __u32 repeat = 1000000, flows = 1000000;
@@ -136,62 +134,25 @@ static double now_s(void)
 
 /* ------------------------------------------------------------ objects */
 
+/* Sizes for 100,000 Services and the conntrack of --ct-size, before load. */
+static bool size_maps(struct xs_xdp *x)
+{
+	return !bpf_map__set_max_entries(x->maps.xs_services, SVC_CAP) &&
+	       !bpf_map__set_max_entries(x->maps.xs_svc_stats, SVC_CAP) &&
+	       !bpf_map__set_max_entries(x->maps.xs_svc_meta, SVC_CAP) &&
+	       !bpf_map__set_max_entries(x->maps.xs_slots, SLOT_CAP) &&
+	       !bpf_map__set_max_entries(x->maps.xs_backends, BE_CAP) &&
+	       !bpf_map__set_max_entries(x->maps.xs_conntrack, ct_cap);
+}
+
 static void setup(void)
 {
-	struct bpf_map *map;
-	int err;
+	char why[512];
 
-	X = xs_xdp__open();
-	T = xs_tc__open();
-	if (!X || !T)
-		die("cannot open the skeletons: %s", strerror(errno));
-	bpf_object__for_each_map(map, X->obj)
-		if (bpf_map__set_pin_path(map, NULL))
-			die("xdp: cannot clear the pin path of %s", bpf_map__name(map));
-	bpf_object__for_each_map(map, T->obj)
-		if (bpf_map__set_pin_path(map, NULL))
-			die("tc: cannot clear the pin path of %s", bpf_map__name(map));
-	if (bpf_map__set_max_entries(X->maps.xs_services, SVC_CAP) ||
-	    bpf_map__set_max_entries(X->maps.xs_svc_stats, SVC_CAP) ||
-	    bpf_map__set_max_entries(X->maps.xs_svc_meta, SVC_CAP) ||
-	    bpf_map__set_max_entries(X->maps.xs_slots, SLOT_CAP) ||
-	    bpf_map__set_max_entries(X->maps.xs_backends, BE_CAP) ||
-	    bpf_map__set_max_entries(X->maps.xs_conntrack, ct_cap))
-		die("cannot size the maps");
-	err = xs_xdp__load(X);
-	if (err)
-		die("loading the XDP object: %s", strerror(-err));
-	bpf_object__for_each_map(map, T->obj) {
-		struct bpf_map *xm = bpf_object__find_map_by_name(X->obj, bpf_map__name(map));
-
-		if (!xm)
-			continue;
-		err = bpf_map__reuse_fd(map, bpf_map__fd(xm));
-		if (err)
-			die("reusing map %s: %s", bpf_map__name(map), strerror(-err));
-	}
-	err = xs_tc__load(T);
-	if (err)
-		die("loading the tc object: %s", strerror(-err));
+	if (xs_test_load(&X, &T, size_maps, &M, why, sizeof(why)))
+		die("%s", why);
 	xdp_fd = bpf_program__fd(X->progs.xs_xdp_ingress);
 	tc_egress_fd = bpf_program__fd(T->progs.xs_tc_egress);
-	M.services = bpf_map__fd(X->maps.xs_services);
-	M.slots = bpf_map__fd(X->maps.xs_slots);
-	M.backends = bpf_map__fd(X->maps.xs_backends);
-	M.ct = bpf_map__fd(X->maps.xs_conntrack);
-	M.svc_stats = bpf_map__fd(X->maps.xs_svc_stats);
-	M.global_stats = bpf_map__fd(X->maps.xs_global_stats);
-	M.svc_meta = bpf_map__fd(X->maps.xs_svc_meta);
-	M.vip_bits = bpf_map__fd(X->maps.xs_vip_bits);
-	M.src_ranges = bpf_map__fd(X->maps.xs_src_ranges);
-	M.max_services = bpf_map__max_entries(X->maps.xs_svc_stats);
-	M.max_frontends = bpf_map__max_entries(X->maps.xs_services);
-	M.max_backends = bpf_map__max_entries(X->maps.xs_backends);
-	M.max_slots = bpf_map__max_entries(X->maps.xs_slots);
-	M.max_ct = bpf_map__max_entries(X->maps.xs_conntrack);
-	M.ncpus = libbpf_num_possible_cpus();
-	if (M.ncpus <= 0)
-		die("libbpf_num_possible_cpus: %d", M.ncpus);
 
 	/* The floors: r0 = verdict; exit. No clang, no BTF. */
 	struct bpf_insn pass[2] = {
