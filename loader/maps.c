@@ -1137,6 +1137,35 @@ static int sum_global_stats(const struct xs_maps *m, struct xs_global_stats *sum
 	return 0;
 }
 
+/* How many entries a map holds, read in batches into one reused buffer. */
+static long count_entries(int fd, size_t ksz, size_t vsz)
+{
+	const __u32 chunk = 4096;
+	char *keys = malloc(chunk * ksz), *vals = malloc(chunk * vsz);
+	__u64 batch = 0;
+	long n = 0;
+	bool first = true;
+
+	while (keys && vals) {
+		__u32 count = chunk;
+		int rc = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count, NULL);
+
+		first = false;
+		if (rc && errno != ENOENT) {
+			n = -errno;
+			break;
+		}
+		n += count;
+		if (rc)
+			break;
+	}
+	if (!keys || !vals)
+		n = -ENOMEM;
+	free(keys);
+	free(vals);
+	return n;
+}
+
 int xs_list(const struct xs_maps *m, bool json, FILE *out)
 {
 	struct xs_global_stats g;
@@ -1188,6 +1217,12 @@ int xs_list(const struct xs_maps *m, bool json, FILE *out)
 		fprintf(out, "],\"stats\":{\"packets\":%llu,\"bytes\":%llu,\"new_flows\":%llu,\"no_backend\":%llu}}",
 			st.packets, st.bytes, st.new_flows, st.no_backend);
 	}
+	long ct_used = count_entries(m->ct, sizeof(struct xs_ct_key), sizeof(struct xs_ct_value));
+
+	if (ct_used < 0) {
+		err = (int)ct_used;
+		goto out;
+	}
 	err = sum_global_stats(m, &g);
 	if (err)
 		goto out;
@@ -1200,15 +1235,15 @@ int xs_list(const struct xs_maps *m, bool json, FILE *out)
 #undef PRINT
 		fprintf(out, "},\"capacity\":{\"frontends\":{\"used\":%zu,\"max\":%u},"
 			"\"backends\":{\"used\":%zu,\"max\":%u},\"slots\":{\"used\":%zu,\"max\":%u},"
-			"\"conntrack\":{\"max\":%u}}}\n", s.n, m->max_frontends, s.n_be, m->max_backends,
-			s.n_slots, m->max_slots, m->max_ct);
+			"\"conntrack\":{\"used\":%ld,\"max\":%u}}}\n", s.n, m->max_frontends, s.n_be, m->max_backends,
+			s.n_slots, m->max_slots, ct_used, m->max_ct);
 	} else {
 		fprintf(out, "\nglobal:");
 #define PRINT(f) fprintf(out, " " #f "=%llu", g.f);
 		GLOBAL_FIELDS(PRINT)
 #undef PRINT
-		fprintf(out, "\ncapacity: frontends %zu/%u, backends %zu/%u, slots %zu/%u, conntrack %u entries\n",
-			s.n, m->max_frontends, s.n_be, m->max_backends, s.n_slots, m->max_slots, m->max_ct);
+		fprintf(out, "\ncapacity: frontends %zu/%u, backends %zu/%u, slots %zu/%u, conntrack %ld/%u\n",
+			s.n, m->max_frontends, s.n_be, m->max_backends, s.n_slots, m->max_slots, ct_used, m->max_ct);
 	}
 out:
 	state_free(&s);

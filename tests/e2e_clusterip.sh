@@ -289,6 +289,8 @@ elif ! jq -e --arg vip "$WEB_VIP:80" '[.flows[] | select(.frontend == $vip and .
 		and .name == "web" and (.backend | test("^198\\.18\\.1\\.1[123]:8080$")))] | length > 0' \
 		<<<"$ct" >/dev/null; then
 	fail "$name" "no e2e/web flow to $WEB_VIP:80 in: $ct"
+elif ! [ "$(list_json | jq '.capacity.conntrack.used')" -gt 0 ] 2>/dev/null; then
+	fail "$name" "list --json shows no conntrack entry in use: $(list_json | jq -c .capacity)"
 elif ! out=$(xs conntrack flush --service e2e/web 2>&1) || ! grep -Eq 'conntrack: [1-9][0-9]* entries flushed' <<<"$out"; then
 	fail "$name" "flush --service e2e/web said: $out"
 elif ! ct=$(xs conntrack list --json 2>&1) ||
