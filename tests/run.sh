@@ -79,16 +79,8 @@ for t in "$BUILD"/tests/test_*; do
 	run_suite "${t##*/}" "$t"
 	suites=$((suites + 1))
 done
-for t in tests/e2e_*.sh; do
-	[ -f "$t" ] || continue
-	name=${t##*/}
-	# shellcheck disable=SC2254
-	case ${name%.sh} in $TESTS) ;; *) continue ;; esac
-	run_suite "${name%.sh}" env BUILD="$BUILD" bash "$t"
-	suites=$((suites + 1))
-done
-
-for t in tests/fuzz_*.sh; do
+# The namespace suites, then the fuzzing (the longest) last.
+for t in tests/e2e_*.sh tests/fuzz_*.sh; do
 	[ -f "$t" ] || continue
 	name=${t##*/}
 	# shellcheck disable=SC2254
