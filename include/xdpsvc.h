@@ -178,7 +178,7 @@ struct xs_ct_value {
  * packet. A zero timeout means the default above. */
 /* Bump whenever a key or value declared here changes meaning, so that
  * `attach` refuses pinned maps from an older layout instead of misreading them. */
-#define XS_LAYOUT_VERSION 8
+#define XS_LAYOUT_VERSION 9
 
 #define XS_CFG_NO_FAST_PATH 0x1 /* XDP passes translated packets to the stack */
 #define XS_MAX_NODEPORT_ADDRS 15
@@ -196,6 +196,10 @@ struct xs_config {
 	/* The node's NodePort addresses (attach --nodeport-addresses). */
 	__u32 n_nodeport_addrs;
 	__be32 nodeport_addrs[XS_MAX_NODEPORT_ADDRS];
+	/* Bumped by every apply before it writes (under the pin directory's
+	 * lock), and by attach: a process that keeps the model it applied last
+	 * (apply --watch) knows from it that nobody else changed the maps. */
+	__u64 apply_seq;
 };
 
 /* --- xs_svc_stats (per-CPU array indexed by svc_id). Written by the datapath;

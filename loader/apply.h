@@ -13,10 +13,18 @@ struct xs_apply_req {
 	bool dry_run;
 };
 
+/* What a process that applies again and again (apply --watch) keeps
+ * between applies, so that a small change costs little: the files as last
+ * read (xs_config_cache) and the model last applied (xs_apply_delta). */
+struct xs_applier;
+struct xs_applier *xs_applier_new(void);
+void xs_applier_free(struct xs_applier *a);
+
 /* Read and validate every file, then (unless dry_run) write the difference
  * to the pinned maps; print the one-line summary to out. A file that fails
- * changes nothing. 0 or -errno. */
-int xs_apply_files(const struct xs_apply_req *req, FILE *out);
+ * changes nothing. With an applier (or NULL), re-read and re-write only what
+ * changed since its last apply. 0 or -errno. */
+int xs_apply_files(const struct xs_apply_req *req, FILE *out, struct xs_applier *a);
 
 /* Apply, then again whenever a file changes (inotify, debounced; also after
  * an editor's rename-and-replace) or on SIGHUP, keeping the last good state

@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/if_link.h>
@@ -562,10 +564,16 @@ int xs_attach(const struct xs_attach_opts *o)
 	if (!err)
 		err = xs_tc__load(t);
 	if (!err) {
-		struct xs_config cfg = o->cfg;
+		struct xs_config cfg = o->cfg, old;
 		__u32 zero = 0;
 
 		cfg.layout_version = XS_LAYOUT_VERSION;
+		/* Kept maps keep counting; new ones start anywhere, so that a
+		 * watcher of the old maps cannot mistake them for its own. */
+		if (!bpf_map_lookup_elem(bpf_map__fd(x->maps.xs_config), &zero, &old) && old.apply_seq)
+			cfg.apply_seq = old.apply_seq + 1;
+		else if (getrandom(&cfg.apply_seq, sizeof(cfg.apply_seq), 0) != sizeof(cfg.apply_seq))
+			cfg.apply_seq = (__u64)time(NULL) << 20 ^ (__u64)getpid();
 		if (bpf_map_update_elem(bpf_map__fd(x->maps.xs_config), &zero, &cfg, BPF_ANY))
 			err = -errno;
 	}

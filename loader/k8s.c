@@ -10,11 +10,14 @@
  * "note: FILE:LINE: skipping ..." line.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 #include "k8s.h"
 
@@ -89,6 +92,45 @@ struct state {
 	size_t n_sets, cap_sets;
 };
 
+/*
+ * What `apply --watch` keeps of a file between loads (xs_config_cache): its
+ * bytes, and for a List its items' byte spans and the records each produced,
+ * so that an edit inside one item re-reads that item alone.
+ */
+struct item_span {
+	size_t start, end;       /* bytes [start, end) of the item's node */
+	size_t line, col;        /* where it starts, 0-based */
+	size_t svc0, n_svc;      /* its records: state.svcs[svc0, svc0 + n_svc) */
+	size_t set0, n_set;      /*              state.sets[set0, set0 + n_set) */
+};
+
+struct file_cache {
+	char *buf;               /* the bytes last read */
+	size_t len, cap;
+	char *spare;             /* the ones before: reused, its pages already mapped */
+	size_t spare_cap;
+	bool by_item;            /* one document, a List, no anchors, ASCII only */
+	struct item_span *items;
+	size_t n_items, cap_items;
+};
+
+/* A Service an edit touched: its frontends are built again. */
+struct svc_name {
+	char ns[XS_NAME_LEN], name[XS_NAME_LEN];
+};
+
+struct xs_config_cache {
+	bool valid;              /* st and files describe the last good load */
+	struct xs_model last;    /* ... and this is what it built */
+	struct svc_name *touched; /* during a load: Services whose records changed */
+	size_t n_touched, cap_touched;
+	struct state st;
+	struct file_cache *files;
+	int nfiles;
+	char node_name[XS_NAME_LEN], zone[XS_NAME_LEN]; /* what the records were read for */
+	struct xs_config_cache_stats stats;
+};
+
 struct compose;
 
 struct ctx {
@@ -96,9 +138,12 @@ struct ctx {
 	const struct xs_config_opts *opts;
 	struct state *st;
 	const char *file;        /* as shown in messages */
+	size_t line_base;        /* added to every line shown (an item read on its own) */
 	yaml_document_t *doc;
 	const char *kind, *ns, *name; /* the object being read (point into doc) */
 	struct compose *k;       /* the document being composed (read_file) */
+	struct file_cache *fc;   /* with a cache: where the file's items are recorded */
+	long item_idx;           /* >= 0: the document is items[item_idx] of a List */
 };
 
 /* --- messages */
@@ -117,7 +162,7 @@ static int fail(const struct ctx *c, const yaml_node_t *at, const char *path, co
 {
 	va_list ap;
 
-	fprintf(c->errors, "%s:%zu:%zu:", c->file, at->start_mark.line + 1, at->start_mark.column + 1);
+	fprintf(c->errors, "%s:%zu:%zu:", c->file, c->line_base + at->start_mark.line + 1, at->start_mark.column + 1);
 	print_object(c->errors, c);
 	if (*path || key)
 		fprintf(c->errors, " %s%s%s:", path, *path && key ? "." : "", key ? key : "");
@@ -136,7 +181,7 @@ static int skip(const struct ctx *c, const yaml_node_t *at, const char *fmt, ...
 
 	if (!c->notes)
 		return 0;
-	fprintf(c->notes, "note: %s:%zu: skipping", c->file, at->start_mark.line + 1);
+	fprintf(c->notes, "note: %s:%zu: skipping", c->file, c->line_base + at->start_mark.line + 1);
 	print_object(c->notes, c);
 	fputc(' ', c->notes);
 	va_start(ap, fmt);
@@ -687,7 +732,7 @@ static int read_service(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 			skip(c, it, "%s (%u/SCTP): SCTP is not supported", p, sp->port);
 			continue;
 		}
-		sp->at = (struct origin){ c->file, it->start_mark.line + 1, it->start_mark.column + 1, i };
+		sp->at = (struct origin){ c->file, c->line_base + it->start_mark.line + 1, it->start_mark.column + 1, i };
 		s->n_ports++;
 	}
 	return 0;
@@ -892,6 +937,7 @@ static const struct kind {
 };
 
 static int read_object(struct ctx *c, yaml_node_t *obj, const char *where, bool top);
+static void state_truncate(struct state *st, size_t n_svcs, size_t n_sets);
 static bool streamed(const struct ctx *c);
 static int commit_items(struct ctx *c);
 
@@ -961,10 +1007,10 @@ static int parse_error(const struct ctx *c, const yaml_parser_t *parser)
 
 	if (parser->error == YAML_MEMORY_ERROR)
 		return oom(c);
-	fprintf(c->errors, "%s:%zu:%zu: parse error: %s", c->file, m->line + 1, m->column + 1,
+	fprintf(c->errors, "%s:%zu:%zu: parse error: %s", c->file, c->line_base + m->line + 1, m->column + 1,
 		parser->problem ? parser->problem : "unknown error");
 	if (parser->context)
-		fprintf(c->errors, " (%s at %zu:%zu)", parser->context, parser->context_mark.line + 1,
+		fprintf(c->errors, " (%s at %zu:%zu)", parser->context, c->line_base + parser->context_mark.line + 1,
 			parser->context_mark.column + 1);
 	fputc('\n', c->errors);
 	return -EINVAL;
@@ -1054,7 +1100,11 @@ struct compose {
 	const char **item_anchors; /* anchors in the ITEM tree */
 	size_t n_item_anchors, cap_item_anchors;
 	int root;                /* the document's root node (OUTER) once complete */
+	bool any_anchor;         /* an anchor or alias was seen in the file */
+	size_t n_docs;           /* documents so far */
 	bool seen_items;         /* the root mapping had an "items" key */
+	bool no_items;           /* never stream (an item read on its own) */
+	bool was_list;           /* the document was a List with streamed items */
 	/* the streamed items */
 	bool streamed;
 	size_t n_items;
@@ -1328,6 +1378,7 @@ static int add_anchor(struct ctx *c, const yaml_char_t *name, int tree, int id)
 				*anchor_slot(k, old[i].name) = old[i];
 		free(old);
 	}
+	k->any_anchor = true;
 	a = anchor_slot(k, (const char *)name);
 	if (a->name)
 		return composer_error(c, "found duplicate anchor; first occurrence", a->mark, "second occurrence", mark);
@@ -1385,16 +1436,9 @@ static void end_items(struct compose *k)
 /* Take back what the items added: the object was not a List. */
 static void drop_items(struct ctx *c)
 {
-	struct state *st = c->st;
-
-	while (st->n_svcs > c->k->n_svcs)
-		free(st->svcs[--st->n_svcs].ports);
-	while (st->n_sets > c->k->n_sets) {
-		struct ep_set *s = &st->sets[--st->n_sets];
-
-		free(s->eps);
-		free(s->ports);
-	}
+	state_truncate(c->st, c->k->n_svcs, c->k->n_sets);
+	if (c->fc)
+		c->fc->n_items = 0;
 	end_items(c->k);
 }
 
@@ -1413,6 +1457,22 @@ static int commit_items(struct ctx *c)
 	return k->items_err;
 }
 
+static int record_item(struct file_cache *fc, const yaml_node_t *n, const struct state *st, size_t svc0,
+		       size_t set0)
+{
+	struct item_span *it = grow(fc->items, &fc->cap_items, fc->n_items, sizeof(*it));
+
+	if (!it)
+		return -ENOMEM;
+	fc->items = it;
+	fc->items[fc->n_items++] = (struct item_span){
+		.start = n->start_mark.index, .end = n->end_mark.index,
+		.line = n->start_mark.line, .col = n->start_mark.column,
+		.svc0 = svc0, .n_svc = st->n_svcs - svc0, .set0 = set0, .n_set = st->n_sets - set0,
+	};
+	return 0;
+}
+
 /* Item i of the streamed list is node id of tree: read it (until one fails). */
 static int item_done(struct ctx *c, int tree, int id)
 {
@@ -1423,6 +1483,8 @@ static int item_done(struct ctx *c, int tree, int id)
 		FILE *notes = c->notes, *errors = c->errors;
 		char p[64];
 
+		size_t svc0 = c->st->n_svcs, set0 = c->st->n_sets;
+
 		c->doc = &k->t[tree].doc;
 		c->notes = k->notes;
 		c->errors = k->errors;
@@ -1430,6 +1492,8 @@ static int item_done(struct ctx *c, int tree, int id)
 		c->notes = notes;
 		c->errors = errors;
 		c->doc = NULL;
+		if (c->fc && !k->items_err && record_item(c->fc, tnode(&k->t[tree], id), c->st, svc0, set0))
+			return oom(c);
 	}
 	if (tree != ITEM)
 		return 0;
@@ -1468,7 +1532,7 @@ static bool items_value(struct compose *k, const struct frame *top)
 	if (!top || !top->root || (k->n_kids - top->base) % 2 == 0)
 		return false;
 	key = tnode(&k->t[OUTER], k->kids[k->n_kids - 1]);
-	if (key->type != YAML_SCALAR_NODE || strcmp((const char *)key->data.scalar.value, "items") || k->seen_items)
+	if (k->no_items || key->type != YAML_SCALAR_NODE || strcmp((const char *)key->data.scalar.value, "items") || k->seen_items)
 		return false;
 	k->seen_items = true;
 	return true;
@@ -1482,6 +1546,7 @@ static int on_alias(struct ctx *c, const yaml_event_t *ev)
 	int tree, id;
 
 	items_value(k, top);
+	k->any_anchor = true;
 	if (!a || !a->name)
 		return composer_error(c, NULL, ev->start_mark, "found undefined alias", ev->start_mark);
 	if (top && top->kind == F_ITEMS)
@@ -1570,9 +1635,17 @@ static int read_root(struct ctx *c)
 	int err;
 
 	c->doc = &k->t[OUTER].doc;
+	if (c->item_idx >= 0) { /* an item of a List, read on its own */
+		char p[64];
+
+		err = read_object(c, root, at_index(p, sizeof(p), "", "items", (size_t)c->item_idx), false);
+		c->doc = NULL;
+		return err;
+	}
 	kind = find(c, root, "kind");
 	if (k->streamed && !(kind && kind->type == YAML_SCALAR_NODE && !strcmp(sval(kind), "List")))
 		drop_items(c);
+	k->was_list = k->streamed;
 	err = is_null(root) ? 0 : read_object(c, root, "", true);
 	c->doc = NULL;
 	return err;
@@ -1622,13 +1695,55 @@ static int read_document(struct ctx *c)
 	return err;
 }
 
+struct stream_info {
+	size_t n_docs;
+	bool any_anchor, was_list;
+};
+
+/* Every document of the parser's input. */
+static int read_stream(struct ctx *c, yaml_parser_t *parser, bool no_items, struct stream_info *info)
+{
+	struct compose k = { .parser = parser, .no_items = no_items };
+	int err = 0;
+
+	c->k = &k;
+	while (!err) {
+		yaml_event_t ev;
+		yaml_event_type_t type;
+
+		if (!yaml_parser_parse(parser, &ev)) {
+			err = parse_error(c, parser);
+			break;
+		}
+		type = ev.type;
+		yaml_event_delete(&ev);
+		if (type == YAML_STREAM_END_EVENT)
+			break;
+		if (type == YAML_DOCUMENT_START_EVENT) {
+			k.n_docs++;
+			err = read_document(c);
+			end_items(&k);
+		}
+	}
+	c->k = NULL;
+	end_items(&k);
+	if (info)
+		*info = (struct stream_info){ k.n_docs, k.any_anchor, k.was_list };
+	tree_free(&k.t[OUTER]);
+	tree_free(&k.t[ITEM]);
+	free(k.frames);
+	free(k.kids);
+	free(k.anchors);
+	free(k.item_anchors);
+	return err;
+}
+
 static int read_file(struct ctx *c, const char *path)
 {
 	bool is_stdin = !strcmp(path, "-");
 	FILE *f = is_stdin ? stdin : fopen(path, "r");
 	yaml_parser_t parser;
-	struct compose k = { .parser = &parser };
-	int err = 0;
+	int err;
 
 	c->file = is_stdin ? "<stdin>" : path;
 	if (!f) {
@@ -1638,39 +1753,27 @@ static int read_file(struct ctx *c, const char *path)
 	}
 	if (!yaml_parser_initialize(&parser)) {
 		err = oom(c);
-		goto out;
+	} else {
+		yaml_parser_set_input_file(&parser, f);
+		err = read_stream(c, &parser, false, NULL);
+		yaml_parser_delete(&parser);
 	}
-	yaml_parser_set_input_file(&parser, f);
-	c->k = &k;
-	while (!err) {
-		yaml_event_t ev;
-		yaml_event_type_t type;
-
-		if (!yaml_parser_parse(&parser, &ev)) {
-			err = parse_error(c, &parser);
-			break;
-		}
-		type = ev.type;
-		yaml_event_delete(&ev);
-		if (type == YAML_STREAM_END_EVENT)
-			break;
-		if (type == YAML_DOCUMENT_START_EVENT) {
-			err = read_document(c);
-			end_items(&k);
-		}
-	}
-	c->k = NULL;
-	end_items(&k);
-	tree_free(&k.t[OUTER]);
-	tree_free(&k.t[ITEM]);
-	free(k.frames);
-	free(k.kids);
-	free(k.anchors);
-	free(k.item_anchors);
-	yaml_parser_delete(&parser);
-out:
 	if (!is_stdin)
 		fclose(f);
+	return err;
+}
+
+/* Bytes in memory (watch's cache): the whole file, or one item of a List. */
+static int read_buffer(struct ctx *c, const char *buf, size_t len, bool item, struct stream_info *info)
+{
+	yaml_parser_t parser;
+	int err;
+
+	if (!yaml_parser_initialize(&parser))
+		return oom(c);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	err = read_stream(c, &parser, item, info);
+	yaml_parser_delete(&parser);
 	return err;
 }
 
@@ -1678,7 +1781,7 @@ out:
 
 static int set_cmp(const void *a, const void *b)
 {
-	const struct ep_set *x = a, *y = b;
+	const struct ep_set *x = *(const struct ep_set *const *)a, *y = *(const struct ep_set *const *)b;
 	int r = strcmp(x->ns, y->ns);
 
 	return r ? r : strcmp(x->svc, y->svc);
@@ -1735,17 +1838,17 @@ static uint16_t set_port(const struct ep_set *s, const struct svc_port *sp)
  * terminating ones serve (the fallback). Endpoints that do not serve but are
  * serving (terminating, or ready elsewhere) keep their established flows.
  */
-static int fill_endpoints(struct xs_frontend *fe, const struct ep_set *sets, size_t n_sets, bool slices,
+static int fill_endpoints(struct xs_frontend *fe, const struct ep_set *const *sets, size_t n_sets, bool slices,
 			  const struct svc_port *sp, bool local)
 {
 	size_t n = 0, n_ready = 0;
 	bool all_hinted = true, any_zone = false, by_zone;
 
 	for (size_t k = 0; k < n_sets; k++)
-		if (sets[k].legacy != slices && sets[k].ipv4 && set_port(&sets[k], sp)) {
-			n += sets[k].n_eps;
-			for (size_t e = 0; e < sets[k].n_eps; e++) {
-				const struct ep *ep = &sets[k].eps[e];
+		if (sets[k]->legacy != slices && sets[k]->ipv4 && set_port(sets[k], sp)) {
+			n += sets[k]->n_eps;
+			for (size_t e = 0; e < sets[k]->n_eps; e++) {
+				const struct ep *ep = &sets[k]->eps[e];
 
 				if (!ep->ready || (local && !ep->local))
 					continue;
@@ -1759,7 +1862,7 @@ static int fill_endpoints(struct xs_frontend *fe, const struct ep_set *sets, siz
 		return -ENOMEM;
 	by_zone = !local && n_ready && all_hinted && any_zone;
 	for (size_t k = 0; k < n_sets; k++) {
-		const struct ep_set *set = &sets[k];
+		const struct ep_set *set = sets[k];
 		uint16_t port = set->legacy != slices && set->ipv4 ? set_port(set, sp) : 0;
 
 		for (size_t e = 0; port && e < set->n_eps; e++) {
@@ -1775,7 +1878,7 @@ static int fill_endpoints(struct xs_frontend *fe, const struct ep_set *sets, siz
 	}
 	if (!fe->n_backends) { /* the fallback: serving and terminating ones, mine */
 		for (size_t k = 0; k < n_sets; k++) {
-			const struct ep_set *set = &sets[k];
+			const struct ep_set *set = sets[k];
 			uint16_t port = set->legacy != slices && set->ipv4 ? set_port(set, sp) : 0;
 
 			for (size_t e = 0; port && e < set->n_eps; e++)
@@ -1786,19 +1889,18 @@ static int fill_endpoints(struct xs_frontend *fe, const struct ep_set *sets, siz
 	return 0;
 }
 
-static int build(struct ctx *c, struct xs_model *out)
+/* The frontends of Services svcs, from the sets by_svc (sorted by set_cmp). */
+static int build_from(struct ctx *c, const struct svc *const *svcs, size_t n_svcs,
+		      const struct ep_set *const *by_svc, size_t n_sets, struct xs_model *out)
 {
-	struct state *st = c->st;
 	struct fe_ref *refs;
 	size_t total = 0;
 	int err;
 
-	if (st->n_sets > 1)
-		qsort(st->sets, st->n_sets, sizeof(*st->sets), set_cmp);
-	for (size_t i = 0; i < st->n_svcs; i++)
-		for (size_t j = 0; j < st->svcs[i].n_ports; j++)
-			total += 1 + st->svcs[i].n_vips +
-				 (st->svcs[i].ports[j].node_port ? c->opts->n_nodeport_addrs : 0);
+	for (size_t i = 0; i < n_svcs; i++)
+		for (size_t j = 0; j < svcs[i]->n_ports; j++)
+			total += 1 + svcs[i]->n_vips +
+				 (svcs[i]->ports[j].node_port ? c->opts->n_nodeport_addrs : 0);
 	if (!total)
 		return 0;
 	out->fe = calloc(total, sizeof(*out->fe));
@@ -1807,27 +1909,27 @@ static int build(struct ctx *c, struct xs_model *out)
 		free(refs);
 		return oom(c);
 	}
-	for (size_t i = 0; i < st->n_svcs; i++) {
-		const struct svc *s = &st->svcs[i];
-		size_t lo = 0, hi = st->n_sets;
+	for (size_t i = 0; i < n_svcs; i++) {
+		const struct svc *s = svcs[i];
+		size_t lo = 0, hi = n_sets;
 		bool slices = false;
 
 		/* [lo, hi): the sets of this Service */
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			int r = strcmp(st->sets[mid].ns, s->ns);
+			int r = strcmp(by_svc[mid]->ns, s->ns);
 
-			if ((r ? r : strcmp(st->sets[mid].svc, s->name)) < 0)
+			if ((r ? r : strcmp(by_svc[mid]->svc, s->name)) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		for (hi = lo; hi < st->n_sets && !strcmp(st->sets[hi].ns, s->ns) &&
-			      !strcmp(st->sets[hi].svc, s->name); hi++)
-			slices |= !st->sets[hi].legacy;
+		for (hi = lo; hi < n_sets && !strcmp(by_svc[hi]->ns, s->ns) &&
+			      !strcmp(by_svc[hi]->svc, s->name); hi++)
+			slices |= !by_svc[hi]->legacy;
 
-		/* this Service's sets (st->sets is NULL without any) */
-		const struct ep_set *sets = st->sets ? st->sets + lo : NULL;
+		/* this Service's sets (by_svc is NULL without any) */
+		const struct ep_set *const *sets = by_svc ? by_svc + lo : NULL;
 
 		for (size_t j = 0; j < s->n_ports; j++) {
 			const struct svc_port *sp = &s->ports[j];
@@ -1888,33 +1990,92 @@ static int build(struct ctx *c, struct xs_model *out)
 	return err;
 }
 
+/* Set pointers, sorted by Service; NULL (and -ENOMEM) or the array. */
+static const struct ep_set **sets_by_svc(struct ep_set *sets, size_t n, bool (*pick)(const struct ep_set *, void *),
+					 void *arg, size_t *n_out)
+{
+	const struct ep_set **by_svc = malloc((n ?: 1) * sizeof(*by_svc));
+
+	*n_out = 0;
+	if (!by_svc)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!pick || pick(&sets[i], arg))
+			by_svc[(*n_out)++] = &sets[i];
+	if (*n_out > 1)
+		qsort(by_svc, *n_out, sizeof(*by_svc), set_cmp);
+	return by_svc;
+}
+
+static int build(struct ctx *c, struct xs_model *out)
+{
+	const struct state *st = c->st;
+	const struct svc **svcs = malloc((st->n_svcs ?: 1) * sizeof(*svcs));
+	size_t n_sets;
+	const struct ep_set **by_svc = sets_by_svc(st->sets, st->n_sets, NULL, NULL, &n_sets);
+	int err;
+
+	if (!svcs || !by_svc) {
+		err = oom(c);
+	} else {
+		for (size_t i = 0; i < st->n_svcs; i++)
+			svcs[i] = &st->svcs[i];
+		err = build_from(c, svcs, st->n_svcs, by_svc, n_sets, out);
+	}
+	free(svcs);
+	free(by_svc);
+	return err;
+}
+
+static void svc_free(struct svc *s)
+{
+	free(s->ports);
+	free(s->vips);
+	free(s->ranges);
+}
+
+static void set_free(struct ep_set *s)
+{
+	free(s->eps);
+	free(s->ports);
+}
+
+/* Take back the records added after the first n_svcs and n_sets. */
+static void state_truncate(struct state *st, size_t n_svcs, size_t n_sets)
+{
+	while (st->n_svcs > n_svcs)
+		svc_free(&st->svcs[--st->n_svcs]);
+	while (st->n_sets > n_sets)
+		set_free(&st->sets[--st->n_sets]);
+}
+
 static void state_free(struct state *st)
 {
-	for (size_t i = 0; i < st->n_svcs; i++) {
-		free(st->svcs[i].ports);
-		free(st->svcs[i].vips);
-		free(st->svcs[i].ranges);
-	}
-	for (size_t i = 0; i < st->n_sets; i++) {
-		free(st->sets[i].eps);
-		free(st->sets[i].ports);
-	}
+	state_truncate(st, 0, 0);
 	free(st->svcs);
 	free(st->sets);
+	memset(st, 0, sizeof(*st));
+}
+
+static struct ctx ctx_init(const struct xs_config_opts *opts, struct state *st)
+{
+	static const struct xs_config_opts none;
+
+	return (struct ctx){
+		.opts = opts ? opts : &none,
+		.notes = opts ? opts->notes : NULL,
+		.errors = opts && opts->errors ? opts->errors : stderr,
+		.st = st,
+		.file = "xdpsvc",
+		.item_idx = -1,
+	};
 }
 
 int xs_config_load(const char *const *files, int nfiles, const struct xs_config_opts *opts,
 		   struct xs_model *out)
 {
 	struct state st = { 0 };
-	static const struct xs_config_opts none;
-	struct ctx c = {
-		.opts = opts ? opts : &none,
-		.notes = opts ? opts->notes : NULL,
-		.errors = opts && opts->errors ? opts->errors : stderr,
-		.st = &st,
-		.file = "xdpsvc",
-	};
+	struct ctx c = ctx_init(opts, &st);
 	int err = 0;
 
 	out->fe = NULL;
@@ -1928,5 +2089,442 @@ int xs_config_load(const char *const *files, int nfiles, const struct xs_config_
 	else
 		xs_model_normalize(out);
 	state_free(&st);
+	return err;
+}
+
+/* --- loads that re-read only what changed (apply --watch) */
+
+struct xs_config_cache *xs_config_cache_new(void)
+{
+	return calloc(1, sizeof(struct xs_config_cache));
+}
+
+static void cache_reset(struct xs_config_cache *cache)
+{
+	for (int i = 0; i < cache->nfiles; i++) {
+		free(cache->files[i].buf);
+		free(cache->files[i].spare);
+		free(cache->files[i].items);
+	}
+	free(cache->files);
+	cache->files = NULL;
+	cache->nfiles = 0;
+	state_free(&cache->st);
+	xs_model_free(&cache->last);
+	cache->valid = false;
+}
+
+void xs_config_cache_free(struct xs_config_cache *cache)
+{
+	if (!cache)
+		return;
+	cache_reset(cache);
+	free(cache->touched);
+	free(cache);
+}
+
+const struct xs_config_cache_stats *xs_config_cache_stats(const struct xs_config_cache *cache)
+{
+	return &cache->stats;
+}
+
+/* Read path whole into *buf (of *cap bytes, reused when large enough). */
+static int slurp(const char *path, char **buf, size_t *cap_io, size_t *len, FILE *errors)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap, n = 0;
+	struct stat sb;
+	char *b = *buf;
+	int err = 0;
+
+	if (fd < 0 || fstat(fd, &sb)) {
+		err = -errno;
+		fprintf(errors, "%s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	/* A regular file: one allocation with room to see the end. */
+	cap = S_ISREG(sb.st_mode) ? (size_t)sb.st_size + 2 : 1 << 16;
+	if (b && *cap_io >= cap)
+		cap = *cap_io;
+	else if (b) {
+		free(b);
+		b = NULL;
+	}
+	for (;;) {
+		ssize_t got;
+
+		if (!b || n + 1 == cap) {
+			char *nb = realloc(b, b ? (cap *= 2) : cap);
+
+			if (!nb) {
+				err = -ENOMEM;
+				fprintf(errors, "%s: out of memory\n", path);
+				break;
+			}
+			b = nb;
+		}
+		got = read(fd, b + n, cap - n - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = -errno;
+			fprintf(errors, "%s: %s\n", path, strerror(errno));
+			break;
+		}
+		if (!got)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
+	*buf = b;
+	*cap_io = cap;
+	*len = n;
+	return err;
+}
+
+static bool ascii(const char *b, size_t n)
+{
+	unsigned char acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= (unsigned char)b[i];
+	return acc < 0x80;
+}
+
+static size_t count_lines(const char *b, size_t n)
+{
+	size_t lines = 0;
+
+	for (const char *p = b, *end = b + n; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+		lines++;
+	return lines;
+}
+
+/*
+ * The file changed from fc->buf to nb: if every changed byte lies inside one
+ * item of the List, read that item on its own and put its records in place
+ * of the old ones. True when done; false when the file must be read whole
+ * (a change outside the items or across two, an item that no longer reads as
+ * one object with the same number of records, any error: the whole read then
+ * gives the authoritative result and message).
+ *
+ * Why this equals reading the whole file: the bytes before and after the
+ * item are the same, and JSON or YAML read the item's bytes the same way in
+ * the List as alone, indented as they were (a block mapping is padded back
+ * to its column); a change that reaches outside the item makes its bytes
+ * fail to read as one complete object.
+ */
+static bool touch(struct xs_config_cache *cache, const char *ns, const char *name)
+{
+	struct svc_name *t;
+
+	if (!*name)
+		return true; /* a set of no Service */
+	t = grow(cache->touched, &cache->cap_touched, cache->n_touched, sizeof(*t));
+	if (!t)
+		return false;
+	cache->touched = t;
+	t = &cache->touched[cache->n_touched++];
+	snprintf(t->ns, sizeof(t->ns), "%s", ns);
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	return true;
+}
+
+static bool is_touched(const struct xs_config_cache *cache, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < cache->n_touched; i++)
+		if (!strcmp(cache->touched[i].name, name) && !strcmp(cache->touched[i].ns, ns))
+			return true;
+	return false;
+}
+
+static bool reread_item(struct ctx *c, struct xs_config_cache *cache, struct file_cache *fc, const char *nb,
+			size_t nlen)
+{
+	size_t olen = fc->len, pre = 0, suf = 0, lim = olen < nlen ? olen : nlen, lo = 0, hi = fc->n_items;
+	struct state *st = c->st;
+	size_t svc0 = st->n_svcs, set0 = st->n_sets, nstart, nend, pad, blen;
+	FILE *notes = c->notes, *errors = c->errors;
+	char *notes_buf = NULL, *errors_buf = NULL, *b;
+	size_t notes_len = 0, errors_len = 0;
+	struct stream_info info;
+	struct item_span *it;
+	bool ok;
+	int err;
+
+	if (!fc->by_item)
+		return false;
+	/* The common prefix and suffix, a page at a time, then bytes. */
+	while (lim - pre >= 4096 && !memcmp(nb + pre, fc->buf + pre, 4096))
+		pre += 4096;
+	while (pre < lim && nb[pre] == fc->buf[pre])
+		pre++;
+	while (lim - pre - suf >= 4096 && !memcmp(nb + nlen - suf - 4096, fc->buf + olen - suf - 4096, 4096))
+		suf += 4096;
+	while (suf < lim - pre && nb[nlen - 1 - suf] == fc->buf[olen - 1 - suf])
+		suf++;
+	if (pre == olen && pre == nlen)
+		return true; /* the same bytes */
+	while (lo < hi) { /* the last item starting at or before pre */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (fc->items[mid].start <= pre)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return false;
+	it = &fc->items[lo - 1];
+	if (olen - suf > it->end)
+		return false;
+	nstart = it->start;
+	nend = it->end + nlen - olen;
+	if (nend < nstart || nend > nlen || !ascii(nb + nstart, nend - nstart))
+		return false;
+	/* A block mapping's lines keep their indentation: pad its first line
+	 * back to its column. A flow mapping ("{", JSON) needs none. */
+	pad = nb[nstart] == '{' || nb[nstart] == '[' ? 0 : it->col;
+	blen = pad + nend - nstart;
+	if (!(b = malloc(blen ?: 1)))
+		return false;
+	memset(b, ' ', pad);
+	memcpy(b + pad, nb + nstart, nend - nstart);
+
+	c->line_base = it->line;
+	c->item_idx = (long)(it - fc->items);
+	c->errors = open_memstream(&errors_buf, &errors_len);
+	c->notes = notes ? open_memstream(&notes_buf, &notes_len) : NULL;
+	err = c->errors && (!notes || c->notes) ? read_buffer(c, b, blen, true, &info) : -ENOMEM;
+	if (c->errors)
+		fclose(c->errors);
+	if (c->notes)
+		fclose(c->notes);
+	c->notes = notes;
+	c->errors = errors;
+	c->line_base = 0;
+	c->item_idx = -1;
+	free(b);
+	ok = !err && info.n_docs == 1 && !info.any_anchor && st->n_svcs - svc0 == it->n_svc &&
+	     st->n_sets - set0 == it->n_set;
+	/* The Services of the old and of the new records. */
+	for (size_t i = 0; ok && i < it->n_svc; i++)
+		ok = touch(cache, st->svcs[it->svc0 + i].ns, st->svcs[it->svc0 + i].name) &&
+		     touch(cache, st->svcs[svc0 + i].ns, st->svcs[svc0 + i].name);
+	for (size_t i = 0; ok && i < it->n_set; i++)
+		ok = touch(cache, st->sets[it->set0 + i].ns, st->sets[it->set0 + i].svc) &&
+		     touch(cache, st->sets[set0 + i].ns, st->sets[set0 + i].svc);
+	if (ok) {
+		long dl = (long)count_lines(nb + nstart, nend - nstart) - (long)count_lines(fc->buf + nstart, it->end - nstart);
+
+		if (notes && notes_len)
+			fwrite(notes_buf, 1, notes_len, notes);
+		for (size_t i = 0; i < it->n_svc; i++) {
+			svc_free(&st->svcs[it->svc0 + i]);
+			st->svcs[it->svc0 + i] = st->svcs[svc0 + i];
+		}
+		for (size_t i = 0; i < it->n_set; i++) {
+			set_free(&st->sets[it->set0 + i]);
+			st->sets[it->set0 + i] = st->sets[set0 + i];
+		}
+		st->n_svcs = svc0;
+		st->n_sets = set0;
+		it->end = nend;
+		for (struct item_span *j = it + 1; j < fc->items + fc->n_items; j++) {
+			j->start += nlen - olen; /* modular: also when the file shrank */
+			j->end += nlen - olen;
+			j->line += dl;
+		}
+	} else {
+		state_truncate(st, svc0, set0);
+	}
+	free(notes_buf);
+	free(errors_buf);
+	return ok;
+}
+
+static bool pick_touched(const struct ep_set *set, void *cache)
+{
+	return is_touched(cache, set->ns, set->svc);
+}
+
+/*
+ * The touched Services' frontends built again and put in place of their old
+ * ones in cache->last (both sorted: a merge). -EEXIST when one now collides
+ * with a frontend of another Service (the whole build reports it).
+ */
+static int build_touched(struct ctx *c, struct xs_config_cache *cache)
+{
+	const struct state *st = c->st;
+	struct xs_model sub = {}, *last = &cache->last;
+	const struct svc **svcs = malloc((st->n_svcs ?: 1) * sizeof(*svcs));
+	size_t n_svcs = 0, n_sets, n = 0, i = 0, j = 0;
+	const struct ep_set **by_svc = sets_by_svc(st->sets, st->n_sets, pick_touched, cache, &n_sets);
+	struct xs_frontend *fe = NULL;
+	int err = 0;
+
+	if (!svcs || !by_svc) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t k = 0; k < st->n_svcs; k++)
+		if (is_touched(cache, st->svcs[k].ns, st->svcs[k].name))
+			svcs[n_svcs++] = &st->svcs[k];
+	err = build_from(c, svcs, n_svcs, by_svc, n_sets, &sub);
+	if (err)
+		goto out;
+	xs_model_normalize(&sub);
+	if (!(fe = malloc((last->n + sub.n) * sizeof(*fe) ?: 1))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (i < last->n || j < sub.n) {
+		int cmp;
+
+		if (i < last->n && is_touched(cache, last->fe[i].ns, last->fe[i].name)) {
+			i++;
+			continue;
+		}
+		cmp = i == last->n ? 1 : j == sub.n ? -1 : xs_frontend_cmp(&last->fe[i], &sub.fe[j]);
+		if (!cmp) {
+			err = -EEXIST;
+			goto out;
+		}
+		fe[n++] = cmp < 0 ? last->fe[i++] : sub.fe[j++];
+	}
+	/* Done: the old frontends of the touched Services go, the new ones
+	 * move in. */
+	for (i = 0; i < last->n; i++)
+		if (is_touched(cache, last->fe[i].ns, last->fe[i].name)) {
+			free(last->fe[i].backends);
+			free(last->fe[i].terminating);
+			free(last->fe[i].src_ranges);
+		}
+	free(last->fe);
+	last->fe = fe;
+	last->n = n;
+	fe = NULL;
+	free(sub.fe);
+	sub = (struct xs_model){};
+out:
+	free(fe);
+	xs_model_free(&sub);
+	free(svcs);
+	free(by_svc);
+	return err;
+}
+
+int xs_config_load_cached(const char *const *files, int nfiles, const struct xs_config_opts *opts,
+			  struct xs_config_cache *cache, struct xs_model *out)
+{
+	struct ctx c = ctx_init(opts, &cache->st);
+	const char *node = c.opts->node_name ?: "", *zone = c.opts->zone ?: "";
+	char **bufs = calloc(nfiles ?: 1, sizeof(*bufs));
+	size_t *lens = calloc(nfiles ?: 1, sizeof(*lens)), *caps = calloc(nfiles ?: 1, sizeof(*caps));
+	bool by_item = cache->valid && cache->nfiles == nfiles && !strcmp(cache->node_name, node) &&
+		       !strcmp(cache->zone, zone);
+	int err = 0;
+
+	out->fe = NULL;
+	out->n = 0;
+	memset(&cache->stats, 0, sizeof(cache->stats));
+	cache->n_touched = 0;
+	if (!bufs || !lens || !caps) {
+		err = oom(&c);
+		goto out;
+	}
+	for (int i = 0; by_item && i < nfiles; i++) { /* read into the spare buffers */
+		bufs[i] = cache->files[i].spare;
+		caps[i] = cache->files[i].spare_cap;
+		cache->files[i].spare = NULL;
+	}
+	for (int i = 0; i < nfiles && !err; i++)
+		err = slurp(files[i], &bufs[i], &caps[i], &lens[i], c.errors);
+	if (err)
+		goto out; /* nothing read: the cache still holds the last good load */
+
+	for (int i = 0; by_item && i < nfiles; i++) {
+		struct file_cache *fc = &cache->files[i];
+
+		c.file = files[i];
+		if (lens[i] != fc->len || memcmp(bufs[i], fc->buf, lens[i])) {
+			by_item = reread_item(&c, cache, fc, bufs[i], lens[i]);
+			cache->stats.items_reread += by_item;
+		}
+	}
+	if (by_item) {
+		FILE *errors = c.errors;
+
+		/* A join error is reported by the whole read below. */
+		c.errors = fopen("/dev/null", "w");
+		err = c.errors ? build_touched(&c, cache) : -ENOMEM;
+		if (c.errors)
+			fclose(c.errors);
+		c.errors = errors;
+		by_item = !err;
+		err = 0;
+	}
+	if (by_item) {
+		for (int i = 0; i < nfiles; i++) {
+			struct file_cache *fc = &cache->files[i];
+
+			fc->spare = fc->buf;
+			fc->spare_cap = fc->cap;
+			fc->buf = bufs[i];
+			fc->cap = caps[i];
+			fc->len = lens[i];
+			bufs[i] = NULL;
+		}
+	} else {
+		cache_reset(cache);
+		cache->stats.whole = true;
+		if (!(cache->files = calloc(nfiles ?: 1, sizeof(*cache->files)))) {
+			err = oom(&c);
+			goto out;
+		}
+		cache->nfiles = nfiles;
+		for (int i = 0; i < nfiles && !err; i++) {
+			struct file_cache *fc = &cache->files[i];
+			struct stream_info info;
+
+			c.file = files[i];
+			c.fc = fc;
+			err = read_buffer(&c, bufs[i], lens[i], false, &info);
+			c.fc = NULL;
+			fc->by_item = !err && info.n_docs == 1 && !info.any_anchor && info.was_list &&
+				      ascii(bufs[i], lens[i]);
+			fc->buf = bufs[i];
+			fc->cap = caps[i];
+			fc->len = lens[i];
+			bufs[i] = NULL;
+		}
+		if (!err)
+			err = build(&c, &cache->last);
+		if (err) {
+			cache_reset(cache);
+			goto out;
+		}
+		xs_model_normalize(&cache->last);
+	}
+	/* The caller's own copy; the cache keeps its own for the next load. */
+	err = xs_model_copy(out, &cache->last);
+	if (err) {
+		oom(&c);
+		cache_reset(cache);
+		goto out;
+	}
+	snprintf(cache->node_name, sizeof(cache->node_name), "%s", node);
+	snprintf(cache->zone, sizeof(cache->zone), "%s", zone);
+	cache->valid = true;
+out:
+	if (err)
+		xs_model_free(out);
+	for (int i = 0; bufs && i < nfiles; i++)
+		free(bufs[i]);
+	free(bufs);
+	free(lens);
+	free(caps);
 	return err;
 }

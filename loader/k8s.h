@@ -31,4 +31,21 @@ struct xs_config_opts {
 int xs_config_load(const char *const *files, int nfiles, const struct xs_config_opts *opts,
 		   struct xs_model *out);
 
+/*
+ * The same, for a process that loads the same files again and again (apply
+ * --watch): the cache keeps each file's bytes and what was read from it, and
+ * a change inside one item of a List re-reads that item alone. Same result,
+ * messages and notes as xs_config_load (notes only for what was re-read).
+ */
+struct xs_config_cache;
+struct xs_config_cache_stats {
+	bool whole;              /* the files were read whole */
+	unsigned items_reread;   /* else: items read on their own */
+};
+struct xs_config_cache *xs_config_cache_new(void);
+void xs_config_cache_free(struct xs_config_cache *cache);
+const struct xs_config_cache_stats *xs_config_cache_stats(const struct xs_config_cache *cache);
+int xs_config_load_cached(const char *const *files, int nfiles, const struct xs_config_opts *opts,
+			  struct xs_config_cache *cache, struct xs_model *out);
+
 #endif

@@ -253,7 +253,7 @@ static int cmd_apply(struct args *a)
 		}
 		return xs_watch(&req);
 	}
-	return xs_apply_files(&req, stdout);
+	return xs_apply_files(&req, stdout, NULL);
 }
 
 static int cmd_list(struct args *a)

@@ -156,6 +156,16 @@ struct be_ent {
 	struct xs_backend b;
 };
 
+struct xs_be_index {
+	struct be_ent e;
+};
+
+void xs_delta_state_free(struct xs_delta_state *ds)
+{
+	free(ds->by_key);
+	memset(ds, 0, sizeof(*ds));
+}
+
 struct slot_ent {
 	struct xs_slot_key k;
 	__u32 id;
@@ -585,6 +595,32 @@ static bool plan_in_place(const struct cur_fe *cur, const __u32 *want_ids, size_
 	return n_rm + n_add >= 1 && n_rm <= 1 && n_add <= 1;
 }
 
+/* Queue the writes of plan_in_place()'s plan; val is the frontend's new
+ * value (its gen is set here). Returns how many slots were added (1) or
+ * removed (-1); a removed one is deleted when del_slot. */
+static int queue_in_place(struct writer *w, const struct cur_fe *cur, const __u32 *want_ids, ssize_t rm,
+			  ssize_t add, const struct xs_svc_key *key, struct xs_svc_value *val, bool del_slot)
+{
+	struct xs_slot_key sk = { .svc_id = val->svc_id, .gen = cur->val.gen };
+	__u16 last = cur->val.count - 1;
+
+	val->gen = cur->val.gen;
+	if (add >= 0) { /* replace in place, or append past the count */
+		sk.index = rm >= 0 ? rm : cur->val.count;
+		w_queue(w, WQ_SLOTS, &sk, &want_ids[add]);
+	} else if (rm != last) { /* remove: the last one fills the hole */
+		sk.index = rm;
+		w_queue(w, WQ_SLOTS, &sk, &cur->slot_ids[last]);
+	}
+	if (memcmp(val, &cur->val, sizeof(*val)))
+		w_queue(w, WQ_SERVICES, key, val);
+	if (add < 0 && del_slot) { /* the slot left past the count */
+		sk.index = last;
+		w_queue(w, WQ_DEL_SLOTS, &sk, NULL);
+	}
+	return add >= 0 && rm < 0 ? 1 : add < 0 ? -1 : 0;
+}
+
 /* The frontend-address bitmap: bits of new addresses set (as old | new)
  * before any frontend is published, then each changed word written as it
  * must end up once the removed frontends are gone. */
@@ -820,7 +856,7 @@ static int live_cmp(const void *a, const void *b)
  * backend and deletes them in steps 4 and 5.
  */
 int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run, FILE *diff,
-	     struct xs_apply_result *r)
+	     struct xs_apply_result *r, struct xs_delta_state *ds)
 {
 	struct writer w;
 	struct be_ent *by_key = NULL; /* existing backends sorted by address */
@@ -834,7 +870,8 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 	__u8 *id_used = NULL;
 	__u32 *fe_id = NULL, *group = NULL; /* per wanted frontend: its id, its affinity group */
 	void *zero_stats = NULL;
-	size_t i, j, n_live = 0;
+	struct xs_be_index *kept = NULL; /* for ds: the backends after this apply */
+	size_t i, j, n_live = 0, n_kept = 0;
 	__u32 next_free = 0;
 	char desc[256];
 	int err;
@@ -898,10 +935,15 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 			wants[n_wants++] = (struct be_want){ to_backend(&f->terminating[j], f->proto), i, NO_SLOT };
 	}
 	qsort(wants, n_wants, sizeof(*wants), be_key_cmp);
+	if (ds && !(kept = calloc(n_wants ?: 1, sizeof(*kept)))) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (i = 0, id = 0; i < n_wants; i++) {
 		struct be_ent k = { .b = wants[i].b }, *e;
+		bool same = i && !be_key_cmp(&wants[i - 1].b, &wants[i].b);
 
-		if (i && !be_key_cmp(&wants[i - 1].b, &wants[i].b)) {
+		if (same) {
 			/* same backend as the previous entry: same id */
 		} else if ((e = bsearch(&k, by_key, s.n_be, sizeof(k), be_ent_key_cmp))) {
 			struct be_ent *old = bsearch(e, s.be, s.n_be, sizeof(*e), be_id_cmp);
@@ -914,6 +956,8 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 			if (!dry_run)
 				w_queue(&w, WQ_BACKENDS, &id, &k.b);
 		}
+		if (kept && !same)
+			kept[n_kept++] = (struct xs_be_index){ { id, k.b } };
 		if (wants[i].pos != NO_SLOT)
 			be_ids[wants[i].fe][wants[i].pos] = id;
 	}
@@ -1006,20 +1050,8 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 			ssize_t rm, add;
 
 			if (cur && plan_in_place(cur, be_ids[j], f->n_backends, &rm, &add)) {
-				struct xs_slot_key sk = { .svc_id = val.svc_id, .gen = cur->val.gen };
-				__u16 last = cur->val.count - 1;
-
-				val.gen = cur->val.gen;
-				if (add >= 0) { /* replace in place, or append past the count */
-					sk.index = rm >= 0 ? rm : cur->val.count;
-					w_queue(&w, WQ_SLOTS, &sk, &be_ids[j][add]);
-				} else if (rm != last) { /* remove: the last one fills the hole */
-					sk.index = rm;
-					w_queue(&w, WQ_SLOTS, &sk, &cur->slot_ids[last]);
-				}
-				if (memcmp(&val, &cur->val, sizeof(val)))
-					w_queue(&w, WQ_SERVICES, &key, &val);
 				/* A slot left past the count goes with the sweep below. */
+				queue_in_place(&w, cur, be_ids[j], rm, add, &key, &val, false);
 			} else {
 				for (__u16 k = 0; k < f->n_backends; k++) {
 					struct xs_slot_key sk = { .svc_id = val.svc_id, .index = k, .gen = val.gen };
@@ -1063,7 +1095,17 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 				w_queue(&w, WQ_DEL_BACKENDS, &s.be[i].id, NULL);
 		err = writer_flush(&w);
 	}
+	if (!dry_run && !err && ds) {
+		xs_delta_state_free(ds);
+		ds->next_be_id = next_id;
+		ds->by_key = kept;
+		ds->n_backends = n_kept;
+		kept = NULL;
+		for (i = 0; i < want->n; i++)
+			ds->n_slots += want->fe[i].n_backends;
+	}
 out:
+	free(kept);
 	writer_free(&w);
 	for (i = 0; be_ids && i < want->n; i++)
 		free(be_ids[i]);
@@ -1077,6 +1119,252 @@ out:
 	free(group);
 	free(zero_stats);
 	state_free(&s);
+	return err;
+}
+
+/* ---------------------------------------------------------------- delta */
+
+#define XS_DELTA_MAX 16 /* frontends; more go to xs_apply() */
+
+static bool same_ranges(const struct xs_frontend *a, const struct xs_frontend *b)
+{
+	if (a->n_src_ranges != b->n_src_ranges)
+		return false;
+	for (size_t i = 0; i < a->n_src_ranges; i++)
+		if (a->src_ranges[i].len != b->src_ranges[i].len ||
+		    xs_addr_cmp(&a->src_ranges[i].addr, &b->src_ranges[i].addr))
+			return false;
+	return true;
+}
+
+static bool same_terminating(const struct xs_frontend *a, const struct xs_frontend *b)
+{
+	if (a->n_terminating != b->n_terminating)
+		return false;
+	for (size_t i = 0; i < a->n_terminating; i++)
+		if (xs_backend_addr_cmp(&a->terminating[i], &b->terminating[i]))
+			return false;
+	return true;
+}
+
+static int be_index_cmp(const void *a, const void *b)
+{
+	return be_key_cmp(&((const struct xs_be_index *)a)->e.b, &((const struct xs_be_index *)b)->e.b);
+}
+
+/* Does a frontend of model use backend b (slotted or terminating)? */
+static bool model_uses(const struct xs_model *mo, const struct xs_backend *b)
+{
+	for (size_t i = 0; i < mo->n; i++) {
+		const struct xs_frontend *f = &mo->fe[i];
+
+		if (f->proto != b->proto)
+			continue;
+		for (size_t j = 0; j < f->n_backends; j++)
+			if (f->backends[j].addr.v4.s_addr == b->addr && f->backends[j].port == b->port)
+				return true;
+		for (size_t j = 0; j < f->n_terminating; j++)
+			if (f->terminating[j].addr.v4.s_addr == b->addr && f->terminating[j].port == b->port)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * Read frontend f (as `have` knows it) back from the maps: its value and the
+ * backend id at each live slot. False when the maps say otherwise.
+ */
+static bool read_frontend(const struct xs_maps *m, const struct xs_frontend *f, struct cur_fe *cur,
+			  struct be_ent *ents)
+{
+	struct xs_svc_key key = { .vip = f->vip.v4.s_addr, .port = f->port, .proto = f->proto };
+	size_t n = 0;
+
+	cur->key = key;
+	if (bpf_map_lookup_elem(m->services, &key, &cur->val) || cur->val.count != f->n_backends ||
+	    cur->val.count > XS_INPLACE_MAX)
+		return false;
+	for (__u16 i = 0; i < cur->val.count; i++) {
+		struct xs_slot_key sk = { .svc_id = cur->val.svc_id, .index = i, .gen = cur->val.gen };
+		struct be_ent *e = &ents[n++];
+
+		if (bpf_map_lookup_elem(m->slots, &sk, &cur->slot_ids[i]) ||
+		    bpf_map_lookup_elem(m->backends, &cur->slot_ids[i], &e->b) || e->b.proto != f->proto)
+			return false;
+		e->id = cur->slot_ids[i];
+	}
+	qsort(ents, n, sizeof(*ents), be_ent_key_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct xs_backend want = to_backend(&f->backends[i], f->proto);
+
+		if (be_key_cmp(&ents[i].b, &want)) /* f->backends is sorted the same way */
+			return false;
+	}
+	return true;
+}
+
+/*
+ * xs_apply() for the common live change, some endpoints of some Services,
+ * without reading the whole state: the frontends whose backends changed are
+ * read back one by one (and must match `have`), their new backends get ids
+ * above all others, and the same writes as xs_apply()'s steps 1, 3 and 5 go
+ * through the same queues, in the same make-before-break order. A backend
+ * is deleted only when no frontend of `want` uses it.
+ */
+int xs_apply_delta(const struct xs_maps *m, const struct xs_model *have, const struct xs_model *want,
+		   struct xs_delta_state *ds, struct xs_apply_result *r)
+{
+	size_t changed[XS_DELTA_MAX], n_changed = 0, n_fresh = 0, n_gone = 0, n_idx, i, j;
+	struct be_ent fresh[XS_DELTA_MAX * 4], gone[XS_DELTA_MAX * 4];
+	struct xs_be_index *idx = NULL;
+	struct be_ent *ents = NULL;
+	__u32 *want_ids = NULL, next_id = ds->next_be_id;
+	long slots = (long)ds->n_slots, peak = 0;
+	struct cur_fe cur = {};
+	struct writer w;
+	int err = -EAGAIN;
+
+	memset(r, 0, sizeof(*r));
+	if (have->n != want->n)
+		return -EAGAIN;
+	for (i = 0; i < want->n; i++) {
+		const struct xs_frontend *o = &have->fe[i], *f = &want->fe[i];
+
+		if (xs_frontend_cmp(o, f) || !same_owner(o, f) || o->flags != f->flags ||
+		    o->affinity_s != f->affinity_s || !same_ranges(o, f))
+			return -EAGAIN;
+		if (same_backends(o, f) && same_terminating(o, f))
+			continue;
+		if (n_changed == XS_DELTA_MAX || !same_terminating(o, f))
+			return -EAGAIN;
+		changed[n_changed++] = i;
+	}
+	if (!n_changed)
+		return 0;
+	if (!ds->by_key)
+		return -EAGAIN;
+
+	writer_init(&w, m, r);
+	ents = calloc(XS_INPLACE_MAX, sizeof(*ents));
+	want_ids = calloc(XS_INPLACE_MAX, sizeof(*want_ids));
+	cur.slot_ids = calloc(XS_INPLACE_MAX, sizeof(*cur.slot_ids));
+	if (!ents || !want_ids || !cur.slot_ids) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t c = 0; c < n_changed; c++) {
+		const struct xs_frontend *o = &have->fe[changed[c]], *f = &want->fe[changed[c]];
+		struct xs_svc_value val;
+		ssize_t rm, add;
+
+		if (f->n_backends > XS_INPLACE_MAX || !read_frontend(m, o, &cur, ents))
+			goto out;
+		/* Step 1: ids of the wanted backends; new ones written first. */
+		for (i = 0; i < f->n_backends; i++) {
+			struct be_ent k = { .b = to_backend(&f->backends[i], f->proto) }, *e;
+			struct xs_be_index *known = bsearch(&k, ds->by_key, ds->n_backends, sizeof(*known),
+							   be_index_cmp);
+
+			e = known ? &known->e : NULL;
+			for (j = 0; !e && j < n_fresh; j++)
+				if (!be_key_cmp(&fresh[j].b, &k.b))
+					e = &fresh[j];
+			if (!e) {
+				if (n_fresh == sizeof(fresh) / sizeof(fresh[0]))
+					goto out;
+				k.id = next_id++;
+				fresh[n_fresh++] = k;
+				e = &k;
+				w_queue(&w, WQ_BACKENDS, &k.id, &k.b);
+				r->be_added++;
+			}
+			want_ids[i] = e->id;
+		}
+		for (i = 0; i < o->n_backends; i++) { /* candidates for step 5 */
+			bool kept = false;
+
+			for (j = 0; j < f->n_backends && !kept; j++)
+				kept = want_ids[j] == ents[i].id;
+			for (j = 0; j < n_gone && !kept; j++)
+				kept = gone[j].id == ents[i].id;
+			if (kept)
+				continue;
+			if (n_gone == sizeof(gone) / sizeof(gone[0]))
+				goto out;
+			gone[n_gone++] = ents[i];
+		}
+		/* Step 3: in place when one backend comes or goes, else a new
+		 * generation and one switch. */
+		val = cur.val;
+		val.count = f->n_backends;
+		if (plan_in_place(&cur, want_ids, f->n_backends, &rm, &add)) {
+			slots += queue_in_place(&w, &cur, want_ids, rm, add, &cur.key, &val, true);
+			peak = peak > slots + 1 ? peak : slots + 1;
+		} else {
+			val.gen = cur.val.gen ^ 1;
+			for (__u16 k = 0; k < f->n_backends; k++) {
+				struct xs_slot_key sk = { .svc_id = val.svc_id, .index = k, .gen = val.gen };
+
+				w_queue(&w, WQ_SLOTS, &sk, &want_ids[k]);
+			}
+			w_queue(&w, WQ_SERVICES, &cur.key, &val);
+			peak = peak > slots + (long)f->n_backends ? peak : slots + (long)f->n_backends;
+			for (__u16 k = 0; k < cur.val.count; k++) { /* step 4: the old generation */
+				struct xs_slot_key sk = { .svc_id = val.svc_id, .index = k, .gen = cur.val.gen };
+
+				w_queue(&w, WQ_DEL_SLOTS, &sk, NULL);
+			}
+			slots += (long)f->n_backends - (long)cur.val.count;
+		}
+		r->fe_changed++;
+	}
+	/* Step 5: backends no frontend uses any more. */
+	for (i = 0; i < n_gone; i++) {
+		if (model_uses(want, &gone[i].b)) {
+			gone[i].id = 0; /* kept (ids start at 1) */
+			continue;
+		}
+		w_queue(&w, WQ_DEL_BACKENDS, &gone[i].id, NULL);
+		r->be_removed++;
+	}
+	/* Capacity: the precise refusal is xs_apply()'s. */
+	if (ds->n_backends + r->be_added > m->max_backends || (size_t)peak > m->max_slots)
+		goto out;
+	/* The index after this apply: a merge of the kept and the new. */
+	n_idx = ds->n_backends + n_fresh;
+	if (!(idx = malloc((n_idx ?: 1) * sizeof(*idx)))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	qsort(fresh, n_fresh, sizeof(*fresh), be_ent_key_cmp);
+	n_idx = 0;
+	for (i = 0, j = 0; i < ds->n_backends || j < n_fresh;) {
+		const struct be_ent *e = j == n_fresh || (i < ds->n_backends &&
+			be_key_cmp(&ds->by_key[i].e.b, &fresh[j].b) < 0) ? &ds->by_key[i++].e : &fresh[j++];
+		bool deleted = false;
+
+		for (size_t g = 0; g < n_gone && !deleted; g++)
+			deleted = gone[g].id == e->id;
+		if (!deleted)
+			idx[n_idx++].e = *e;
+	}
+	err = w.err ?: writer_flush(&w);
+	if (!err) {
+		free(ds->by_key);
+		ds->by_key = idx;
+		ds->n_backends = n_idx;
+		idx = NULL;
+		ds->next_be_id = next_id;
+		ds->n_slots = (size_t)slots;
+	}
+out:
+	if (err == -EAGAIN)
+		memset(r, 0, sizeof(*r));
+	free(idx);
+	writer_free(&w);
+	free(ents);
+	free(want_ids);
+	free(cur.slot_ids);
 	return err;
 }
 

@@ -25,10 +25,27 @@ struct xs_apply_result {
 	unsigned long map_writes;  /* updates + deletes issued */
 };
 
+/* What an applier that keeps its last model (apply --watch) needs to know
+ * of the maps to change them without reading them: filled by xs_apply(),
+ * kept up to date by xs_apply_delta(). */
+struct xs_delta_state {
+	__u32 next_be_id;          /* above every backend id in use */
+	size_t n_slots;            /* entries in xs_slots */
+	struct xs_be_index *by_key; /* every backend and its id, sorted by backend */
+	size_t n_backends;
+};
+void xs_delta_state_free(struct xs_delta_state *ds);
+
 /* Make the maps describe exactly `want`. With diff, print one line per
  * change there; with dry_run, change nothing. */
 int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run, FILE *diff,
-	     struct xs_apply_result *r);
+	     struct xs_apply_result *r, struct xs_delta_state *ds);
+/* The same as xs_apply() when the maps hold exactly `have` (the caller's
+ * last applied model, see xs_delta_state) and only some frontends' backends
+ * changed: reads and writes only those. -EAGAIN (nothing written) when
+ * xs_apply() is needed. */
+int xs_apply_delta(const struct xs_maps *m, const struct xs_model *have, const struct xs_model *want,
+		   struct xs_delta_state *ds, struct xs_apply_result *r);
 int xs_list(const struct xs_maps *m, bool json, FILE *out);
 /* The settings attach stored with the pinned state (node identity, ...). */
 int xs_pinned_config(const char *pin, struct xs_config *cfg);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
@@ -72,6 +73,42 @@ void xs_model_normalize(struct xs_model *m)
 	}
 	if (m->n > 1)
 		qsort(m->fe, m->n, sizeof(*m->fe), xs_frontend_cmp);
+}
+
+static void *dup_array(const void *src, size_t n, size_t size, bool *ok)
+{
+	void *p;
+
+	if (!n)
+		return NULL;
+	if (!(p = malloc(n * size)))
+		*ok = false;
+	else
+		memcpy(p, src, n * size);
+	return p;
+}
+
+int xs_model_copy(struct xs_model *dst, const struct xs_model *src)
+{
+	bool ok = true;
+
+	dst->n = 0;
+	dst->fe = dup_array(src->fe, src->n, sizeof(*src->fe), &ok);
+	if (!ok)
+		return -ENOMEM;
+	for (; dst->n < src->n; dst->n++) {
+		struct xs_frontend *f = &dst->fe[dst->n];
+
+		f->backends = dup_array(f->backends, f->n_backends, sizeof(*f->backends), &ok);
+		f->terminating = dup_array(f->terminating, f->n_terminating, sizeof(*f->terminating), &ok);
+		f->src_ranges = dup_array(f->src_ranges, f->n_src_ranges, sizeof(*f->src_ranges), &ok);
+		if (!ok) {
+			dst->n++;
+			xs_model_free(dst);
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 void xs_model_free(struct xs_model *m)

@@ -51,6 +51,8 @@ struct xs_model {
 };
 
 void xs_model_free(struct xs_model *m);
+/* A deep copy; 0 or -ENOMEM (dst empty). */
+int xs_model_copy(struct xs_model *dst, const struct xs_model *src);
 /* Sort frontends and their backends, drop duplicate backends. */
 void xs_model_normalize(struct xs_model *m);
 int xs_frontend_cmp(const void *a, const void *b);

@@ -66,11 +66,11 @@ static int split_path(const char *path, struct watched *w)
 	return w->dir ? 0 : -ENOMEM;
 }
 
-static void apply_once(const struct xs_apply_req *req)
+static void apply_once(const struct xs_apply_req *req, struct xs_applier *a)
 {
 	/* xs_apply_files printed the summary, or the precise error (and wrote
 	 * nothing): one more line says what that means here. */
-	if (xs_apply_files(req, stdout))
+	if (xs_apply_files(req, stdout, a))
 		fprintf(stderr, "watch: keeping the last good state\n");
 }
 
@@ -118,6 +118,7 @@ static bool read_events(int ifd, struct watched *ws, int n)
 int xs_watch(const struct xs_apply_req *req)
 {
 	struct watched *ws = NULL;
+	struct xs_applier *a = NULL;
 	sigset_t mask, oldmask;
 	int ifd = -1, sfd = -1, err = 0;
 	bool masked = false, pending = false;
@@ -133,8 +134,12 @@ int xs_watch(const struct xs_apply_req *req)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	ws = calloc(req->nfiles, sizeof(*ws));
-	if (!ws)
+	a = xs_applier_new();
+	if (!ws || !a) {
+		free(ws);
+		xs_applier_free(a);
 		return -ENOMEM;
+	}
 	for (int i = 0; i < req->nfiles; i++) {
 		err = split_path(req->files[i], &ws[i]);
 		if (err)
@@ -171,7 +176,7 @@ int xs_watch(const struct xs_apply_req *req)
 
 	/* Watches first, then the first apply: a change made meanwhile is
 	 * not lost. */
-	apply_once(req);
+	apply_once(req, a);
 
 	for (;;) {
 		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN }, { .fd = ifd, .events = POLLIN } };
@@ -182,7 +187,7 @@ int xs_watch(const struct xs_apply_req *req)
 
 			if (left <= 0) {
 				pending = false;
-				apply_once(req);
+				apply_once(req, a);
 				continue;
 			}
 			timeout = (int)left;
@@ -211,7 +216,7 @@ int xs_watch(const struct xs_apply_req *req)
 			}
 			if (hup) {
 				pending = false; /* this apply covers the pending change too */
-				apply_once(req);
+				apply_once(req, a);
 			}
 		}
 		if ((pfd[1].revents & POLLIN) && read_events(ifd, ws, req->nfiles)) {
@@ -229,5 +234,6 @@ out:
 	for (int i = 0; i < req->nfiles; i++)
 		free(ws[i].dir);
 	free(ws);
+	xs_applier_free(a);
 	return err;
 }

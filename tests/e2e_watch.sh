@@ -149,6 +149,48 @@ else
 	pass "$name"
 fi
 
+# The edits above changed one item (the slice) of an unchanged List: the
+# watcher re-read that item alone and wrote only the changed frontend; the
+# maps must be exactly what a whole apply of the file makes.
+name="a one-endpoint edit re-reads one item, touches one frontend, and equals a whole apply"
+n=$(apply_lines)
+manifest "$FILE.tmp" "$(pod_ip 2) $(pod_ip 1)"   # pod 3 replaced by pod 1: one endpoint
+mv "$FILE.tmp" "$FILE"
+if ! wait_until 5 backends_are "$(pod_ip 1) $(pod_ip 2)"; then
+	fail "$name" "backends are '$(backends)'; log: $(log_tail)"
+elif ! wait_until 5 apply_lines_above "$n"; then
+	fail "$name" "no new apply line; log: $(log_tail)"
+elif ! grep '^apply: ' "$LOG" | tail -n 1 | grep -q 'changed items and frontends only)$'; then
+	fail "$name" "not applied incrementally: $(grep '^apply: ' "$LOG" | tail -n 1)"
+elif ! out=$(xs apply --dry-run "$FILE" 2>&1) || [ "$out" != "dry-run: no change" ]; then
+	fail "$name" "a whole apply would still change the maps: $out"
+else
+	pass "$name"
+fi
+
+# Another apply changed the maps behind the watcher's back: its next apply
+# must not trust what it applied last (xs_config.apply_seq says so).
+name="after another apply, the watcher reads the maps again"
+manifest "$RUN_DIR/other.json" "$(pod_ip 3)"
+n=$(apply_lines)
+if ! out=$(xs apply "$RUN_DIR/other.json" 2>&1) || ! backends_are "$(pod_ip 3)"; then
+	fail "$name" "the other apply failed: $out; backends '$(backends)'"
+else
+	manifest "$FILE.tmp" "$(pod_ip 2) $(pod_ip 3)"   # one endpoint changed in the watched file
+	mv "$FILE.tmp" "$FILE"
+	if ! wait_until 5 backends_are "$(pod_ip 2) $(pod_ip 3)"; then
+		fail "$name" "backends are '$(backends)'; log: $(log_tail)"
+	elif ! wait_until 5 apply_lines_above "$n"; then
+		fail "$name" "no new apply line; log: $(log_tail)"
+	elif ! grep '^apply: ' "$LOG" | tail -n 1 | grep -q 'changed items only)$'; then
+		fail "$name" "unexpected summary: $(grep '^apply: ' "$LOG" | tail -n 1)"
+	elif ! out=$(xs apply --dry-run "$FILE" 2>&1) || [ "$out" != "dry-run: no change" ]; then
+		fail "$name" "a whole apply would still change the maps: $out"
+	else
+		pass "$name"
+	fi
+fi
+
 name="a broken file keeps the last good state"
 before=$(list_json)
 n=$(apply_lines)

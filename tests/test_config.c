@@ -412,6 +412,167 @@ out:
 	return ok;
 }
 
+/*
+ * xs_config_load_cached() (apply --watch) against xs_config_load(): one
+ * cache follows a file through a sequence of edits; after each, both loads
+ * must give the same return, model and error text. "part" says whether the
+ * edit must have been read by item (1), whole (0) or either (-1): an edit
+ * inside one item that the cache did not read by item is a failure too.
+ */
+struct edit {
+	const char *what;
+	const char *find, *replace; /* the first occurrence; find NULL: back to the base */
+	int part;
+};
+
+static const struct edit json_edits[] = {
+	{ "an endpoint address changes", "\"10.244.1.10\"", "\"10.244.1.99\"", 1 },
+	{ "it changes back", "\"10.244.1.99\"", "\"10.244.1.10\"", 1 },
+	{ "a Service port number changes (longer)", "\"port\": 443", "\"port\": 4443", 1 },
+	{ "an endpoint becomes not ready", "\"ready\": true", "\"ready\": false", 1 },
+	{ "a Service is renamed", "\"name\": \"cart\"", "\"name\": \"basket\"", 1 },
+	{ "a ClusterIP collides with another Service's: the same error",
+	  "\"clusterIP\": \"10.96.20.15\"", "\"clusterIP\": \"10.96.12.40\"", -1 },
+	{ "fixed again", "\"clusterIP\": \"10.96.12.40\",\n                \"clusterIPs\": [\n                    \"10.96.20.15\"",
+	  "\"clusterIP\": \"10.96.20.15\",\n                \"clusterIPs\": [\n                    \"10.96.20.15\"", -1 },
+	{ "a syntax error inside an item: the same error", "\"kind\": \"Service\",", "\"kind\": \"Service\" ", -1 },
+	{ "back to the base", NULL, NULL, 0 },
+	{ "an item split in two inside its bytes", "\"spec\": {", "\"x\": 1}, {\"spec\": {", -1 },
+	{ "back to the base again", NULL, NULL, 0 },
+	{ "a new item inserted between two", "        {\n            \"apiVersion\": \"v1\",\n            \"kind\": \"Service\"",
+	  "        {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"x\"}},\n"
+	  "        {\n            \"apiVersion\": \"v1\",\n            \"kind\": \"Service\"", 0 },
+	{ "an endpoint address changes after that", "\"10.244.2.20\"", "\"10.244.2.21\"", 1 },
+};
+
+static const struct edit yaml_edits[] = {
+	{ "a Service port changes", "port: 80\n", "port: 81\n", 1 },
+	{ "a Service is renamed", "name: web\n", "name: www\n", 1 },
+	{ "a line of an item loses its indentation: the same error", "    clusterIPs:", "   clusterIPs:", -1 },
+	{ "fixed again", "   clusterIPs:", "    clusterIPs:", -1 },
+	{ "a key appended at the end of an item", "    type: ClusterIP\n", "    type: ClusterIP\n    foo: bar\n", 1 },
+	{ "a new item at the top", "items:\n", "items:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: x\n", 0 },
+	{ "back to the base", NULL, NULL, 0 },
+};
+
+static char *slurp_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	int ch;
+
+	if (!f || !m)
+		abort();
+	while ((ch = fgetc(f)) != EOF)
+		fputc(ch, m);
+	fclose(f);
+	fclose(m);
+	return buf;
+}
+
+/* Load path both ways; false (and why in f) when they differ. */
+static bool same_loads(const char *path, struct xs_config_cache *cache, int part, FILE *f)
+{
+	char *e1 = NULL, *e2 = NULL, *m1 = NULL, *m2 = NULL;
+	size_t l1 = 0, l2 = 0;
+	FILE *f1 = open_memstream(&e1, &l1), *f2 = open_memstream(&e2, &l2);
+	struct xs_config_opts o1 = { .errors = f1 }, o2 = { .errors = f2 };
+	struct xs_model a = { 0 }, b = { 0 };
+	const struct xs_config_cache_stats *st = xs_config_cache_stats(cache);
+	int r1, r2;
+	bool ok = false;
+
+	if (!f1 || !f2)
+		abort();
+	r1 = xs_config_load(&path, 1, &o1, &a);
+	r2 = xs_config_load_cached(&path, 1, &o2, cache, &b);
+	fclose(f1);
+	fclose(f2);
+	m1 = render(&a);
+	m2 = render(&b);
+	if (r1 != r2 || strcmp(e1, e2) || strcmp(m1, m2)) {
+		fprintf(f, "whole load returned %d, error \"", r1);
+		put_flat(f, e1);
+		fprintf(f, "\", model \"");
+		put_flat(f, m1);
+		fprintf(f, "\"; cached load returned %d, error \"", r2);
+		put_flat(f, e2);
+		fprintf(f, "\", model \"");
+		put_flat(f, m2);
+		fputc('"', f);
+	} else if (part >= 0 && !r2 && st->whole != !part) {
+		fprintf(f, "read %s, expected %s", st->whole ? "whole" : "by item", part ? "by item" : "whole");
+	} else if (!r2 && !st->whole && st->items_reread != 1) {
+		fprintf(f, "%u items re-read, expected 1", st->items_reread);
+	} else {
+		ok = true;
+	}
+	free(e1);
+	free(e2);
+	free(m1);
+	free(m2);
+	xs_model_free(&a);
+	xs_model_free(&b);
+	return ok;
+}
+
+static int check_cached(const char *dir, const char *base, const struct edit *edits, size_t n)
+{
+	char tmpl[] = "/tmp/xs-test-config.XXXXXX", *path = NULL, *src = NULL, *text;
+	struct xs_config_cache *cache = xs_config_cache_new();
+	int failed = 0;
+
+	if (!cache || !mkdtemp(tmpl) || asprintf(&path, "%s/%s", tmpl, base) < 0 ||
+	    asprintf(&src, "%s/%s", dir, base) < 0)
+		abort();
+	text = slurp_text(src);
+	for (size_t i = 0; i <= n; i++) {
+		const struct edit *e = i ? &edits[i - 1] : NULL;
+		char *why = NULL, *next = NULL, *at;
+		size_t len = 0;
+		FILE *f = open_memstream(&why, &len), *out;
+		bool ok = false;
+
+		if (!f)
+			abort();
+		if (e && e->find && !(at = strstr(text, e->find))) {
+			fprintf(f, "the edit does not apply: no \"%s\"", e->find);
+		} else {
+			if (!e) {
+				next = strdup(text);
+			} else if (!e->find) {
+				next = slurp_text(src);
+			} else if (asprintf(&next, "%.*s%s%s", (int)(at - text), text, e->replace,
+					    at + strlen(e->find)) < 0) {
+				abort();
+			}
+			if (!next || !(out = fopen(path, "w")))
+				abort();
+			fputs(next, out);
+			fclose(out);
+			free(text);
+			text = next;
+			ok = same_loads(path, cache, e ? e->part : 0, f);
+		}
+		fclose(f);
+		if (ok)
+			printf("PASS: config: cached %s: %s\n", base, e ? e->what : "first load");
+		else
+			printf("FAIL: config: cached %s: %s: %s\n", base, e ? e->what : "first load", why);
+		failed += !ok;
+		free(why);
+	}
+	unlink(path);
+	rmdir(tmpl);
+	free(path);
+	free(src);
+	free(text);
+	xs_config_cache_free(cache);
+	return failed;
+}
+
 /* tests/data/config: $XS_TEST_DATA, else from the current directory (the
  * repository root), else next to this source file. */
 static char *data_dir(void)
@@ -454,6 +615,8 @@ int main(void)
 		failed += !ok;
 		free(why);
 	}
+	failed += check_cached(dir, LIST, json_edits, sizeof(json_edits) / sizeof(json_edits[0]));
+	failed += check_cached(dir, "list-items-first.yaml", yaml_edits, sizeof(yaml_edits) / sizeof(yaml_edits[0]));
 	free(dir);
 	return failed ? 1 : 0;
 }

@@ -219,7 +219,7 @@ static bool apply(const struct fe_def *const *fes, size_t n, struct xs_apply_res
 {
 	struct xs_model m = {};
 	bool ok = build_model(fes, n, &m);
-	int err = ok ? xs_apply(&M, &m, false, NULL, r) : 0;
+	int err = ok ? xs_apply(&M, &m, false, NULL, r, NULL) : 0;
 
 	xs_model_free(&m);
 	if (!ok)

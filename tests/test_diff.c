@@ -250,13 +250,67 @@ static void random_cfg(struct xsm_cfg *c)
 	}
 }
 
-/* Apply c through xs_apply, then learn the ids the loader gave: svc_id per
- * frontend, backend id per backend (through the live slots). */
-static bool apply_cfg(struct xsm_cfg *c)
+/* A new backend for frontend f, not one it has. */
+static void random_backend(const struct xsm_fe *f, struct xsm_be *b)
+{
+	bool dup;
+
+	do {
+		b->addr = 0xc6120100u | (1 + rn(20)); /* 198.18.1.1-20 */
+		b->port = chance(70) ? port_pool[rn(6)] : (uint16_t)(1 + rn(65535));
+		dup = false;
+		for (size_t j = 0; j < f->n; j++)
+			dup |= f->be[j].addr == b->addr && f->be[j].port == b->port;
+	} while (dup);
+}
+
+/* The live change apply --watch sees most: some frontends' backends come,
+ * go or are replaced, the rest of the configuration stays. */
+static void mutate_cfg(struct xsm_cfg *c)
+{
+	for (size_t k = 1 + rn(3); k; k--) {
+		struct xsm_fe *f = &c->fe[rn(c->n)];
+		unsigned how = rn(4);
+
+		if (how == 0 && f->n < 5) {          /* one more */
+			random_backend(f, &f->be[f->n]);
+			f->n++;
+		} else if (how == 1 && f->n) {       /* one less */
+			f->be[rn(f->n)] = f->be[f->n - 1];
+			f->n--;
+		} else if (how == 2 && f->n) {       /* one replaced */
+			struct xsm_be b;
+
+			random_backend(f, &b);
+			f->be[rn(f->n)] = b;
+		} else {                             /* all new */
+			size_t n = rn(6);
+
+			f->n = 0;
+			while (f->n < n) {
+				random_backend(f, &f->be[f->n]);
+				f->n++;
+			}
+		}
+		if (f->n)
+			f->flags &= ~XS_SVC_F_NO_REJECT;
+	}
+}
+
+/* What the maps hold, for applies through xs_apply_delta(). */
+static struct xs_model have;
+static struct xs_delta_state have_ds;
+static bool have_ok;
+static unsigned long n_delta, n_delta_tried;
+
+/* Apply c through xs_apply (or, with delta, xs_apply_delta when it can),
+ * then learn the ids the loader gave: svc_id per frontend, backend id per
+ * backend (through the live slots). */
+static bool apply_cfg(struct xsm_cfg *c, bool delta)
 {
 	struct xs_model m = { 0 };
 	struct xs_apply_result r;
-	int err;
+	int err = -EAGAIN;
 
 	m.n = c->n;
 	m.fe = calloc(c->n, sizeof(*m.fe));
@@ -285,10 +339,28 @@ static bool apply_cfg(struct xsm_cfg *c)
 		}
 	}
 	xs_model_normalize(&m);
-	err = xs_apply(&M, &m, false, NULL, &r);
-	xs_model_free(&m);
-	if (err)
-		return setup_fail("xs_apply: %s", strerror(-err)), false;
+	if (delta && have_ok) {
+		n_delta_tried++;
+		err = xs_apply_delta(&M, &have, &m, &have_ds, &r);
+		n_delta += !err;
+	}
+	if (err == -EAGAIN)
+		err = xs_apply(&M, &m, false, NULL, &r, &have_ds);
+	xs_model_free(&have);
+	have_ok = !err;
+	if (err) {
+		xs_model_free(&m);
+		return setup_fail("xs_apply%s: %s", delta ? "_delta" : "", strerror(-err)), false;
+	}
+	/* Whatever wrote them, the maps are what a whole apply would make. */
+	err = xs_apply(&M, &m, true, NULL, &r, NULL);
+	if (err || r.fe_added || r.fe_changed || r.fe_removed || r.be_added || r.be_removed) {
+		xs_model_free(&m);
+		return setup_fail("after the apply, a whole apply would still change: %d; frontends %u added, "
+				  "%u changed, %u removed; backends %u added, %u removed", err, r.fe_added,
+				  r.fe_changed, r.fe_removed, r.be_added, r.be_removed), false;
+	}
+	have = m;
 
 	for (size_t i = 0; i < c->n; i++) {
 		struct xsm_fe *f = &c->fe[i];
@@ -1021,10 +1093,15 @@ int main(void)
 		if (case_no % epoch == 0) {
 			if (case_no)
 				ct_compare_flush();
-			random_cfg(&cfg);
+			bool delta = n_cfg && chance(50);
+
+			if (delta)
+				mutate_cfg(&cfg);
+			else
+				random_cfg(&cfg);
 			/* the fast path is never taken here (no ingress device): both answer XDP_PASS */
 			xc.flags = chance(30) ? XS_CFG_NO_FAST_PATH : 0;
-			if (bpf_map_update_elem(cfg_fd, &zero, &xc, BPF_ANY) || !apply_cfg(&cfg)) {
+			if (bpf_map_update_elem(cfg_fd, &zero, &xc, BPF_ANY) || !apply_cfg(&cfg, delta)) {
 				teardown();
 				return 1;
 			}
@@ -1055,6 +1132,12 @@ int main(void)
 		else
 			printf("PASS: diff: %s: %lu cases\n", xsm_cat_name[c], cat_n[c]);
 	}
+	if (n_delta_tried && !n_delta)
+		printf("FAIL: diff: live changes: none of %lu went through xs_apply_delta (seed %llu)\n",
+		       n_delta_tried, (unsigned long long)seed);
+	else
+		printf("PASS: diff: live changes: %lu of %lu configurations applied by xs_apply_delta\n", n_delta,
+		       n_delta_tried);
 	printf("note: of the translated: %lu in 802.1Q frames, %lu with IP options, %lu UDP without checksum, "
 	       "%lu UDP with input checksum 0xffff, %lu UDP sent with 0xffff; %lu truncated frames (%lu refused, "
 	       "< 14 bytes); %lu tc replies under CHECKSUM_COMPLETE\n",
@@ -1067,5 +1150,7 @@ int main(void)
 		printf("PASS: diff: %lu random packets, %lu configurations, seed %llu: 0 mismatches (%ld s)\n",
 		       case_no, n_cfg, (unsigned long long)seed, (long)(time(NULL) - start));
 	teardown();
-	return bad || n_fail ? 1 : 0;
+	xs_model_free(&have);
+	xs_delta_state_free(&have_ds);
+	return bad || n_fail || (n_delta_tried && !n_delta) ? 1 : 0;
 }

@@ -221,7 +221,7 @@ static void apply_services(unsigned n)
 		}
 	}
 	xs_model_normalize(&m);
-	err = xs_apply(&M, &m, false, NULL, &r);
+	err = xs_apply(&M, &m, false, NULL, &r, NULL);
 	xs_model_free(&m);
 	if (err)
 		die("xs_apply of %u frontends: %s", n, strerror(-err));
