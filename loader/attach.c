@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -153,6 +155,22 @@ static int make_private(const char *pin)
 	err = -errno;
 	fprintf(stderr, "xdpsvc: cannot make %s private (mode 0700): %s\n", pin, strerror(-err));
 	return err;
+}
+
+int xs_pin_dir_lock(const char *pin)
+{
+	int fd = open(pin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	/* Serialise writers of one pin directory (xdp-tools lib/util/util.c). */
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		int err = -errno;
+
+		fprintf(stderr, "xdpsvc: cannot lock %s: %s\n", pin, strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	return fd;
 }
 
 int xs_pin_dir_ensure(const char *pin, bool create)
@@ -562,12 +580,23 @@ int xs_attach(const struct xs_attach_opts *o)
 	if (!err)
 		err = xs_tc__load(t);
 	if (!err) {
-		struct xs_config cfg = o->cfg;
+		struct xs_config cfg = o->cfg, old = {};
+		int fd = bpf_map__fd(x->maps.xs_config), lock = xs_pin_dir_lock(o->pin);
 		__u32 zero = 0;
 
+		/* Reused maps keep their count of flushed conntrack entries
+		 * (new ones hold zeros); the lock keeps a flush from adding to
+		 * it in between. */
 		cfg.layout_version = XS_LAYOUT_VERSION;
-		if (bpf_map_update_elem(bpf_map__fd(x->maps.xs_config), &zero, &cfg, BPF_ANY))
+		if (lock < 0)
+			err = lock;
+		else if (bpf_map_lookup_elem(fd, &zero, &old))
 			err = -errno;
+		cfg.ct_flushed = old.ct_flushed;
+		if (!err && bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
+			err = -errno;
+		if (lock >= 0)
+			close(lock);
 	}
 	if (err) {
 		fprintf(stderr, "xdpsvc: cannot load the BPF programs: %s%s\n", strerror(-err), btf_hint());
