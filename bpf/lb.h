@@ -113,10 +113,10 @@ static __always_inline struct xs_backend *xs_select(const struct xs_pkt *p, cons
  * Write a conntrack entry; exists: whether the lookup just made found its
  * key. A new key counts in ct_created, a rewrite does not, so that
  * `xdpsvc list` can tell evictions from entries in use. The flag makes the
- * kernel check under the bucket lock: if another CPU inserted the key, or
- * the LRU evicted it, since the lookup, the other way is tried once. (Not
- * BPF_NOEXIST first for every key: on a full LRU map a refused insert still
- * evicts an entry.)
+ * kernel check under the bucket lock: if another CPU inserted the key, or it
+ * was evicted or flushed, since the lookup, the other way is tried once (a
+ * second race fails like a full table). Not BPF_NOEXIST first for every
+ * key: on a full LRU map a refused insert still evicts an entry.
  */
 static __always_inline long xs_ct_put(const struct xs_ct_key *k, const struct xs_ct_value *v, bool exists)
 {
