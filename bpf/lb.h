@@ -5,6 +5,7 @@
 
 #include "maps.h"
 #include <stdbool.h>
+#include <linux/errno.h>
 #include "parse.h"
 
 /* last_seen is refreshed at most this often, so an established flow does not
@@ -109,6 +110,28 @@ static __always_inline struct xs_backend *xs_select(const struct xs_pkt *p, cons
 }
 
 /*
+ * Write a conntrack entry; exists: whether the lookup just made found its
+ * key. A new key counts in ct_created, a rewrite does not, so that
+ * `xdpsvc list` can tell evictions from entries in use. The flag makes the
+ * kernel check under the bucket lock: if another CPU inserted the key, or it
+ * was evicted or flushed, since the lookup, the other way is tried once (a
+ * second race fails like a full table). Not BPF_NOEXIST first for every
+ * key: on a full LRU map a refused insert still evicts an entry.
+ */
+static __always_inline long xs_ct_put(const struct xs_ct_key *k, const struct xs_ct_value *v, bool exists)
+{
+	long rc = bpf_map_update_elem(&xs_conntrack, k, v, exists ? BPF_EXIST : BPF_NOEXIST);
+
+	if (rc == -EEXIST || rc == -ENOENT) {
+		exists = !exists;
+		rc = bpf_map_update_elem(&xs_conntrack, k, v, exists ? BPF_EXIST : BPF_NOEXIST);
+	}
+	if (!rc && !exists)
+		xs_count(ct_created);
+	return rc;
+}
+
+/*
  * The backend of this client->VIP flow: the one in conntrack while it is
  * still a backend at the same address, else a new random pick, recorded in
  * both directions. Fails closed: no conntrack entry, no translation.
@@ -127,6 +150,7 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 	};
 	__u64 now = bpf_ktime_get_ns();
 	struct xs_ct_value *ct = bpf_map_lookup_elem(&xs_conntrack, &fk);
+	bool fwd_exists = ct;
 	struct xs_svc_stats *ss = bpf_map_lookup_elem(&xs_svc_stats, &sv->svc_id);
 	struct xs_backend *be;
 	__u32 be_id = 0;
@@ -198,8 +222,7 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 		.last_seen = now,
 	};
 	/* Reverse first: a reply can only exist once the forward packet left. */
-	if (bpf_map_update_elem(&xs_conntrack, &rk, &rv, BPF_ANY) ||
-	    bpf_map_update_elem(&xs_conntrack, &fk, &fv, BPF_ANY)) {
+	if (xs_ct_put(&rk, &rv, bpf_map_lookup_elem(&xs_conntrack, &rk)) || xs_ct_put(&fk, &fv, fwd_exists)) {
 		xs_count(drop_ct_full);
 		return XS_FWD_CT_FULL;
 	}

@@ -175,10 +175,13 @@ struct xs_ct_value {
 
 /* --- xs_config (array, one entry): runtime settings given at attach.
  * Written by the loader at attach, read by the datapath on every translated
- * packet. A zero timeout means the default above. */
+ * packet. A zero timeout means the default above. ct_flushed is the one
+ * counter here: conntrack entries the loader deleted (`conntrack flush`),
+ * added under the pin directory's lock and kept by later attaches, for the
+ * eviction count of `xdpsvc list` (see struct xs_global_stats). */
 /* Bump whenever a key or value declared here changes meaning, so that
  * `attach` refuses pinned maps from an older layout instead of misreading them. */
-#define XS_LAYOUT_VERSION 9
+#define XS_LAYOUT_VERSION 10
 
 #define XS_CFG_NO_FAST_PATH 0x1 /* XDP passes translated packets to the stack */
 #define XS_MAX_NODEPORT_ADDRS 15
@@ -200,6 +203,9 @@ struct xs_config {
 	 * lock), and by attach: a process that keeps the model it applied last
 	 * (apply --watch) knows from it that nobody else changed the maps. */
 	__u64 apply_seq;
+	/* Conntrack entries `conntrack flush` deleted (kept by attach): list
+	 * tells evicted ones from them (created - flushed - in use). */
+	__u64 ct_flushed;
 };
 
 /* --- xs_svc_stats (per-CPU array indexed by svc_id). Written by the datapath;
@@ -211,7 +217,11 @@ struct xs_svc_stats {
 	__u64 no_backend;  /* no usable endpoint: rejected or dropped */
 };
 
-/* --- xs_global_stats (per-CPU array, one entry): why packets went where. */
+/* --- xs_global_stats (per-CPU array, one entry): why packets went where.
+ * ct_created counts conntrack keys the datapath inserted (not the entries it
+ * rewrote). The datapath never deletes an entry and the loader only flushes
+ * (xs_config.ct_flushed), so every other entry that is gone was evicted by
+ * the LRU: evicted = ct_created - ct_flushed - entries in use. */
 struct xs_global_stats {
 	__u64 pass_not_ipv4;   /* not IPv4 (ARP, IPv6, ...) */
 	__u64 pass_not_l4;     /* IPv4 but neither TCP nor UDP (ICMP, ...) */
@@ -232,6 +242,7 @@ struct xs_global_stats {
 	__u64 reply_nat;       /* reply rewritten back to the VIP (tc) */
 	__u64 local_dnat;      /* node-originated packet to a VIP (tc egress) */
 	__u64 fast_path;       /* translated and sent on by XDP (redirect or TX) */
+	__u64 ct_created;      /* conntrack entries inserted (a new key) */
 };
 
 /* Which address of a Service a frontend is on. */

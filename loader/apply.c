@@ -13,22 +13,6 @@
 #include "k8s.h"
 #include "maps.h"
 
-static int lock_pin_dir(const char *pin)
-{
-	int fd = open(pin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	/* Serialise writers of one pin directory (xdp-tools lib/util/util.c). */
-	if (fd < 0 || flock(fd, LOCK_EX)) {
-		int err = -errno;
-
-		fprintf(stderr, "xdpsvc: cannot lock %s: %s\n", pin, strerror(-err));
-		if (fd >= 0)
-			close(fd);
-		return err;
-	}
-	return fd;
-}
-
 static double ms_between(const struct timespec *a, const struct timespec *b)
 {
 	return (b->tv_sec - a->tv_sec) * 1e3 + (b->tv_nsec - a->tv_nsec) / 1e6;
@@ -118,7 +102,7 @@ int xs_apply_files(const struct xs_apply_req *req, FILE *out, struct xs_applier 
 	if (err)
 		return err;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	lock = lock_pin_dir(req->pin);
+	lock = xs_pin_dir_lock(req->pin);
 	if (lock < 0) {
 		err = lock;
 		goto out;

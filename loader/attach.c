@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -155,6 +157,22 @@ static int make_private(const char *pin)
 	err = -errno;
 	fprintf(stderr, "xdpsvc: cannot make %s private (mode 0700): %s\n", pin, strerror(-err));
 	return err;
+}
+
+int xs_pin_dir_lock(const char *pin)
+{
+	int fd = open(pin, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	/* Serialise writers of one pin directory (xdp-tools lib/util/util.c). */
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		int err = -errno;
+
+		fprintf(stderr, "xdpsvc: cannot lock %s: %s\n", pin, strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	return fd;
 }
 
 int xs_pin_dir_ensure(const char *pin, bool create)
@@ -564,18 +582,29 @@ int xs_attach(const struct xs_attach_opts *o)
 	if (!err)
 		err = xs_tc__load(t);
 	if (!err) {
-		struct xs_config cfg = o->cfg, old;
+		struct xs_config cfg = o->cfg, old = {};
+		int fd = bpf_map__fd(x->maps.xs_config), lock = xs_pin_dir_lock(o->pin);
 		__u32 zero = 0;
 
+		/* Reused maps keep their count of flushed conntrack entries
+		 * (new ones hold zeros); the lock keeps a flush from adding to
+		 * it in between. Their apply_seq goes on counting; new maps
+		 * start anywhere, so that a watcher of the old maps cannot
+		 * mistake them for its own. */
 		cfg.layout_version = XS_LAYOUT_VERSION;
-		/* Kept maps keep counting; new ones start anywhere, so that a
-		 * watcher of the old maps cannot mistake them for its own. */
-		if (!bpf_map_lookup_elem(bpf_map__fd(x->maps.xs_config), &zero, &old) && old.apply_seq)
+		if (lock < 0)
+			err = lock;
+		else if (bpf_map_lookup_elem(fd, &zero, &old))
+			err = -errno;
+		cfg.ct_flushed = old.ct_flushed;
+		if (old.apply_seq)
 			cfg.apply_seq = old.apply_seq + 1;
 		else if (getrandom(&cfg.apply_seq, sizeof(cfg.apply_seq), 0) != sizeof(cfg.apply_seq))
 			cfg.apply_seq = (__u64)time(NULL) << 20 ^ (__u64)getpid();
-		if (bpf_map_update_elem(bpf_map__fd(x->maps.xs_config), &zero, &cfg, BPF_ANY))
+		if (!err && bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
 			err = -errno;
+		if (lock >= 0)
+			close(lock);
 	}
 	if (err) {
 		fprintf(stderr, "xdpsvc: cannot load the BPF programs: %s%s\n", strerror(-err), btf_hint());

@@ -27,6 +27,9 @@ int xs_check_privileges(const char *cmd);
 /* Make sure pin is a directory on a bpffs. With create, mount a bpffs on its
  * parent when there is none (and say so) and create the directory. */
 int xs_pin_dir_ensure(const char *pin, bool create);
+/* Take the pin directory's lock, which serialises the writers of its state:
+ * the open descriptor (close it to unlock), or -errno after saying why. */
+int xs_pin_dir_lock(const char *pin);
 int xs_attach(const struct xs_attach_opts *o);
 int xs_detach(const char *dev, const char *pin, bool purge);
 /* Route libbpf's messages: warnings only, everything with verbose. */

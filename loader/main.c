@@ -299,7 +299,12 @@ static int cmd_conntrack(struct args *a)
 	if (list) {
 		err = xs_ct_list(&maps, a->json, stdout);
 	} else {
-		err = xs_ct_flush(&maps, name ? ns : NULL, name, &flushed);
+		/* Serialised with attach and other flushes: both write xs_config. */
+		int lock = xs_pin_dir_lock(a->pin);
+
+		err = lock < 0 ? lock : xs_ct_flush(&maps, name ? ns : NULL, name, &flushed);
+		if (lock >= 0)
+			close(lock);
 		if (!err)
 			printf("conntrack: %lu entries flushed\n", flushed);
 	}

@@ -30,6 +30,7 @@ static const struct map_desc map_descs[] = {
 	MAP(XS_MAP_SVC_META, svc_meta, __u32, struct xs_svc_meta),
 	MAP(XS_MAP_VIP_BITS, vip_bits, __u32, __u64),
 	MAP(XS_MAP_SRC_RANGES, src_ranges, struct xs_src_key, __u8),
+	MAP(XS_MAP_CONFIG, config, __u32, struct xs_config),
 };
 #define N_MAPS (sizeof(map_descs) / sizeof(map_descs[0]))
 
@@ -1405,7 +1406,7 @@ static int sum_svc_stats(const struct xs_maps *m, __u32 id, struct xs_svc_stats 
 /* The global counters, summed over CPUs, as (name, value) pairs. */
 #define GLOBAL_FIELDS(X) X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) \
 	X(pass_miss) X(hit) X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) \
-	X(ct_expired) X(reply_nat) X(local_dnat) X(fast_path)
+	X(ct_expired) X(reply_nat) X(local_dnat) X(fast_path) X(ct_created)
 
 static int sum_global_stats(const struct xs_maps *m, struct xs_global_stats *sum)
 {
@@ -1505,15 +1506,37 @@ int xs_list(const struct xs_maps *m, bool json, FILE *out)
 		fprintf(out, "],\"stats\":{\"packets\":%llu,\"bytes\":%llu,\"new_flows\":%llu,\"no_backend\":%llu}}",
 			st.packets, st.bytes, st.new_flows, st.no_backend);
 	}
+	/*
+	 * The kernel does not count LRU evictions; they are what is missing.
+	 * Every conntrack entry is created by the datapath (ct_created, new
+	 * keys only) and leaves by a flush (ct_flushed) or by eviction, so
+	 * evicted = created - flushed - in use. Exact when the table does not
+	 * change during the walk; while it does, off by the entries created,
+	 * evicted or flushed meanwhile: created is read before the walk and
+	 * flushed after it, so that those mostly hide evictions rather than
+	 * fake them (and a negative result shows as 0). An LRU hash map starts
+	 * evicting before it is full: free entries go to per-CPU lists in
+	 * batches, and a CPU whose list is empty may evict instead of taking
+	 * another CPU's.
+	 */
+	struct xs_config cfg;
+	__u32 zero = 0;
+
+	err = sum_global_stats(m, &g);
+	if (err)
+		goto out;
 	long ct_used = count_entries(m->ct, sizeof(struct xs_ct_key), sizeof(struct xs_ct_value));
 
 	if (ct_used < 0) {
 		err = (int)ct_used;
 		goto out;
 	}
-	err = sum_global_stats(m, &g);
-	if (err)
+	if (bpf_map_lookup_elem(m->config, &zero, &cfg)) {
+		err = -errno;
 		goto out;
+	}
+	__u64 left = cfg.ct_flushed + (__u64)ct_used;
+	__u64 evicted = g.ct_created > left ? g.ct_created - left : 0;
 	if (json) {
 		const char *sep = "";
 
@@ -1523,15 +1546,18 @@ int xs_list(const struct xs_maps *m, bool json, FILE *out)
 #undef PRINT
 		fprintf(out, "},\"capacity\":{\"frontends\":{\"used\":%zu,\"max\":%u},"
 			"\"backends\":{\"used\":%zu,\"max\":%u},\"slots\":{\"used\":%zu,\"max\":%u},"
-			"\"conntrack\":{\"used\":%ld,\"max\":%u}}}\n", s.n, m->max_frontends, s.n_be, m->max_backends,
-			s.n_slots, m->max_slots, ct_used, m->max_ct);
+			"\"conntrack\":{\"used\":%ld,\"max\":%u,\"evicted\":%llu,\"flushed\":%llu}}}\n", s.n,
+			m->max_frontends, s.n_be, m->max_backends, s.n_slots, m->max_slots, ct_used, m->max_ct,
+			(unsigned long long)evicted, (unsigned long long)cfg.ct_flushed);
 	} else {
 		fprintf(out, "\nglobal:");
 #define PRINT(f) fprintf(out, " " #f "=%llu", g.f);
 		GLOBAL_FIELDS(PRINT)
 #undef PRINT
-		fprintf(out, "\ncapacity: frontends %zu/%u, backends %zu/%u, slots %zu/%u, conntrack %ld/%u\n",
-			s.n, m->max_frontends, s.n_be, m->max_backends, s.n_slots, m->max_slots, ct_used, m->max_ct);
+		fprintf(out, "\ncapacity: frontends %zu/%u, backends %zu/%u, slots %zu/%u, conntrack %ld/%u "
+			"(%llu evicted, %llu flushed)\n", s.n, m->max_frontends, s.n_be, m->max_backends, s.n_slots,
+			m->max_slots, ct_used, m->max_ct, (unsigned long long)evicted,
+			(unsigned long long)cfg.ct_flushed);
 	}
 out:
 	state_free(&s);
@@ -1611,8 +1637,11 @@ int xs_ct_flush(const struct xs_maps *m, const char *ns, const char *name, unsig
 {
 	struct xs_ct_key *keys = NULL;
 	struct xs_ct_value *vals = NULL;
+	struct xs_config cfg;
 	struct state s;
 	size_t n = 0;
+	__u64 deleted = 0;
+	__u32 zero = 0;
 	int err;
 
 	*flushed = 0;
@@ -1625,13 +1654,25 @@ int xs_ct_flush(const struct xs_maps *m, const char *ns, const char *name, unsig
 
 		if (ns && (!owner || strcmp(owner->fe.ns, ns) || strcmp(owner->fe.name, name)))
 			continue;
-		if (bpf_map_delete_elem(m->ct, &keys[i]) && errno != ENOENT)
+		if (!bpf_map_delete_elem(m->ct, &keys[i]))
+			deleted++;
+		else if (errno != ENOENT) /* ENOENT: evicted since the dump, and counted so */
 			err = -errno;
 		else
 			(*flushed)++;
 	}
+	*flushed += deleted;
 	if (err)
 		fprintf(stderr, "xdpsvc: cannot flush %s: %s\n", XS_MAP_CT, strerror(-err));
+	/* What was deleted is counted even after an error: it is gone. */
+	if (deleted && (bpf_map_lookup_elem(m->config, &zero, &cfg) ||
+			(cfg.ct_flushed += deleted, bpf_map_update_elem(m->config, &zero, &cfg, BPF_EXIST)))) {
+		int e = -errno;
+
+		fprintf(stderr, "xdpsvc: cannot count the flushed entries in %s: %s (list will show them "
+			"as evicted)\n", XS_MAP_CONFIG, strerror(-e));
+		err = err ?: e;
+	}
 	free(keys);
 	free(vals);
 	state_free(&s);

@@ -8,7 +8,7 @@
 #include "model.h"
 
 struct xs_maps {
-	int services, slots, backends, ct, svc_stats, global_stats, svc_meta, vip_bits, src_ranges;
+	int services, slots, backends, ct, svc_stats, global_stats, svc_meta, vip_bits, src_ranges, config;
 	__u32 max_services; /* capacity of the id-indexed maps */
 	__u32 max_frontends, max_backends, max_slots, max_ct; /* of the hash maps */
 	int ncpus;
@@ -51,7 +51,9 @@ int xs_list(const struct xs_maps *m, bool json, FILE *out);
 int xs_pinned_config(const char *pin, struct xs_config *cfg);
 /* Translated flows (forward entries) with their service and idle time. */
 int xs_ct_list(const struct xs_maps *m, bool json, FILE *out);
-/* Delete conntrack entries, all or (ns non-NULL) those of one Service. */
+/* Delete conntrack entries, all or (ns non-NULL) those of one Service, and
+ * add the number deleted to xs_config.ct_flushed: call it holding the pin
+ * directory's lock. */
 int xs_ct_flush(const struct xs_maps *m, const char *ns, const char *name, unsigned long *flushed);
 
 #endif

@@ -96,21 +96,23 @@ static inline struct xs_ct_value *xsm_ct_get(struct xsm_ct *ct, const struct xs_
 	return e->used ? &e->v : NULL;
 }
 
-/* false when the table is (nearly) full: the test keeps far below that. */
-static inline bool xsm_ct_put(struct xsm_ct *ct, const struct xs_ct_key *k, const struct xs_ct_value *v)
+/* 1: a new key (the datapath counts it in ct_created), 0: an entry
+ * rewritten, -1: the table is (nearly) full; the test keeps far below that. */
+static inline int xsm_ct_put(struct xsm_ct *ct, const struct xs_ct_key *k, const struct xs_ct_value *v)
 {
 	struct xsm_ct_ent *e = xsm_ct_slot(ct, k);
+	int created = !e->used;
 
-	if (!e->used) {
+	if (created) {
 		if (ct->n >= XSM_CT_CAP / 2)
-			return false;
+			return -1;
 		e->used = true;
 		e->k = *k;
 		ct->n++;
 	}
 	e->v = *v;
 	e->v.last_seen = 0;
-	return true;
+	return created;
 }
 
 static inline void xsm_ct_clear(struct xsm_ct *ct)
@@ -526,8 +528,7 @@ static inline void xsm_xdp(const struct xsm_cfg *cfg, struct xsm_ct *ct, struct 
 	struct xs_ct_value rv = { .nat_addr = htonl(p.daddr), .nat_port = htons(p.dport), .flags = fl,
 				  .backend_id = be->id, .svc_id = fe->svc_id };
 
-	xsm_ct_put(ct, &rk, &rv);
-	xsm_ct_put(ct, &fk, &fv);
+	g->ct_created += (xsm_ct_put(ct, &rk, &rv) == 1) + (xsm_ct_put(ct, &fk, &fv) == 1);
 	o->keys[o->nkeys++] = rk;
 	g->hit++;
 	g->new_flow++;

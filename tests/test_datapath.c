@@ -234,7 +234,7 @@ static bool apply(const struct fe_def *const *fes, size_t n, struct xs_apply_res
 #define GLOBAL_FIELDS(X)                                                                            \
 	X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) X(pass_miss) X(hit)   \
 	X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) X(ct_expired) X(reply_nat)  \
-	X(local_dnat) X(fast_path)
+	X(local_dnat) X(fast_path) X(ct_created)
 
 #define SVC_FIELDS(X) X(packets) X(bytes) X(new_flows) X(no_backend)
 
@@ -857,7 +857,7 @@ static bool run_xcase(const struct xcase *c)
 			web_sport_on[i] = s.sport;
 		d.g.hit = d.g.new_flow = 1;
 		d.s[slot] = (struct xs_svc_stats){ 1, in.tot, 1, 0 };
-		d.ct = 2;
+		d.ct = d.g.ct_created = 2;
 		break;
 	}
 	case O_PASS:
@@ -1088,7 +1088,8 @@ static bool test_ct_reuse(void)
 	d.g.hit = 50;
 	d.g.new_flow = 1;
 	d.s[S_WEB] = (struct xs_svc_stats){ 50, bytes, 1, 0 };
-	d.ct = 2;
+	/* Two entries created by the first packet, none by the 49 others. */
+	d.ct = d.g.ct_created = 2;
 	return check_delta(&a, &b, &d) && check_ct_flow(&FE_WEB, CLIENT, sport, first, 0);
 }
 
@@ -1125,7 +1126,80 @@ static bool test_spread(const struct fe_def *fe, int want_only, unsigned tries)
 	d.g.hit = d.g.new_flow = tries;
 	d.s[slot_of(fe)] = (struct xs_svc_stats){ tries, bytes, tries, 0 };
 	d.ct = 2 * (long)tries;
+	d.g.ct_created = 2 * tries;
 	return check_delta(&a, &b, &d);
+}
+
+/* One packet of the dns flow from sport; d gets its counters. */
+static bool dns_packet(uint16_t sport, struct delta *d)
+{
+	if (xdp_flow_packet(&FE_DNS, sport, 10, 1) < 0)
+		return false;
+	d->g.hit++;
+	d->s[S_DNS].packets++;
+	d->s[S_DNS].bytes += 20 + 8 + 10;
+	return true;
+}
+
+/* The terms of `xdpsvc list`'s eviction count: ct_created counts keys the
+ * datapath inserts, not entries it rewrites; a flush adds what it deleted
+ * to xs_config.ct_flushed. */
+static bool test_ct_counted(void)
+{
+	uint16_t sport = next_sport();
+	struct xs_ct_key fk = { .saddr = htonl(pkt_ip(CLIENT)), .daddr = htonl(pkt_ip(DNS_VIP)),
+				.sport = htons(sport), .dport = htons(53), .proto = PKT_IPPROTO_UDP,
+				.dir = XS_CT_FWD };
+	struct xs_ct_value fv;
+	struct xs_config c0, c1;
+	struct snap a, b;
+	struct delta d = {};
+	unsigned long flushed;
+	__u32 zero = 0;
+	long n0, n1;
+	int err;
+
+	/* a new flow: its FWD and REV entries */
+	if (!take_snap(&a) || !dns_packet(sport, &d) || !take_snap(&b))
+		return false;
+	d.g.new_flow = d.s[S_DNS].new_flows = 1;
+	d.ct = d.g.ct_created = 2;
+	if (!check_delta(&a, &b, &d))
+		return refail("first packet of a new flow");
+	/* the flow's next packet: nothing created */
+	memset(&d, 0, sizeof(d));
+	if (!take_snap(&a) || !dns_packet(sport, &d) || !dns_packet(sport, &d) || !take_snap(&b) ||
+	    !check_delta(&a, &b, &d))
+		return refail("two more packets of the flow");
+	/* idle past the UDP timeout (last_seen 0: boot time): the flow is
+	 * re-picked, and both entries (one backend: the same keys) rewritten */
+	if (bpf_map_lookup_elem(M.ct, &fk, &fv))
+		return fail("no FWD entry for the flow");
+	fv.last_seen = 0;
+	if (bpf_map_update_elem(M.ct, &fk, &fv, BPF_EXIST))
+		return fail("cannot age the FWD entry: %s", strerror(errno));
+	memset(&d, 0, sizeof(d));
+	if (!take_snap(&a) || !dns_packet(sport, &d) || !take_snap(&b))
+		return false;
+	d.g.new_flow = d.s[S_DNS].new_flows = d.g.ct_expired = 1;
+	if (!check_delta(&a, &b, &d))
+		return refail("a packet after the entry expired");
+	/* flushing the Service's flows */
+	n0 = ct_count();
+	if (bpf_map_lookup_elem(M.config, &zero, &c0))
+		return fail("reading xs_config: %s", strerror(errno));
+	err = xs_ct_flush(&M, "test", FE_DNS.name, &flushed);
+	if (err)
+		return fail("xs_ct_flush: %s", strerror(-err));
+	n1 = ct_count();
+	if (bpf_map_lookup_elem(M.config, &zero, &c1))
+		return fail("reading xs_config: %s", strerror(errno));
+	if (flushed < 2 || (long)flushed != n0 - n1)
+		return fail("flush deleted %lu entries, the table went from %ld to %ld", flushed, n0, n1);
+	if (c1.ct_flushed - c0.ct_flushed != flushed)
+		return fail("xs_config.ct_flushed went up by %llu, want %lu",
+			    (unsigned long long)(c1.ct_flushed - c0.ct_flushed), flushed);
+	return true;
 }
 
 /* A mix of flows to all three frontends; every counter exact. */
@@ -1167,6 +1241,7 @@ static bool test_counters(void)
 					s->new_flows += k == 0;
 					d.g.new_flow += k == 0;
 					d.ct += k == 0 ? 2 : 0;
+					d.g.ct_created += k == 0 ? 2 : 0;
 				} else {
 					s->no_backend++;
 					d.g.no_backend++;
@@ -1279,7 +1354,7 @@ static bool test_local(const struct fe_def *fe, uint16_t nport, int packets, boo
 	d.g.local_dnat = d.g.hit = (__u64)packets;
 	d.g.new_flow = 1;
 	d.s[slot_of(fe)].new_flows = 1;
-	d.ct = 2;
+	d.ct = d.g.ct_created = 2;
 	if (!check_delta(&a, &b, &d) || !check_ct_flow(fe, NODE, nport, first, XS_CT_F_LOCAL))
 		return false;
 
@@ -1468,8 +1543,9 @@ static bool test_repoint(void)
 	d.g.hit = d.g.new_flow = 1;
 	d.s[S_WEB] = (struct xs_svc_stats){ 1, 52, 1, 0 };
 	/* The FWD entry is rewritten in place and a REV entry for .11 added;
-	 * the stale REV entry of .12 stays until the LRU drops it. */
-	d.ct = 1;
+	 * the stale REV entry of .12 stays until the LRU drops it. Only the
+	 * REV entry counts as created. */
+	d.ct = d.g.ct_created = 1;
 	if (!check_delta(&a, &b, &d))
 		return false;
 	{
@@ -1759,6 +1835,8 @@ int main(void)
 	RUN("conntrack: 50 packets of one flow, one backend, one FWD and one REV entry", test_ct_reuse());
 	RUN("conntrack: 200 new flows reach both backends", test_spread(&FE_WEB, -1, 200));
 	RUN("per-service and global counters over a mix of flows", test_counters());
+	RUN("conntrack: ct_created counts inserted keys (not rewrites), a flush counts its deletions",
+	    test_ct_counted());
 
 	/* tc, in both checksum modes (see run_tc) */
 	for (int mode = 0; mode < 2; mode++) {

@@ -978,7 +978,7 @@ static void run_case(void)
 		} names[] = { GF(pass_not_ipv4), GF(pass_not_l4), GF(pass_fragment), GF(pass_malformed), GF(pass_miss),
 			      GF(hit), GF(new_flow), GF(no_backend), GF(reject_rst), GF(reject_icmp), GF(reject_limited),
 			      GF(drop_ct_full), GF(tcp_backend_gone), GF(ct_expired), GF(reply_nat), GF(local_dnat),
-			      GF(fast_path) };
+			      GF(fast_path), GF(ct_created) };
 #undef GF
 		const __u64 *k = (const __u64 *)&kg, *m = (const __u64 *)&g_model, *b = (const __u64 *)&g_before;
 		char d[512], nb[32];
