@@ -203,8 +203,6 @@ struct xs_config {
 	 * lock), and by attach: a process that keeps the model it applied last
 	 * (apply --watch) knows from it that nobody else changed the maps. */
 	__u64 apply_seq;
-	/* Conntrack entries `conntrack flush` deleted (kept by attach): list
-	 * tells evicted ones from them (created - flushed - in use). */
 	__u64 ct_flushed;
 };
 
