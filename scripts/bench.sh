@@ -13,7 +13,13 @@
 #       and the peak RSS of the xdpsvc process;
 #   (b) one endpoint of one Service changed, applied again (REPEAT runs, each
 #       a new one-endpoint change): wall time and map writes;
-#   (c) the same file applied again, no change (REPEAT runs): wall time.
+#   (c) the same file applied again, no change (REPEAT runs): wall time;
+#   (d) the one-endpoint changes again, through `apply --watch` (the way a
+#       node agent runs: it keeps the files and the model it applied last,
+#       re-reads the changed item and writes the changed frontend): the
+#       watcher's own time from reading the files to the last map write,
+#       map writes, the time from the rename to its log line (which includes
+#       the 200 ms debounce), and the watcher's peak RSS.
 #
 # Medians are printed in one table, next to the targets, and written as JSON
 # to $BUILD/bench/apply.json. Exit 0 when every apply ran (a missed target is
@@ -41,6 +47,7 @@ BPFFS=$RUN_DIR/bpf
 PIN=$BPFFS/xdpsvc
 OUT_DIR=$BUILD/bench
 NS_MADE=0
+WATCH_PID=""
 
 die() {
 	echo "bench: $*" >&2
@@ -50,6 +57,7 @@ die() {
 cleanup() {
 	local pid
 	trap - EXIT INT TERM
+	[ -n "$WATCH_PID" ] && kill -KILL "$WATCH_PID" 2>/dev/null
 	if [ "$NS_MADE" = 1 ]; then
 		ip netns exec "$NS" "$XDPSVC" detach nic0 --purge --pin-path "$PIN" >/dev/null 2>&1
 		for pid in $(ip netns pids "$NS" 2>/dev/null); do
@@ -168,6 +176,53 @@ for r in $(seq "$REPEAT"); do
 	c_wall+=("$WALL_MS") c_rss+=("$RSS_KB")
 done
 
+# (d) the same changes through apply --watch: back from cluster-REPEAT to
+# cluster-0, one endpoint at a time.
+WATCHED=$RUN_DIR/watched.json
+WLOG=$RUN_DIR/watch.log
+cp "$LAST" "$WATCHED" || die "cannot copy $LAST"
+ip netns exec "$NS" "$XDPSVC" apply --watch "$WATCHED" --pin-path "$PIN" >"$WLOG" 2>&1 &
+WATCH_PID=$!
+# lines_above N: the watcher logged more than N "apply:" lines.
+lines() { grep -c '^apply: ' "$WLOG"; }
+lines_above() {
+	local end=$((SECONDS + APPLY_TIMEOUT))
+	while [ "$SECONDS" -le "$end" ]; do
+		[ "$(lines)" -gt "$1" ] && return 0
+		kill -0 "$WATCH_PID" 2>/dev/null || return 1
+		sleep 0.01
+	done
+	return 1
+}
+lines_above 0 || die "the watcher made no first apply: $(tail -n 3 "$WLOG")"
+d_self=() d_writes=() d_wall=() d_how=()
+for k in $(seq $((REPEAT - 1)) -1 0); do
+	n=$(lines)
+	cp "$RUN_DIR/cluster-$k.json" "$WATCHED.tmp"
+	t0=$(date +%s%N)
+	mv "$WATCHED.tmp" "$WATCHED"
+	lines_above "$n" || die "the watcher did not apply cluster-$k.json: $(tail -n 3 "$WLOG")"
+	t1=$(date +%s%N)
+	SUMMARY=$(grep '^apply: ' "$WLOG" | tail -n 1)
+	out=$(sed -n 's/.*(\([0-9]*\) map writes, \([0-9.]*\) ms: .*/\1 \2/p' <<<"$SUMMARY")
+	[ -n "$out" ] || die "unexpected watch summary: $SUMMARY"
+	read -r WRITES SELF_MS <<<"$out"
+	d_self+=("$SELF_MS") d_writes+=("$WRITES") d_wall+=("$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.1f", d / 1e6 }')")
+	if grep -q 'changed items and frontends only)$' <<<"$SUMMARY"; then
+		d_how+=(incremental)
+	else
+		d_how+=(whole)
+	fi
+	echo "bench: watch, one-endpoint change to cluster-$k.json: $SUMMARY"
+done
+D_RSS=$(awk '/^VmHWM:/ { print $2 }' "/proc/$WATCH_PID/status")
+kill "$WATCH_PID"
+wait "$WATCH_PID" 2>/dev/null
+WATCH_PID=""
+got=$(xs list --json | jq -r '.frontends[] | select(.name == "svc-00000") | .backends[].address' | grep -c '^198\.19\.200\.')
+[ "$got" = 0 ] || die "after the watched changes svc-00000 still has a changed endpoint"
+D_INCR=$(printf '%s\n' "${d_how[@]}" | grep -c '^incremental$')
+
 # --- report ------------------------------------------------------------------
 
 A_WALL=$(median "${a_wall[@]}") A_SELF=$(median "${a_self[@]}") A_MAPS=$(median "${a_maps[@]}") A_RSS=$(median "${a_rss[@]}")
@@ -175,12 +230,16 @@ A_WRITES=$(median "${a_writes[@]}")
 B_WALL=$(median "${b_wall[@]}") B_SELF=$(median "${b_self[@]}") B_MAPS=$(median "${b_maps[@]}") B_RSS=$(median "${b_rss[@]}")
 B_WRITES=$(median "${b_writes[@]}") B_WRITES_MAX=$(printf '%s\n' "${b_writes[@]}" | sort -g | tail -n 1)
 C_WALL=$(median "${c_wall[@]}") C_RSS=$(median "${c_rss[@]}")
+D_SELF=$(median "${d_self[@]}") D_WRITES=$(median "${d_writes[@]}") D_WALL=$(median "${d_wall[@]}")
+D_WRITES_MAX=$(printf '%s\n' "${d_writes[@]}" | sort -g | tail -n 1)
 
 # verdict VALUE LIMIT: "ok" when VALUE < LIMIT.
 verdict() { awk -v v="$1" -v l="$2" 'BEGIN { print (v + 0 < l + 0) ? "ok" : "MISSED" }'; }
 A_OK=$(verdict "$A_WALL" 1000)
 B_OK=$(verdict "$B_WALL" 20)
 W_OK=$(verdict "$B_WRITES_MAX" 16)
+D_OK=$(verdict "$D_SELF" 20)
+DW_OK=$(verdict "$D_WRITES_MAX" 16)
 
 echo
 echo "xdpsvc apply: $SERVICES Services x $ENDPOINTS endpoints, one $FILE_MB MB JSON List ($(nproc) CPUs, kernel $(uname -r))"
@@ -189,6 +248,8 @@ printf '%-34s %10s %10s %9s %10s %12s   %s\n' "case" "wall ms" "self ms" "maps m
 printf '%-34s %10s %10s %9s %10s %12s   %s\n' "(a) full apply, empty maps (x$REPEAT_FULL)" "$A_WALL" "$A_SELF" "$A_MAPS" "$A_WRITES" "$A_RSS" "wall < 1000 ms: $A_OK"
 printf '%-34s %10s %10s %9s %10s %12s   %s\n' "(b) one endpoint changed (x$REPEAT)" "$B_WALL" "$B_SELF" "$B_MAPS" "$B_WRITES" "$B_RSS" "wall < 20 ms: $B_OK; writes (max $B_WRITES_MAX) a handful (< 16): $W_OK"
 printf '%-34s %10s %10s %9s %10s %12s   %s\n' "(c) same file again (x$REPEAT)" "$C_WALL" "-" "-" "0" "$C_RSS" ""
+printf '%-34s %10s %10s %9s %10s %12s   %s\n' "(d) one endpoint, apply --watch (x$REPEAT)" "$D_WALL" "$D_SELF" "-" "$D_WRITES" "$D_RSS" "self < 20 ms: $D_OK; writes (max $D_WRITES_MAX) < 16: $DW_OK; $D_INCR of $REPEAT incremental"
+echo "(d) wall = rename to log line, including the watcher's 200 ms debounce; self = the watcher's own read-to-written time"
 
 jarr() { local IFS=,; echo "[$*]"; }
 cat >"$OUT_DIR/apply.json" <<EOF
@@ -204,7 +265,11 @@ cat >"$OUT_DIR/apply.json" <<EOF
     "map_writes_max": $B_WRITES_MAX, "peak_rss_kb": $B_RSS, "wall_ms_all": $(jarr "${b_wall[@]}"),
     "map_writes_all": $(jarr "${b_writes[@]}"), "target_wall_ms": 20,
     "target_met": $([ "$B_OK" = ok ] && [ "$W_OK" = ok ] && echo true || echo false)},
-  "no_change": {"runs": $REPEAT, "wall_ms": $C_WALL, "peak_rss_kb": $C_RSS, "wall_ms_all": $(jarr "${c_wall[@]}")}
+  "no_change": {"runs": $REPEAT, "wall_ms": $C_WALL, "peak_rss_kb": $C_RSS, "wall_ms_all": $(jarr "${c_wall[@]}")},
+  "watch_one_endpoint_change": {"runs": $REPEAT, "self_ms": $D_SELF, "self_ms_all": $(jarr "${d_self[@]}"),
+    "rename_to_log_ms": $D_WALL, "debounce_ms": 200, "map_writes": $D_WRITES, "map_writes_max": $D_WRITES_MAX,
+    "incremental": $D_INCR, "peak_rss_kb": $D_RSS, "target_self_ms": 20,
+    "target_met": $([ "$D_OK" = ok ] && [ "$DW_OK" = ok ] && echo true || echo false)}
 }
 EOF
 jq -e . "$OUT_DIR/apply.json" >/dev/null || die "wrote invalid JSON to $OUT_DIR/apply.json"
