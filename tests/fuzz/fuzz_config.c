@@ -10,6 +10,10 @@
  * and errors go to /dev/null; the model is freed, so the leak checker
  * (-detect_leaks=1, the default under ASan) sees any leak of the reader.
  *
+ * With two parts, the reader of apply --watch is fuzzed too: one file holds
+ * the first part, then the second, loaded through one xs_config_cache; the
+ * second load must give what a whole load of the second part gives.
+ *
  * Build and run: make fuzz (FUZZ_SECONDS=300), or tests/fuzz_config.sh.
  */
 #include <errno.h>
@@ -89,6 +93,64 @@ static int memfile(const uint8_t *p, size_t len, char *path, size_t size)
 	return fd;
 }
 
+static bool same_model(const struct xs_model *a, const struct xs_model *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct xs_frontend *x = &a->fe[i], *y = &b->fe[i];
+
+		if (xs_frontend_cmp(x, y) || strcmp(x->ns, y->ns) || strcmp(x->name, y->name) ||
+		    strcmp(x->port_name, y->port_name) || x->scope != y->scope || x->flags != y->flags ||
+		    x->affinity_s != y->affinity_s || x->n_backends != y->n_backends ||
+		    x->n_terminating != y->n_terminating || x->n_src_ranges != y->n_src_ranges)
+			return false;
+		for (size_t j = 0; j < x->n_backends; j++)
+			if (xs_backend_addr_cmp(&x->backends[j], &y->backends[j]))
+				return false;
+		for (size_t j = 0; j < x->n_terminating; j++)
+			if (xs_backend_addr_cmp(&x->terminating[j], &y->terminating[j]))
+				return false;
+		for (size_t j = 0; j < x->n_src_ranges; j++)
+			if (x->src_ranges[j].len != y->src_ranges[j].len ||
+			    xs_addr_cmp(&x->src_ranges[j].addr, &y->src_ranges[j].addr))
+				return false;
+	}
+	return true;
+}
+
+/* Part 1, then part 2, in one file through one cache: as a whole load. */
+static void check_cached(const uint8_t *p1, size_t len1, const uint8_t *p2, size_t len2,
+			 const struct xs_config_opts *opts)
+{
+	struct xs_config_cache *cache = xs_config_cache_new();
+	struct xs_model c = { 0 }, w = { 0 };
+	char path[64];
+	const char *file = path;
+	int fd = memfile(p1, len1, path, sizeof(path)), rc, rw;
+
+	if (!cache)
+		abort();
+	xs_config_load_cached(&file, 1, opts, cache, &c);
+	xs_model_free(&c);
+	if (ftruncate(fd, 0) || pwrite(fd, p2, len2, 0) != (ssize_t)len2) {
+		perror("memfd");
+		abort();
+	}
+	rc = xs_config_load_cached(&file, 1, opts, cache, &c);
+	rw = xs_config_load(&file, 1, opts, &w);
+	if (rc != rw || !same_model(&c, &w)) {
+		fprintf(stderr, "xs_config_load_cached returned %d and %zu frontends, xs_config_load %d and %zu\n",
+			rc, c.n, rw, w.n);
+		abort();
+	}
+	check_model(&c);
+	xs_model_free(&c);
+	xs_model_free(&w);
+	xs_config_cache_free(cache);
+	close(fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nul = memchr(data, 0, size);
@@ -118,5 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(fd[0]);
 	if (fd[1] >= 0)
 		close(fd[1]);
+	if (nul)
+		check_cached(data, len1, nul + 1, size - len1 - 1, &opts);
 	return 0;
 }
