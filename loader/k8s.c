@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #include <unistd.h>
 #include <yaml.h>
 #include "k8s.h"
+
+#define XS_SPLIT_MIN (4u << 20) /* bytes: a bigger JSON List is read by two threads */
 
 #define LABEL_SERVICE_NAME "kubernetes.io/service-name"
 #define LABEL_PROXY_NAME   "service.kubernetes.io/service-proxy-name"
@@ -144,6 +147,9 @@ struct ctx {
 	struct compose *k;       /* the document being composed (read_file) */
 	struct file_cache *fc;   /* with a cache: where the file's items are recorded */
 	long item_idx;           /* >= 0: the document is items[item_idx] of a List */
+	bool split;              /* a file was read in two halves (read_split) */
+	bool no_split;           /* ... never (the reading again after an error) */
+	size_t index_base;       /* added to recorded byte offsets (half of a split file) */
 };
 
 /* --- messages */
@@ -435,6 +441,7 @@ static const char *at_index(char *buf, size_t len, const char *path, const char 
 	return buf;
 }
 
+/* p, with room for n + 1 elements of size (doubling); NULL when out of memory. */
 static void *grow(void *p, size_t *cap, size_t n, size_t size)
 {
 	size_t want_cap = *cap ? *cap * 2 : 16;
@@ -442,6 +449,8 @@ static void *grow(void *p, size_t *cap, size_t n, size_t size)
 
 	if (n < *cap)
 		return p;
+	while (want_cap <= n)
+		want_cap *= 2;
 	q = reallocarray(p, want_cap, size);
 	if (q)
 		*cap = want_cap;
@@ -938,6 +947,9 @@ static const struct kind {
 
 static int read_object(struct ctx *c, yaml_node_t *obj, const char *where, bool top);
 static void state_truncate(struct state *st, size_t n_svcs, size_t n_sets);
+struct stream_info;
+static int read_whole(struct ctx *c, const char *b, size_t len, struct stream_info *info);
+static int slurp(const char *path, char **buf, size_t *cap_io, size_t *len, FILE *errors);
 static bool streamed(const struct ctx *c);
 static int commit_items(struct ctx *c);
 
@@ -1457,17 +1469,18 @@ static int commit_items(struct ctx *c)
 	return k->items_err;
 }
 
-static int record_item(struct file_cache *fc, const yaml_node_t *n, const struct state *st, size_t svc0,
-		       size_t set0)
+static int record_item(const struct ctx *c, const yaml_node_t *n, size_t svc0, size_t set0)
 {
+	struct file_cache *fc = c->fc;
+	const struct state *st = c->st;
 	struct item_span *it = grow(fc->items, &fc->cap_items, fc->n_items, sizeof(*it));
 
 	if (!it)
 		return -ENOMEM;
 	fc->items = it;
 	fc->items[fc->n_items++] = (struct item_span){
-		.start = n->start_mark.index, .end = n->end_mark.index,
-		.line = n->start_mark.line, .col = n->start_mark.column,
+		.start = c->index_base + n->start_mark.index, .end = c->index_base + n->end_mark.index,
+		.line = c->line_base + n->start_mark.line, .col = n->start_mark.column,
 		.svc0 = svc0, .n_svc = st->n_svcs - svc0, .set0 = set0, .n_set = st->n_sets - set0,
 	};
 	return 0;
@@ -1492,7 +1505,7 @@ static int item_done(struct ctx *c, int tree, int id)
 		c->notes = notes;
 		c->errors = errors;
 		c->doc = NULL;
-		if (c->fc && !k->items_err && record_item(c->fc, tnode(&k->t[tree], id), c->st, svc0, set0))
+		if (c->fc && !k->items_err && record_item(c, tnode(&k->t[tree], id), svc0, set0))
 			return oom(c);
 	}
 	if (tree != ITEM)
@@ -1751,6 +1764,20 @@ static int read_file(struct ctx *c, const char *path)
 		fprintf(c->errors, "%s: %s\n", path, strerror(errno));
 		return err;
 	}
+	if (!is_stdin && !c->no_split) { /* a big file: in memory, maybe in two halves */
+		struct stat sb;
+
+		if (!fstat(fileno(f), &sb) && S_ISREG(sb.st_mode) && (size_t)sb.st_size >= XS_SPLIT_MIN) {
+			struct stream_info info;
+			char *buf = NULL;
+			size_t cap = 0, len;
+
+			fclose(f);
+			err = slurp(path, &buf, &cap, &len, c->errors) ?: read_whole(c, buf, len, &info);
+			free(buf);
+			return err;
+		}
+	}
 	if (!yaml_parser_initialize(&parser)) {
 		err = oom(c);
 	} else {
@@ -1775,6 +1802,283 @@ static int read_buffer(struct ctx *c, const char *buf, size_t len, bool item, st
 	err = read_stream(c, &parser, item, info);
 	yaml_parser_delete(&parser);
 	return err;
+}
+
+/*
+ * --- a big JSON List read by two threads
+ *
+ * libyaml reads about 60 MB/s; a node has more than one core. A JSON file
+ * (strictly JSON: a stray YAML construct and it is read the usual way) whose
+ * top-level object has an "items" array is cut at the element boundary
+ * nearest its middle into two documents that read exactly as the whole:
+ * the file without the second half's items, and a List of those items. Each
+ * is read by its own thread into its own records, which are then joined in
+ * file order. Any error, and a join error later, means the file is read
+ * again the usual way, so that messages are exactly those of one read.
+ */
+
+static size_t count_lines(const char *b, size_t n)
+{
+	size_t lines = 0;
+
+	for (const char *p = b, *end = b + n; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+		lines++;
+	return lines;
+}
+
+unsigned long xs_config_split_reads;
+
+struct json_cut {
+	size_t end_prev;   /* the first half's items end here ... */
+	size_t close;      /* ... and the file resumes at the array's "]" */
+	size_t start_next; /* the second half's items: [start_next, close) */
+};
+
+static bool json_cut(const char *b, size_t len, struct json_cut *cut)
+{
+	size_t depth = 0, i = 0, key_start = 0, key_len = 0, last_end = 0;
+	bool items = false, want_items = false, found = false;
+
+	while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+		i++;
+	if (i == len || b[i] != '{')
+		return false;
+	memset(cut, 0, sizeof(*cut));
+	for (; i < len; i++) {
+		char ch = b[i];
+
+		switch (ch) {
+		case '"': {
+			size_t start = ++i;
+
+			if (want_items)
+				return false;
+			for (;;) { /* the closing quote: one not escaped by an odd run of backslashes */
+				const char *q = memchr(b + i, '"', len - i);
+				size_t bs = 0;
+
+				if (!q)
+					return false;
+				i = (size_t)(q - b);
+				while (i - bs > start && b[i - bs - 1] == '\\')
+					bs++;
+				if (!(bs & 1))
+					break;
+				i++;
+			}
+			key_start = start;
+			key_len = i - start;
+			last_end = i + 1;
+			break;
+		}
+		case '{':
+		case '[':
+			if (want_items) {
+				if (ch != '[')
+					return false;
+				items = true;
+				want_items = false;
+			}
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (!depth)
+				return false;
+			if (items && depth == 2) { /* the items array closes */
+				if (ch != ']')
+					return false;
+				items = false;
+				cut->close = i;
+				if (!found)
+					return false;
+			}
+			depth--;
+			last_end = i + 1;
+			if (!depth) { /* only white space may follow */
+				for (size_t j = i + 1; j < len; j++)
+					if (b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r')
+						return false;
+				return cut->close != 0;
+			}
+			break;
+		case ':':
+			if (depth == 1 && !cut->close && !items && key_len == 5 && !memcmp(b + key_start, "items", 5) &&
+			    !found)
+				want_items = true;
+			break;
+		case ',':
+			if (items && depth == 2 && !found && i >= len / 2) {
+				size_t j = i + 1;
+
+				while (j < len && (b[j] == ' ' || b[j] == '\t' || b[j] == '\n' || b[j] == '\r'))
+					j++;
+				cut->end_prev = last_end;
+				cut->start_next = j;
+				found = true;
+			}
+			break;
+		case ' ': case '\t': case '\n': case '\r':
+			break;
+		default: /* numbers, true, false, null */
+			if (!(ch == '-' || ch == '+' || ch == '.' || (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+			      ch == 'E'))
+				return false;
+			last_end = i + 1;
+			if (want_items)
+				return false;
+		}
+	}
+	return false; /* unbalanced */
+}
+
+struct half {
+	struct ctx c;
+	struct state st;
+	struct file_cache fc;
+	char *buf, *notes_buf, *errors_buf;
+	size_t len, notes_len, errors_len;
+	struct stream_info info;
+	int err;
+};
+
+static void *read_half(void *arg)
+{
+	struct half *h = arg;
+
+	h->err = read_buffer(&h->c, h->buf, h->len, false, &h->info);
+	return NULL;
+}
+
+/* Append the records (and item spans) of half h to c's. */
+static int join_half(struct ctx *c, struct half *h)
+{
+	struct state *st = c->st;
+	size_t svc0 = st->n_svcs, set0 = st->n_sets;
+
+	if (h->st.n_svcs) {
+		struct svc *v = grow(st->svcs, &st->cap_svcs, st->n_svcs + h->st.n_svcs - 1, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		st->svcs = v;
+		memcpy(v + st->n_svcs, h->st.svcs, h->st.n_svcs * sizeof(*v));
+		st->n_svcs += h->st.n_svcs;
+	}
+	if (h->st.n_sets) {
+		struct ep_set *v = grow(st->sets, &st->cap_sets, st->n_sets + h->st.n_sets - 1, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		st->sets = v;
+		memcpy(v + st->n_sets, h->st.sets, h->st.n_sets * sizeof(*v));
+		st->n_sets += h->st.n_sets;
+	}
+	h->st.n_svcs = h->st.n_sets = 0; /* moved */
+	for (size_t i = 0; c->fc && i < h->fc.n_items; i++) {
+		struct item_span *it = grow(c->fc->items, &c->fc->cap_items, c->fc->n_items, sizeof(*it));
+
+		if (!it)
+			return -ENOMEM;
+		c->fc->items = it;
+		it = &c->fc->items[c->fc->n_items++];
+		*it = h->fc.items[i];
+		it->svc0 += svc0;
+		it->set0 += set0;
+	}
+	return 0;
+}
+
+/* 1: b was read (into c's records), 0: not (read it the usual way), <0: out of memory. */
+static int read_split(struct ctx *c, const char *b, size_t len, struct stream_info *info)
+{
+	static const char list[] = "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [";
+	struct half h[2] = {};
+	struct json_cut cut;
+	pthread_t tid;
+	int ret = 0;
+
+	if (c->no_split || len < XS_SPLIT_MIN || getenv("XDPSVC_NO_SPLIT") || !json_cut(b, len, &cut))
+		return 0;
+	/* the file without the second half's items; a List of them */
+	h[0].len = cut.end_prev + len - cut.close;
+	h[1].len = sizeof(list) - 1 + cut.close - cut.start_next + 2;
+	h[0].buf = malloc(h[0].len);
+	h[1].buf = malloc(h[1].len);
+	if (!h[0].buf || !h[1].buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memcpy(h[0].buf, b, cut.end_prev);
+	memcpy(h[0].buf + cut.end_prev, b + cut.close, len - cut.close);
+	memcpy(h[1].buf, list, sizeof(list) - 1);
+	memcpy(h[1].buf + sizeof(list) - 1, b + cut.start_next, cut.close - cut.start_next);
+	memcpy(h[1].buf + h[1].len - 2, "]}", 2);
+	for (int i = 0; i < 2; i++) {
+		h[i].c = *c;
+		h[i].c.st = &h[i].st;
+		h[i].c.fc = c->fc ? &h[i].fc : NULL;
+		h[i].c.k = NULL;
+		h[i].c.errors = open_memstream(&h[i].errors_buf, &h[i].errors_len);
+		h[i].c.notes = c->notes ? open_memstream(&h[i].notes_buf, &h[i].notes_len) : NULL;
+		if (!h[i].c.errors || (c->notes && !h[i].c.notes))
+			ret = -ENOMEM;
+	}
+	h[1].c.line_base = count_lines(b, cut.start_next);
+	h[1].c.index_base = cut.start_next - (sizeof(list) - 1);
+	if (ret)
+		goto out;
+	if (pthread_create(&tid, NULL, read_half, &h[1])) {
+		ret = 0;
+		goto out;
+	}
+	read_half(&h[0]);
+	pthread_join(tid, NULL);
+	for (int i = 0; i < 2; i++) {
+		if (h[i].c.errors)
+			fclose(h[i].c.errors);
+		if (h[i].c.notes)
+			fclose(h[i].c.notes);
+		h[i].c.errors = h[i].c.notes = NULL;
+	}
+	if (h[0].err || h[1].err || !h[0].info.was_list || !h[1].info.was_list || h[0].info.n_docs != 1 ||
+	    h[1].info.n_docs != 1)
+		goto out; /* read again, the usual way */
+	if (join_half(c, &h[0]) || join_half(c, &h[1])) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (c->notes) {
+		fwrite(h[0].notes_buf, 1, h[0].notes_len, c->notes);
+		fwrite(h[1].notes_buf, 1, h[1].notes_len, c->notes);
+	}
+	*info = (struct stream_info){ 1, h[0].info.any_anchor || h[1].info.any_anchor, true };
+	c->split = true;
+	xs_config_split_reads++;
+	ret = 1;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (h[i].c.errors)
+			fclose(h[i].c.errors);
+		if (h[i].c.notes)
+			fclose(h[i].c.notes);
+		free(h[i].buf);
+		free(h[i].notes_buf);
+		free(h[i].errors_buf);
+		free(h[i].fc.items);
+		state_truncate(&h[i].st, 0, 0);
+		free(h[i].st.svcs);
+		free(h[i].st.sets);
+	}
+	return ret;
+}
+
+/* A whole file in memory: in two halves when it can, else the usual way. */
+static int read_whole(struct ctx *c, const char *b, size_t len, struct stream_info *info)
+{
+	int r = read_split(c, b, len, info);
+
+	return r < 0 ? oom(c) : r ? 0 : read_buffer(c, b, len, false, info);
 }
 
 /* --- the join */
@@ -2076,13 +2380,33 @@ int xs_config_load(const char *const *files, int nfiles, const struct xs_config_
 {
 	struct state st = { 0 };
 	struct ctx c = ctx_init(opts, &st);
+	bool built = false;
 	int err = 0;
 
 	out->fe = NULL;
 	out->n = 0;
 	for (int i = 0; i < nfiles && !err; i++)
 		err = read_file(&c, files[i]);
-	if (!err)
+	if (!err && c.split) {
+		/* A join error is reported by a reading in one piece. */
+		FILE *errors = c.errors;
+
+		c.errors = fopen("/dev/null", "w");
+		err = c.errors ? build(&c, out) : -ENOMEM;
+		if (c.errors)
+			fclose(c.errors);
+		c.errors = errors;
+		built = !err;
+		if (err) {
+			xs_model_free(out);
+			state_free(&st);
+			c.no_split = true;
+			err = 0;
+			for (int i = 0; i < nfiles && !err; i++)
+				err = read_file(&c, files[i]);
+		}
+	}
+	if (!err && !built)
 		err = build(&c, out);
 	if (err)
 		xs_model_free(out);
@@ -2191,15 +2515,6 @@ static bool ascii(const char *b, size_t n)
 	for (size_t i = 0; i < n; i++)
 		acc |= (unsigned char)b[i];
 	return acc < 0x80;
-}
-
-static size_t count_lines(const char *b, size_t n)
-{
-	size_t lines = 0;
-
-	for (const char *p = b, *end = b + n; (p = memchr(p, '\n', (size_t)(end - p))); p++)
-		lines++;
-	return lines;
 }
 
 /*
@@ -2416,6 +2731,37 @@ out:
 	return err;
 }
 
+/* Read every file whole into a reset cache, recording items; the buffers
+ * move into the cache (and stay reachable from bufs for a second reading). */
+static int read_all(struct ctx *c, struct xs_config_cache *cache, const char *const *files, int nfiles,
+		    char **bufs, size_t *caps, size_t *lens)
+{
+	int err = 0;
+
+	for (int i = 0; i < cache->nfiles; i++) { /* keep the bytes: they are bufs[i] */
+		if (cache->files[i].buf == bufs[i])
+			cache->files[i].buf = NULL;
+	}
+	cache_reset(cache);
+	if (!(cache->files = calloc(nfiles ?: 1, sizeof(*cache->files))))
+		return oom(c);
+	cache->nfiles = nfiles;
+	for (int i = 0; i < nfiles && !err; i++) {
+		struct file_cache *fc = &cache->files[i];
+		struct stream_info info;
+
+		c->file = files[i];
+		c->fc = fc;
+		err = read_whole(c, bufs[i], lens[i], &info);
+		c->fc = NULL;
+		fc->by_item = !err && info.n_docs == 1 && !info.any_anchor && info.was_list && ascii(bufs[i], lens[i]);
+		fc->buf = bufs[i];
+		fc->cap = caps[i];
+		fc->len = lens[i];
+	}
+	return err;
+}
+
 int xs_config_load_cached(const char *const *files, int nfiles, const struct xs_config_opts *opts,
 			  struct xs_config_cache *cache, struct xs_model *out)
 {
@@ -2478,30 +2824,29 @@ int xs_config_load_cached(const char *const *files, int nfiles, const struct xs_
 			bufs[i] = NULL;
 		}
 	} else {
-		cache_reset(cache);
 		cache->stats.whole = true;
-		if (!(cache->files = calloc(nfiles ?: 1, sizeof(*cache->files)))) {
-			err = oom(&c);
-			goto out;
-		}
-		cache->nfiles = nfiles;
-		for (int i = 0; i < nfiles && !err; i++) {
-			struct file_cache *fc = &cache->files[i];
-			struct stream_info info;
+		err = read_all(&c, cache, files, nfiles, bufs, caps, lens);
+		if (!err && c.split) {
+			/* A join error is reported by a reading in one piece. */
+			FILE *errors = c.errors;
 
-			c.file = files[i];
-			c.fc = fc;
-			err = read_buffer(&c, bufs[i], lens[i], false, &info);
-			c.fc = NULL;
-			fc->by_item = !err && info.n_docs == 1 && !info.any_anchor && info.was_list &&
-				      ascii(bufs[i], lens[i]);
-			fc->buf = bufs[i];
-			fc->cap = caps[i];
-			fc->len = lens[i];
-			bufs[i] = NULL;
+			c.errors = fopen("/dev/null", "w");
+			err = c.errors ? build(&c, &cache->last) : -ENOMEM;
+			if (c.errors)
+				fclose(c.errors);
+			c.errors = errors;
+			if (err) {
+				xs_model_free(&cache->last);
+				c.no_split = true;
+				err = read_all(&c, cache, files, nfiles, bufs, caps, lens);
+				c.split = false;
+			}
 		}
-		if (!err)
+		if (!err && !c.split)
 			err = build(&c, &cache->last);
+		for (int i = 0; i < cache->nfiles; i++) /* the cache owns them now */
+			if (cache->files[i].buf == bufs[i])
+				bufs[i] = NULL;
 		if (err) {
 			cache_reset(cache);
 			goto out;

@@ -31,6 +31,9 @@ struct xs_config_opts {
 int xs_config_load(const char *const *files, int nfiles, const struct xs_config_opts *opts,
 		   struct xs_model *out);
 
+/* Files read in two halves by two threads so far (a big JSON List). */
+extern unsigned long xs_config_split_reads;
+
 /*
  * The same, for a process that loads the same files again and again (apply
  * --watch): the cache keeps each file's bytes and what was read from it, and

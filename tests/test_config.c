@@ -573,6 +573,140 @@ static int check_cached(const char *dir, const char *base, const struct edit *ed
 	return failed;
 }
 
+/*
+ * A JSON List big enough to be read in two halves (read_split) against the
+ * same read in one piece (XDPSVC_NO_SPLIT): same model, notes and errors.
+ * Variants: clean; a skipped object in each half (notes in file order); a
+ * ClusterIP taken twice across the halves (the join error, with its lines);
+ * a syntax error in the second half.
+ */
+static char *big_list(const char *dir, int variant)
+{
+	char *path = NULL;
+	FILE *f;
+	int n = 12000; /* about 5 MB */
+
+	if (asprintf(&path, "%s/big-%d.json", dir, variant) < 0 || !(f = fopen(path, "w")))
+		abort();
+	fprintf(f, "{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n");
+	for (int i = 0; i < n; i++) {
+		int ip = i == n - 10 && variant == 2 ? 5 : i;
+
+		fprintf(f, "        {\n            \"apiVersion\": \"v1\",\n            \"kind\": \"%s\",\n"
+			   "            \"metadata\": {\"name\": \"s%d\", \"namespace\": \"big\"},\n"
+			   "            \"spec\": {\"clusterIP\": \"10.96.%d.%d\", \"ports\": [{\"name\": \"http\", "
+			   "\"port\": 80, \"protocol\": \"TCP\"}]}\n        },\n",
+			variant == 1 && (i == 7 || i == n - 7) ? "ConfigMap" : "Service", i, ip / 250, ip % 250 + 1);
+		fprintf(f, "        {\n            \"addressType\": \"IPv4\",\n            \"apiVersion\": \"discovery.k8s.io/v1\",\n"
+			   "            \"kind\": \"EndpointSlice\",\n"
+			   "            \"metadata\": {\"labels\": {\"kubernetes.io/service-name\": \"s%d\"}, \"name\": \"s%d-x\", "
+			   "\"namespace\": \"big\"},\n"
+			   "            \"endpoints\": [{\"addresses\": [\"10.244.%d.%d\"]}, {\"addresses\": [\"10.245.%d.%d\"]}],\n"
+			   "            \"ports\": [{\"name\": \"http\", \"port\": 8080, \"protocol\": \"TCP\"}]\n        }%s\n",
+			i, i, i / 250, i % 250, i / 250, i % 250,
+			variant == 3 && i == n - 3 ? ",," : i == n - 1 ? "" : ",");
+	}
+	fprintf(f, "    ],\n    \"kind\": \"List\",\n    \"metadata\": {\"resourceVersion\": \"\"}\n}\n");
+	fclose(f);
+	return path;
+}
+
+static int check_split(void)
+{
+	static const char *what[] = { "a clean List", "a skipped object in each half",
+				      "a ClusterIP taken twice across the halves", "a syntax error in the second half" };
+	char tmpl[] = "/tmp/xs-test-split.XXXXXX";
+	int failed = 0;
+
+	if (!mkdtemp(tmpl))
+		abort();
+	for (int v = 0; v < 4; v++) {
+		char *path = big_list(tmpl, v), *text[2][3] = {};
+		size_t len[2][3];
+		int ret[2] = { 0, 0 };
+
+		for (int split = 0; split < 2; split++) {
+			FILE *ef = open_memstream(&text[split][0], &len[split][0]);
+			FILE *nf = open_memstream(&text[split][1], &len[split][1]);
+			struct xs_config_opts o = { .errors = ef, .notes = nf };
+			struct xs_model m = { 0 };
+			const char *file = path;
+
+			unsigned long before = xs_config_split_reads;
+
+			if (split)
+				unsetenv("XDPSVC_NO_SPLIT");
+			else
+				setenv("XDPSVC_NO_SPLIT", "1", 1);
+			ret[split] = xs_config_load(&file, 1, &o, &m);
+			if (split && v < 3 && xs_config_split_reads == before)
+				ret[split] = -EDOM; /* not read in two halves (the syntax error falls back) */
+			fclose(ef);
+			fclose(nf);
+			text[split][2] = render(&m);
+			xs_model_free(&m);
+		}
+		unsetenv("XDPSVC_NO_SPLIT");
+		bool ok = ret[0] == ret[1] && !strcmp(text[0][0], text[1][0]) && !strcmp(text[0][1], text[1][1]) &&
+			  !strcmp(text[0][2], text[1][2]) && (v < 2 ? !ret[0] && strlen(text[0][2]) > 100000 : ret[0]) &&
+			  (v != 1 || (strstr(text[0][1], "s7") && strstr(text[0][1], "s11993")));
+
+		if (ok) {
+			printf("PASS: config: a 5 MB JSON List read in two halves equals one reading: %s\n", what[v]);
+		} else {
+			printf("FAIL: config: a 5 MB JSON List read in two halves equals one reading: %s: one reading "
+			       "returned %d, errors \"", what[v], ret[0]);
+			put_flat(stdout, text[0][0]);
+			printf("\", notes \"");
+			put_flat(stdout, text[0][1]);
+			printf("\"; two halves returned %d, errors \"", ret[1]);
+			put_flat(stdout, text[1][0]);
+			printf("\", notes \"");
+			put_flat(stdout, text[1][1]);
+			printf("\"; models %s\n", strcmp(text[0][2], text[1][2]) ? "differ" : "equal");
+		}
+		failed += !ok;
+		if (v == 0) { /* apply --watch: read in two halves, then an edit in the second half */
+			struct xs_config_cache *cache = xs_config_cache_new();
+			FILE *out = NULL;
+			char *why = NULL, *edited = NULL, *at;
+			size_t why_len = 0;
+			FILE *wf = open_memstream(&why, &why_len);
+			struct xs_model m = { 0 };
+			const char *file = path;
+			unsigned long before = xs_config_split_reads;
+
+			if (!cache || !wf || xs_config_load_cached(&file, 1, NULL, cache, &m))
+				abort();
+			xs_model_free(&m);
+			edited = slurp_text(path);
+			if (!(at = strstr(edited, "\"10.245.40.1\"")))
+				abort();
+			memcpy(at, "\"10.245.40.9\"", 13);
+			if (!(out = fopen(path, "w")))
+				abort();
+			fputs(edited, out);
+			fclose(out);
+			ok = xs_config_split_reads > before && same_loads(path, cache, 1, wf);
+			fclose(wf);
+			printf("%s: config: apply --watch after a reading in two halves re-reads one item%s%s\n",
+			       ok ? "PASS" : "FAIL", ok ? "" : ": ", ok ? "" : xs_config_split_reads > before ? why :
+			       "the first load was not read in two halves");
+			failed += !ok;
+			free(why);
+			free(edited);
+			xs_config_cache_free(cache);
+		}
+		for (int i = 0; i < 2; i++)
+			for (int j = 0; j < 3; j++)
+				free(text[i][j]);
+		unlink(path);
+		free(path);
+	}
+	rmdir(tmpl);
+	return failed;
+}
+
 /* tests/data/config: $XS_TEST_DATA, else from the current directory (the
  * repository root), else next to this source file. */
 static char *data_dir(void)
@@ -617,6 +751,7 @@ int main(void)
 	}
 	failed += check_cached(dir, LIST, json_edits, sizeof(json_edits) / sizeof(json_edits[0]));
 	failed += check_cached(dir, "list-items-first.yaml", yaml_edits, sizeof(yaml_edits) / sizeof(yaml_edits[0]));
+	failed += check_split();
 	free(dir);
 	return failed ? 1 : 0;
 }
