@@ -108,14 +108,28 @@ static __always_inline struct xs_backend *xs_select(const struct xs_pkt *p, cons
 	return bpf_map_lookup_elem(&xs_backends, id);
 }
 
+/* loadBalancerSourceRanges: may this source reach this frontend? */
+static __always_inline bool xs_src_allowed(const struct xs_pkt *p, const struct xs_svc_value *sv)
+{
+	struct xs_src_key sk = { .prefixlen = 64, .svc_id = bpf_htonl(sv->svc_id), .addr = p->iph->saddr };
+
+	if (!(sv->flags & XS_SVC_F_SRC_RANGES) || bpf_map_lookup_elem(&xs_src_ranges, &sk))
+		return true;
+	xs_count(drop_src_range);
+	return false;
+}
+
 /*
  * The backend of this client->VIP flow: the one in conntrack while it is
  * still a backend at the same address, else a new random pick, recorded in
  * both directions. Fails closed: no conntrack entry, no translation.
- * *addr and *port (network order) receive the backend.
+ * *addr and *port (network order) receive the backend. hairpin_addr (0:
+ * none): when a new flow's backend is the client itself, the source the
+ * caller gives the packet; the reply is then expected to that address.
  */
 static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_svc_value *sv,
-				      const struct xs_config *cfg, __u8 ct_flags, __be32 *addr, __be16 *port)
+				      const struct xs_config *cfg, __u8 ct_flags, __be32 hairpin_addr,
+				      __be32 *addr, __be16 *port)
 {
 	struct xs_ct_key fk = {
 		.saddr = p->iph->saddr,
@@ -173,6 +187,8 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 
 	if (p->tcp_flags & (XS_TCP_FIN | XS_TCP_RST))
 		ct_flags |= XS_CT_F_CLOSING;
+	if (hairpin_addr && *addr == p->iph->saddr)
+		ct_flags |= XS_CT_F_HAIRPIN;
 	struct xs_ct_value fv = {
 		.nat_addr = *addr,
 		.nat_port = *port,
@@ -183,7 +199,7 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 	};
 	struct xs_ct_key rk = {
 		.saddr = *addr,
-		.daddr = p->iph->saddr,
+		.daddr = ct_flags & XS_CT_F_HAIRPIN ? hairpin_addr : p->iph->saddr,
 		.sport = *port,
 		.dport = *p->sport_p,
 		.proto = p->proto,

@@ -4,8 +4,12 @@
  *    back as its source, from the conntrack reverse entry;
  *  - egress: a packet the node itself sends to a frontend never crossed XDP,
  *    so it is DNATed here and sent where the FIB says the backend is;
- *  - ingress: the reply to such a node-originated flow, coming back from a
- *    backend behind the NIC, gets the VIP back before the socket sees it.
+ *  - ingress: the reply to such a node-originated flow, or to a pod's flow,
+ *    coming back from a backend behind the NIC, gets the VIP back before the
+ *    socket or the pod sees it.
+ * And the ingress of a pod's veth on the node side (xs_tc_pod: what the pod
+ * sends), where replies of local backends and the pods' own packets to
+ * frontends are translated.
  * The skb csum helpers keep CHECKSUM_PARTIAL packets right. */
 #include <stdbool.h>
 #include <stddef.h>
@@ -86,7 +90,7 @@ int xs_tc_egress(struct __sk_buff *skb)
 
 	if (!cfg)
 		return TC_ACT_OK;
-	if (xs_forward(&p, sv, cfg, XS_CT_F_LOCAL, &be_addr, &be_port) != XS_FWD_OK)
+	if (xs_forward(&p, sv, cfg, XS_CT_F_LOCAL, 0, &be_addr, &be_port) != XS_FWD_OK)
 		return TC_ACT_SHOT;
 	struct bpf_fib_lookup fib = {
 		.family = AF_INET,
@@ -100,8 +104,10 @@ int xs_tc_egress(struct __sk_buff *skb)
 	xs_skb_nat(skb, &p, false, be_addr, be_port);
 	xs_count(local_dnat);
 	xs_count(hit);
-	/* The route to the VIP need not be the route to the backend. */
-	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+	/* The route to the VIP need not be the route to the backend. Looked
+	 * up as if the packet came in on this device: an output lookup would
+	 * be bound to it (flowi4_oif) and miss a backend on a pod's veth. */
+	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 	return TC_ACT_OK;
@@ -115,6 +121,87 @@ int xs_tc_ingress(struct __sk_buff *skb)
 	if (xs_skb_parse(skb, &p) == XS_PARSE_OK)
 		xs_reply_nat(skb, &p);
 	return TC_ACT_OK;
+}
+
+/* Send the packet back into the device it came from: the pod gets it. */
+static __always_inline int xs_bounce(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	__u8 mac[ETH_ALEN];
+
+	if ((void *)(eth + 1) > data_end)
+		return TC_ACT_SHOT;
+	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/*
+ * Ingress of a pod's veth on the node side: what the pod sends.
+ *  - A reply of a backend pod to a translated flow (a client outside, the
+ *    node, another pod) gets the frontend back as its source; the stack
+ *    routes it on.
+ *  - A packet of the pod to a frontend is translated as on the NIC (same
+ *    lookup, conntrack, affinity, source ranges; ClusterIPs with their
+ *    internal traffic policy) and the stack routes it: to a pod's veth on
+ *    this node, or out of the NIC to the backend's node.
+ *  - Hairpin: when the backend is the pod itself, its source becomes
+ *    xs_config.hairpin_addr, an address that is not the pod's, so the
+ *    pod's stack answers the flow back through this veth instead of to
+ *    itself; the reply gets the frontend as source and the pod as
+ *    destination back. Both directions go straight back into the veth.
+ * A frontend without endpoints drops (no reject from here yet).
+ */
+SEC("tc")
+int xs_tc_pod(struct __sk_buff *skb)
+{
+	const struct xs_config *cfg;
+	struct xs_ct_value *ct;
+	struct xs_svc_value *sv;
+	__be32 be_addr, client;
+	__be16 be_port;
+	struct xs_pkt p;
+
+	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
+		return TC_ACT_OK;
+	ct = xs_reply_lookup(&p);
+	if (ct) {
+		bool hairpin = ct->flags & XS_CT_F_HAIRPIN;
+
+		client = p.iph->saddr; /* hairpin: the backend is the client */
+		xs_skb_nat(skb, &p, true, ct->nat_addr, ct->nat_port);
+		xs_count(reply_nat);
+		if (!hairpin)
+			return TC_ACT_OK;
+		if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
+			return TC_ACT_SHOT;
+		xs_skb_nat(skb, &p, false, client, *p.dport_p);
+		return xs_bounce(skb);
+	}
+	sv = xs_svc_lookup(&p);
+	if (!sv)
+		return TC_ACT_OK;
+	cfg = xs_config_get();
+	if (!cfg)
+		return TC_ACT_OK;
+	if (!xs_src_allowed(&p, sv))
+		return TC_ACT_SHOT;
+	if (xs_forward(&p, sv, cfg, 0, cfg->hairpin_addr, &be_addr, &be_port) != XS_FWD_OK)
+		return TC_ACT_SHOT;
+	client = p.iph->saddr;
+	xs_skb_nat(skb, &p, false, be_addr, be_port);
+	xs_count(pod_dnat);
+	xs_count(hit);
+	if (be_addr != client || !cfg->hairpin_addr)
+		return TC_ACT_OK;
+	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
+		return TC_ACT_SHOT;
+	xs_skb_nat(skb, &p, true, cfg->hairpin_addr, *p.sport_p);
+	xs_count(hairpin);
+	return xs_bounce(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

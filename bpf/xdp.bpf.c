@@ -71,15 +71,9 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 	cfg = xs_config_get();
 	if (!cfg)
 		return XDP_PASS;
-	if (sv->flags & XS_SVC_F_SRC_RANGES) {
-		struct xs_src_key sk = { .prefixlen = 64, .svc_id = bpf_htonl(sv->svc_id), .addr = p.iph->saddr };
-
-		if (!bpf_map_lookup_elem(&xs_src_ranges, &sk)) {
-			xs_count(drop_src_range);
-			return XDP_DROP;
-		}
-	}
-	switch (xs_forward(&p, sv, cfg, 0, &be_addr, &be_port)) {
+	if (!xs_src_allowed(&p, sv))
+		return XDP_DROP;
+	switch (xs_forward(&p, sv, cfg, 0, 0, &be_addr, &be_port)) {
 	case XS_FWD_OK:
 		break;
 	case XS_FWD_NO_BACKEND:

@@ -31,6 +31,7 @@
 #define XS_PROG_XDP         "xs_prog_xdp"
 #define XS_PROG_TC_EGRESS   "xs_prog_tc_egress"
 #define XS_PROG_TC_INGRESS  "xs_prog_tc_ingress"
+#define XS_PROG_TC_POD      "xs_prog_tc_pod"
 
 /* Default capacities (entries). */
 #define XS_MAX_SERVICES     65536   /* frontends (VIP, port, proto); svc ids < this */
@@ -167,6 +168,10 @@ struct xs_ct_value {
 
 #define XS_CT_F_LOCAL   0x01 /* flow opened by the node itself (tc egress DNAT) */
 #define XS_CT_F_CLOSING 0x02 /* TCP FIN or RST seen: the short timeout applies */
+#define XS_CT_F_HAIRPIN 0x04 /* a pod reached itself through a frontend: its source
+			      * was rewritten to xs_config.hairpin_addr, and the REV
+			      * entry is keyed on that address and also puts the pod
+			      * back as destination */
 
 /* Conntrack idle timeouts (defaults; `attach --ct-timeout-*` sets them). */
 #define XS_CT_TCP_TIMEOUT_S       21600 /* established TCP: 6 h */
@@ -178,7 +183,7 @@ struct xs_ct_value {
  * packet. A zero timeout means the default above. */
 /* Bump whenever a key or value declared here changes meaning, so that
  * `attach` refuses pinned maps from an older layout instead of misreading them. */
-#define XS_LAYOUT_VERSION 8
+#define XS_LAYOUT_VERSION 9
 
 #define XS_CFG_NO_FAST_PATH 0x1 /* XDP passes translated packets to the stack */
 #define XS_MAX_NODEPORT_ADDRS 15
@@ -196,7 +201,14 @@ struct xs_config {
 	/* The node's NodePort addresses (attach --nodeport-addresses). */
 	__u32 n_nodeport_addrs;
 	__be32 nodeport_addrs[XS_MAX_NODEPORT_ADDRS];
+	/* The source a pod's packets get when its Service sends them back to
+	 * itself (attach --hairpin-address; default XS_HAIRPIN_ADDR_DEFAULT). */
+	__be32 hairpin_addr;
 };
+
+/* Cilium's service loopback address: link-local, so it is nobody's address
+ * and never leaves the node. */
+#define XS_HAIRPIN_ADDR_DEFAULT "169.254.42.1"
 
 /* --- xs_svc_stats (per-CPU array indexed by svc_id). Written by the datapath;
  * the loader zeroes an id's entry when it hands the id to a new service. */
@@ -228,6 +240,8 @@ struct xs_global_stats {
 	__u64 reply_nat;       /* reply rewritten back to the VIP (tc) */
 	__u64 local_dnat;      /* node-originated packet to a VIP (tc egress) */
 	__u64 fast_path;       /* translated and sent on by XDP (redirect or TX) */
+	__u64 pod_dnat;        /* a pod's packet to a frontend (tc on its veth) */
+	__u64 hairpin;         /* ... whose backend is the pod itself: source rewritten too */
 };
 
 /* Which address of a Service a frontend is on. */
