@@ -71,6 +71,10 @@ static const struct cmd cmds[] = {
 		{ { "hairpin-address", required_argument, NULL, 'H' }, "ADDR",
 		  "source of a pod's packets that its Service sends back to itself (default "
 		  XS_HAIRPIN_ADDR_DEFAULT ")" },
+		{ { "snat-address", required_argument, NULL, 'A' }, "ADDR",
+		  "source of external flows to backends on other nodes (default: DEV's first address)" },
+		{ { "snat-ports", required_argument, NULL, 'W' }, "MIN-MAX",
+		  "source ports of those flows (default 61000-65535)" },
 		{ { "no-fast-path", no_argument, NULL, 'F' }, NULL,
 		  "XDP passes translated packets to the stack instead of sending them on itself" },
 		{ { "recreate-maps", no_argument, NULL, 'R' }, NULL,
@@ -171,17 +175,32 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 			}
 			strcpy(ch == 'O' ? a->cfg.node_name : a->cfg.zone, optarg);
 			break;
-		case 'H': {
+		case 'H':
+		case 'A': {
 			struct in_addr in;
 			__u32 h;
 
 			if (inet_pton(AF_INET, optarg, &in) != 1 || !(h = ntohl(in.s_addr)) || h >> 28 >= 14 ||
 			    h >> 24 == 127) {
-				fprintf(stderr, "xdpsvc %s: --hairpin-address needs a unicast IPv4 address, "
+				fprintf(stderr, "xdpsvc %s: --%s needs a unicast IPv4 address, not '%s'\n", c->name,
+					ch == 'H' ? "hairpin-address" : "snat-address", optarg);
+				return -EINVAL;
+			}
+			*(ch == 'H' ? &a->cfg.hairpin_addr : &a->cfg.snat_addr) = in.s_addr;
+			break;
+		}
+		case 'W': {
+			unsigned lo, hi;
+			int used = 0;
+
+			if (sscanf(optarg, "%5u-%5u%n", &lo, &hi, &used) != 2 || optarg[used] || !lo || lo > hi ||
+			    hi > 65535) {
+				fprintf(stderr, "xdpsvc %s: --snat-ports needs MIN-MAX with 1 <= MIN <= MAX <= 65535, "
 					"not '%s'\n", c->name, optarg);
 				return -EINVAL;
 			}
-			a->cfg.hairpin_addr = in.s_addr;
+			a->cfg.snat_port_min = lo;
+			a->cfg.snat_port_max = hi;
 			break;
 		}
 		case 'P': a->purge = true; break;
@@ -251,11 +270,30 @@ static int cmd_attach(struct args *a)
 		o.cfg.node_name[0] = 0;
 	if (!o.cfg.hairpin_addr)
 		inet_pton(AF_INET, XS_HAIRPIN_ADDR_DEFAULT, &o.cfg.hairpin_addr);
+	if (!o.cfg.snat_port_min) {
+		o.cfg.snat_port_min = XS_SNAT_PORT_MIN_DEFAULT;
+		o.cfg.snat_port_max = XS_SNAT_PORT_MAX_DEFAULT;
+	}
+	if (!o.cfg.snat_addr) {
+		__be32 own[XS_MAX_NODEPORT_ADDRS];
+		__u32 n = 0;
+
+		err = xs_nodeport_addrs(o.dev, NULL, own, &n);
+		if (err)
+			return err;
+		if (n)
+			o.cfg.snat_addr = own[0];
+	}
 	err = xs_attach(&o);
-	if (!err)
-		printf("attached to %s (XDP %s mode), state pinned under %s\n", o.dev,
-		       o.generic ? "generic" : "native", o.pin);
-	return err;
+	if (err)
+		return err;
+	printf("attached to %s (XDP %s mode), state pinned under %s\n", o.dev, o.generic ? "generic" : "native",
+	       o.pin);
+	if (!o.cfg.snat_addr)
+		fprintf(stderr, "xdpsvc: note: %s has no IPv4 address and no --snat-address was given: external "
+			"flows to backends on other nodes keep their source (their replies will not come back "
+			"through this node)\n", o.dev);
+	return 0;
 }
 
 static int cmd_detach(struct args *a)

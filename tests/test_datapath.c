@@ -199,6 +199,8 @@ static bool build_model(const struct fe_def *const *fes, size_t n, struct xs_mod
 		snprintf(f->ns, sizeof(f->ns), "test");
 		snprintf(f->name, sizeof(f->name), "%s", d->name);
 		f->proto = d->proto;
+		/* The node's address: a NodePort (0: a ClusterIP). */
+		f->scope = !strcmp(d->vip, NODE) ? XS_SCOPE_NODEPORT : XS_SCOPE_CLUSTER;
 		f->port = d->port;
 		if (xs_addr_parse(d->vip, &f->vip))
 			return fail("bad VIP %s", d->vip);
@@ -235,7 +237,7 @@ static bool apply(const struct fe_def *const *fes, size_t n, struct xs_apply_res
 #define GLOBAL_FIELDS(X)                                                                            \
 	X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) X(pass_miss) X(hit)   \
 	X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) X(ct_expired) X(reply_nat)  \
-	X(local_dnat) X(fast_path) X(pod_dnat) X(hairpin)
+	X(local_dnat) X(fast_path) X(pod_dnat) X(hairpin) X(snat) X(drop_snat)
 
 #define SVC_FIELDS(X) X(packets) X(bytes) X(new_flows) X(no_backend)
 
@@ -1832,6 +1834,95 @@ static bool test_fast_path(void)
 	return ok;
 }
 
+/*
+ * SNAT (a NodePort, externalTrafficPolicy Cluster): a new flow to a backend
+ * behind the NIC gets the SNAT address and a port of the range as source,
+ * the same port for its next packet, and goes out by XDP_TX; one to a pod on
+ * this node keeps its source. The backend's reply through tc ingress gets
+ * the NodePort as source and the client as destination back, and is sent
+ * on by bpf_redirect_neigh (TC_ACT_REDIRECT), past the stack.
+ */
+static bool test_snat(void)
+{
+	static const struct fe_def fe_remote = { "snat-remote", NODE, 30053, PKT_IPPROTO_UDP, 1,
+						 { { "198.18.5.5", 5353 } } };
+	static const struct fe_def fe_pod = { "snat-pod", NODE, 30054, PKT_IPPROTO_UDP, 1, { { POD2, 5353 } } };
+	static const struct fe_def *const fes[] = { &FE_WEB_ONE, &FE_EMPTY, &fe_remote, &fe_pod };
+	struct xs_config cfg = { .layout_version = XS_LAYOUT_VERSION, .snat_addr = htonl(pkt_ip(NODE)),
+				 .snat_port_min = 62000, .snat_port_max = 62009 };
+	struct xdp_md ctx = { .ingress_ifindex = (__u32)fp_in };
+	struct __sk_buff skb_ctx = { .ifindex = (__u32)fp_in };
+	struct xs_apply_result r;
+	struct pkt in, out, want;
+	uint16_t port = 0;
+	__u32 zero = 0;
+	char d[512];
+
+	if (!apply(fes, 4, &r))
+		return false;
+	if (bpf_map_update_elem(bpf_map__fd(X->maps.xs_config), &zero, &cfg, BPF_ANY))
+		return fail("cannot write xs_config: %s", strerror(errno));
+	for (int k = 0; k < 3; k++) {
+		bool pod = k == 2;
+		struct pkt_spec sp = { .proto = PKT_IPPROTO_UDP, .saddr = CLIENT, .daddr = NODE, .sport = 41000,
+				       .dport = pod ? 30054 : 30053, .payload = (size_t)(20 + k) };
+
+		pkt_build(&in, &sp);
+		ctx.data_end = (__u32)in.len;
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.b, .data_size_in = (__u32)in.len, .data_out = out.b,
+			    .data_size_out = sizeof(out.b), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+		if (bpf_prog_test_run_opts(xdp_fd, &o))
+			return fail("BPF_PROG_TEST_RUN: %s", strerror(errno));
+		out.len = o.data_size_out;
+		if (o.retval != (pod ? XDP_REDIRECT : XDP_TX))
+			return fail("packet %d: retval %u (%s), want %s", k + 1, o.retval, xdp_act(o.retval),
+				    pod ? "XDP_REDIRECT" : "XDP_TX");
+		uint16_t got = pkt_get16(&out, in.l4);
+
+		if (!pod && (got < 62000 || got > 62009 || (port && got != port)))
+			return fail("packet %d: source port %u, want %s in 62000-62009", k + 1, got,
+				    port ? "the first packet's" : "one");
+		if (!pod)
+			port = got;
+		want = in;
+		pkt_put32(&want, want.l3 + PKT_IP_DADDR, pkt_ip(pod ? POD2 : "198.18.5.5"));
+		pkt_put16(&want, want.l4 + 2, 5353);
+		if (!pod) {
+			pkt_put32(&want, want.l3 + PKT_IP_SADDR, pkt_ip(NODE));
+			pkt_put16(&want, want.l4, port);
+		}
+		want.b[want.l3 + 8]--; /* TTL */
+		mac_parse(pod ? FP_POD_MAC : FP_GW_MAC, want.b);
+		mac_parse(pod ? "02:00:00:00:01:01" : "02:00:00:00:00:02", want.b + 6);
+		pkt_fix_csums(&want, true);
+		if (pkt_diff(&out, &want, d, sizeof(d)))
+			return fail("packet %d differs from the input %s: %s", k + 1,
+				    pod ? "DNATed to the local pod, source kept" : "DNATed and SNATed", d);
+	}
+
+	struct pkt_spec rp = { .proto = PKT_IPPROTO_UDP, .saddr = "198.18.5.5", .sport = 5353, .daddr = NODE,
+			       .dport = port, .payload = 40 };
+	pkt_build(&in, &rp);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.b, .data_size_in = (__u32)in.len, .data_out = out.b,
+		    .data_size_out = sizeof(out.b), .ctx_in = &skb_ctx, .ctx_size_in = sizeof(skb_ctx), .repeat = 1);
+	if (bpf_prog_test_run_opts(tc_ingress_fd, &o))
+		return fail("BPF_PROG_TEST_RUN of tc ingress: %s", strerror(errno));
+	out.len = o.data_size_out;
+	if ((int)o.retval != TC_ACT_REDIRECT)
+		return fail("reply: retval %u (%s), want TC_ACT_REDIRECT", o.retval, tc_act(o.retval));
+	want = in;
+	pkt_put32(&want, want.l3 + PKT_IP_SADDR, pkt_ip(NODE));
+	pkt_put16(&want, want.l4, 30053);
+	pkt_put32(&want, want.l3 + PKT_IP_DADDR, pkt_ip(CLIENT));
+	pkt_put16(&want, want.l4 + 2, 41000);
+	pkt_fix_csums(&want, true);
+	if (pkt_diff(&out, &want, d, sizeof(d)))
+		return fail("reply differs from %s:30053 -> %s:41000: %s", NODE, CLIENT, d);
+	cfg.snat_addr = 0;
+	return !bpf_map_update_elem(bpf_map__fd(X->maps.xs_config), &zero, &cfg, BPF_ANY) ||
+	       fail("cannot write xs_config: %s", strerror(errno));
+}
+
 /* ------------------------------------------------------------ reject */
 
 /* UDP to a frontend without endpoints: ICMP port unreachable quoting the
@@ -2036,6 +2127,8 @@ int main(void)
 	    test_reject_rate_limit());
 	RUN("fast path: FIB answer -> TTL-1, MACs, XDP_REDIRECT (local pod) or XDP_TX (behind the NIC); "
 	    "TTL 1, no route and --no-fast-path -> XDP_PASS", test_fast_path());
+	RUN("SNAT: NodePort to a backend behind the NIC: source := node:62000-62009, same port per flow, XDP_TX; "
+	    "to a local pod the source stays; the reply gets NodePort and client back, TC_ACT_REDIRECT", test_snat());
 
 	teardown();
 	return n_failed ? 1 : 0;
