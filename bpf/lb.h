@@ -109,6 +109,48 @@ static __always_inline struct xs_backend *xs_select(const struct xs_pkt *p, cons
 	return bpf_map_lookup_elem(&xs_backends, id);
 }
 
+/* loadBalancerSourceRanges: may this source reach this frontend? */
+static __always_inline bool xs_src_allowed(const struct xs_pkt *p, const struct xs_svc_value *sv)
+{
+	struct xs_src_key sk = { .prefixlen = 64, .svc_id = bpf_htonl(sv->svc_id), .addr = p->iph->saddr };
+
+	if (!(sv->flags & XS_SVC_F_SRC_RANGES) || bpf_map_lookup_elem(&xs_src_ranges, &sk))
+		return true;
+	xs_count(drop_src_range);
+	return false;
+}
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
+/* Where a translated packet goes: the backend, and the new source when the
+ * source is rewritten too (hairpin, SNAT); saddr 0: the source stays. */
+struct xs_fwd {
+	__be32 addr;
+	__be32 saddr;
+	__be16 port;
+	__be16 sport;
+};
+
+/* Is addr reached back out of ifindex, the device the packet came in on
+ * (a backend on another node)? ctx: the program's context, for the FIB. */
+static __always_inline bool xs_behind(void *ctx, const struct xs_pkt *p, __be32 addr, __u32 ifindex)
+{
+	struct bpf_fib_lookup fib = {
+		.family = AF_INET,
+		.tos = p->iph->tos,
+		.l4_protocol = p->proto,
+		.tot_len = p->ip_len,
+		.ifindex = ifindex,
+		.ipv4_src = p->iph->saddr,
+		.ipv4_dst = addr,
+	};
+	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+
+	return (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH) && fib.ifindex == ifindex;
+}
+
 /*
  * Write a conntrack entry; exists: whether the lookup just made found its
  * key. A new key counts in ct_created, a rewrite does not, so that
@@ -131,14 +173,65 @@ static __always_inline long xs_ct_put(const struct xs_ct_key *k, const struct xs
 	return rc;
 }
 
+/* Does the SNAT port of this REV entry still belong to a live flow? Its FWD
+ * entry tells (a REV entry is refreshed by replies only, and outlives the
+ * connection's close). */
+static __always_inline bool xs_snat_in_use(const struct xs_pkt *p, const struct xs_config *cfg,
+					   const struct xs_ct_key *rk, const struct xs_ct_value *rv, __u64 now)
+{
+	struct xs_ct_key fk = {
+		.saddr = rv->snat_addr,
+		.daddr = rv->nat_addr,
+		.sport = rv->snat_port,
+		.dport = rv->nat_port,
+		.proto = rk->proto,
+		.dir = XS_CT_FWD,
+	};
+	struct xs_ct_value *fv = bpf_map_lookup_elem(&xs_conntrack, &fk);
+
+	return fv && fv->nat_addr == rk->saddr && fv->snat_port == rk->dport &&
+	       now - fv->last_seen <= xs_ct_timeout(p, fv, cfg);
+}
+
+/*
+ * Record the REV entry of a SNAT flow on a free port of the range: a random
+ * one, XS_SNAT_TRIES times; rk->dport receives it. A port is free when no
+ * REV entry holds it for this backend, or its flow is gone. 0 or -1.
+ */
+static __always_inline int xs_snat_claim(const struct xs_pkt *p, const struct xs_config *cfg,
+					 struct xs_ct_key *rk, const struct xs_ct_value *rv, __u64 now)
+{
+	__u32 min = cfg->snat_port_min, n = (__u32)cfg->snat_port_max - min + 1;
+
+	if (!min || cfg->snat_port_max < min)
+		return -1;
+	for (int i = 0; i < XS_SNAT_TRIES; i++) {
+		rk->dport = bpf_htons(min + bpf_get_prandom_u32() % n);
+		struct xs_ct_value *old = bpf_map_lookup_elem(&xs_conntrack, rk);
+
+		if (old && xs_snat_in_use(p, cfg, rk, old, now))
+			continue;
+		if (!xs_ct_put(rk, rv, old))
+			return 0;
+	}
+	return -1;
+}
+
 /*
  * The backend of this client->VIP flow: the one in conntrack while it is
  * still a backend at the same address, else a new random pick, recorded in
  * both directions. Fails closed: no conntrack entry, no translation.
- * *addr and *port (network order) receive the backend.
+ * f receives the backend and the new source, if any (network order):
+ *  - hairpin_addr (0: none): when a new flow's backend is the client
+ *    itself, the source becomes hairpin_addr (same port);
+ *  - snat_ifindex (0: none): a new flow of an XS_SVC_F_SNAT frontend whose
+ *    backend is reached back out of that device gets xs_config.snat_addr
+ *    and a free port of the range as source.
+ * The reply is then expected to that source.
  */
-static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_svc_value *sv,
-				      const struct xs_config *cfg, __u8 ct_flags, __be32 *addr, __be16 *port)
+static __always_inline int xs_forward(void *ctx, const struct xs_pkt *p, const struct xs_svc_value *sv,
+				      const struct xs_config *cfg, __u8 ct_flags, __be32 hairpin_addr,
+				      __u32 snat_ifindex, struct xs_fwd *f)
 {
 	struct xs_ct_key fk = {
 		.saddr = p->iph->saddr,
@@ -155,6 +248,8 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 	struct xs_backend *be;
 	__u32 be_id = 0;
 
+	f->saddr = 0;
+	f->sport = 0;
 	if (ss) {
 		ss->packets++;
 		ss->bytes += p->ip_len;
@@ -181,8 +276,10 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 				ct->last_seen = now;
 			if (p->tcp_flags & (XS_TCP_FIN | XS_TCP_RST) && !(ct->flags & XS_CT_F_CLOSING))
 				ct->flags |= XS_CT_F_CLOSING;
-			*addr = ct->nat_addr;
-			*port = ct->nat_port;
+			f->addr = ct->nat_addr;
+			f->port = ct->nat_port;
+			f->saddr = ct->snat_addr;
+			f->sport = ct->snat_port;
 			return XS_FWD_OK;
 		}
 	}
@@ -192,23 +289,24 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 		xs_count(no_backend);
 		return XS_FWD_NO_BACKEND;
 	}
-	*addr = be->addr;
-	*port = bpf_htons(be->port);
+	f->addr = be->addr;
+	f->port = bpf_htons(be->port);
 
 	if (p->tcp_flags & (XS_TCP_FIN | XS_TCP_RST))
 		ct_flags |= XS_CT_F_CLOSING;
-	struct xs_ct_value fv = {
-		.nat_addr = *addr,
-		.nat_port = *port,
-		.flags = ct_flags,
-		.backend_id = be_id,
-		.svc_id = sv->svc_id,
-		.last_seen = now,
-	};
+	if (hairpin_addr && f->addr == p->iph->saddr) {
+		ct_flags |= XS_CT_F_HAIRPIN;
+		f->saddr = hairpin_addr;
+		f->sport = *p->sport_p;
+	} else if (snat_ifindex && sv->flags & XS_SVC_F_SNAT && cfg->snat_addr &&
+		   xs_behind(ctx, p, f->addr, snat_ifindex)) {
+		ct_flags |= XS_CT_F_SNAT;
+		f->saddr = cfg->snat_addr;
+	}
 	struct xs_ct_key rk = {
-		.saddr = *addr,
-		.daddr = p->iph->saddr,
-		.sport = *port,
+		.saddr = f->addr,
+		.daddr = f->saddr ?: p->iph->saddr,
+		.sport = f->port,
 		.dport = *p->sport_p,
 		.proto = p->proto,
 		.dir = XS_CT_REV,
@@ -220,9 +318,32 @@ static __always_inline int xs_forward(const struct xs_pkt *p, const struct xs_sv
 		.backend_id = be_id,
 		.svc_id = sv->svc_id,
 		.last_seen = now,
+		.snat_addr = f->saddr ? p->iph->saddr : 0,
+		.snat_port = f->saddr ? *p->sport_p : 0,
 	};
 	/* Reverse first: a reply can only exist once the forward packet left. */
-	if (xs_ct_put(&rk, &rv, bpf_map_lookup_elem(&xs_conntrack, &rk)) || xs_ct_put(&fk, &fv, fwd_exists)) {
+	if (ct_flags & XS_CT_F_SNAT) {
+		if (xs_snat_claim(p, cfg, &rk, &rv, now)) {
+			xs_count(drop_snat);
+			return XS_FWD_CT_FULL;
+		}
+		f->sport = rk.dport;
+		xs_count(snat);
+	} else if (xs_ct_put(&rk, &rv, bpf_map_lookup_elem(&xs_conntrack, &rk))) {
+		xs_count(drop_ct_full);
+		return XS_FWD_CT_FULL;
+	}
+	struct xs_ct_value fv = {
+		.nat_addr = f->addr,
+		.nat_port = f->port,
+		.flags = ct_flags,
+		.backend_id = be_id,
+		.svc_id = sv->svc_id,
+		.last_seen = now,
+		.snat_addr = f->saddr,
+		.snat_port = f->sport,
+	};
+	if (xs_ct_put(&fk, &fv, fwd_exists)) {
 		xs_count(drop_ct_full);
 		return XS_FWD_CT_FULL;
 	}

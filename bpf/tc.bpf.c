@@ -4,15 +4,18 @@
  *    back as its source, from the conntrack reverse entry;
  *  - egress: a packet the node itself sends to a frontend never crossed XDP,
  *    so it is DNATed here and sent where the FIB says the backend is;
- *  - ingress: the reply to such a node-originated flow, coming back from a
- *    backend behind the NIC, gets the VIP back before the socket sees it.
+ *  - ingress: the reply to such a node-originated flow, or to a pod's flow,
+ *    coming back from a backend behind the NIC, gets the VIP back before the
+ *    socket or the pod sees it.
+ * And the ingress of a pod's veth on the node side (xs_tc_pod: what the pod
+ * sends), where replies of local backends and the pods' own packets to
+ * frontends are translated.
  * The skb csum helpers keep CHECKSUM_PARTIAL packets right. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/pkt_cls.h>
 #include "lb.h"
 
-#define AF_INET 2
 /* Longest headers we read: Ethernet + VLAN + IPv4 with options + TCP. */
 #define XS_MAX_HDR (14 + 4 + 60 + 20)
 
@@ -54,29 +57,75 @@ static __always_inline void xs_skb_nat(struct __sk_buff *skb, const struct xs_pk
 	bpf_skb_store_bytes(skb, port_off, &new_port, 2, port_flags);
 }
 
-static __always_inline bool xs_reply_nat(struct __sk_buff *skb, const struct xs_pkt *p)
+/*
+ * The reply of a translated flow: the frontend back as source and, when the
+ * flow's source was rewritten (hairpin, SNAT), the client back as
+ * destination. -1: not a reply (untouched); -2: failed after a rewrite
+ * (drop it); else the flow's XS_CT_F_* flags.
+ */
+static __always_inline int xs_reply_nat(struct __sk_buff *skb, struct xs_pkt *p)
 {
 	struct xs_ct_value *ct = xs_reply_lookup(p);
+	__be32 client;
+	__be16 client_port;
+	__u8 flags;
 
 	if (!ct)
-		return false;
+		return -1;
+	client = ct->snat_addr;
+	client_port = ct->snat_port;
+	flags = ct->flags;
 	xs_skb_nat(skb, p, true, ct->nat_addr, ct->nat_port);
 	xs_count(reply_nat);
-	return true;
+	if (!client)
+		return flags;
+	if (xs_skb_parse(skb, p) != XS_PARSE_OK)
+		return -2;
+	xs_skb_nat(skb, p, false, client, client_port);
+	return flags;
+}
+
+/*
+ * Send the packet where the FIB says, past the stack: a SNAT flow's packets
+ * carry the node's own address (forward: as source; reply: a NodePort's as
+ * source too), which the stack drops as martian when it comes in on a
+ * device. bpf_redirect_neigh resolves the next hop's MAC if need be.
+ */
+static __always_inline int xs_redirect_fib(struct __sk_buff *skb)
+{
+	struct xs_pkt p;
+
+	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
+		return TC_ACT_SHOT;
+	struct bpf_fib_lookup fib = {
+		.family = AF_INET,
+		.tos = p.iph->tos,
+		.l4_protocol = p.proto,
+		.tot_len = p.ip_len,
+		.ifindex = skb->ifindex,
+		.ipv4_src = p.iph->saddr,
+		.ipv4_dst = p.iph->daddr,
+	};
+	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	return TC_ACT_SHOT;
 }
 
 SEC("tc")
 int xs_tc_egress(struct __sk_buff *skb)
 {
 	struct xs_svc_value *sv;
-	__be32 be_addr;
-	__be16 be_port;
+	struct xs_fwd f;
 	struct xs_pkt p;
 
 	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
 		return TC_ACT_OK;
-	if (xs_reply_nat(skb, &p))
-		return TC_ACT_OK;
+	int rc = xs_reply_nat(skb, &p);
+
+	if (rc != -1)
+		return rc == -2 ? TC_ACT_SHOT : TC_ACT_OK;
 	sv = xs_svc_lookup(&p);
 	if (!sv)
 		return TC_ACT_OK;
@@ -86,7 +135,7 @@ int xs_tc_egress(struct __sk_buff *skb)
 
 	if (!cfg)
 		return TC_ACT_OK;
-	if (xs_forward(&p, sv, cfg, XS_CT_F_LOCAL, &be_addr, &be_port) != XS_FWD_OK)
+	if (xs_forward(skb, &p, sv, cfg, XS_CT_F_LOCAL, 0, 0, &f) != XS_FWD_OK)
 		return TC_ACT_SHOT;
 	struct bpf_fib_lookup fib = {
 		.family = AF_INET,
@@ -95,26 +144,125 @@ int xs_tc_egress(struct __sk_buff *skb)
 		.tot_len = p.ip_len,
 		.ifindex = skb->ifindex,
 		.ipv4_src = p.iph->saddr,
-		.ipv4_dst = be_addr,
+		.ipv4_dst = f.addr,
 	};
-	xs_skb_nat(skb, &p, false, be_addr, be_port);
+	xs_skb_nat(skb, &p, false, f.addr, f.port);
 	xs_count(local_dnat);
 	xs_count(hit);
-	/* The route to the VIP need not be the route to the backend. */
-	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+	/* The route to the VIP need not be the route to the backend. Looked
+	 * up as if the packet came in on this device: an output lookup would
+	 * be bound to it (flowi4_oif) and miss a backend on a pod's veth. */
+	long frc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (frc == BPF_FIB_LKUP_RET_SUCCESS || frc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 	return TC_ACT_OK;
 }
 
+/* The NIC's ingress, after XDP: replies of flows translated on the way out
+ * (the node's, pods', SNAT ones); and SNAT packets XDP left to the stack. */
 SEC("tc")
 int xs_tc_ingress(struct __sk_buff *skb)
 {
+	const struct xs_config *cfg;
 	struct xs_pkt p;
+	int rc;
 
-	if (xs_skb_parse(skb, &p) == XS_PARSE_OK)
-		xs_reply_nat(skb, &p);
-	return TC_ACT_OK;
+	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
+		return TC_ACT_OK;
+	rc = xs_reply_nat(skb, &p);
+	if (rc == -2)
+		return TC_ACT_SHOT;
+	if (rc >= 0)
+		return rc & XS_CT_F_SNAT ? xs_redirect_fib(skb) : TC_ACT_OK;
+	/* A packet that comes in with the SNAT address as source was
+	 * translated by XDP (--no-fast-path, or no neighbour yet), if its
+	 * flow says so: the stack would drop it. */
+	cfg = xs_config_get();
+	if (!cfg || !cfg->snat_addr || p.iph->saddr != cfg->snat_addr)
+		return TC_ACT_OK;
+	struct xs_ct_key rk = {
+		.saddr = p.iph->daddr,
+		.daddr = p.iph->saddr,
+		.sport = *p.dport_p,
+		.dport = *p.sport_p,
+		.proto = p.proto,
+		.dir = XS_CT_REV,
+	};
+	struct xs_ct_value *ct = bpf_map_lookup_elem(&xs_conntrack, &rk);
+
+	if (!ct || !(ct->flags & XS_CT_F_SNAT))
+		return TC_ACT_OK;
+	return xs_redirect_fib(skb);
+}
+
+/* Send the packet back into the device it came from: the pod gets it. */
+static __always_inline int xs_bounce(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	__u8 mac[ETH_ALEN];
+
+	if ((void *)(eth + 1) > data_end)
+		return TC_ACT_SHOT;
+	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/*
+ * Ingress of a pod's veth on the node side: what the pod sends.
+ *  - A reply of a backend pod to a translated flow (a client outside, the
+ *    node, another pod) gets the frontend back as its source; the stack
+ *    routes it on.
+ *  - A packet of the pod to a frontend is translated as on the NIC (same
+ *    lookup, conntrack, affinity, source ranges; ClusterIPs with their
+ *    internal traffic policy) and the stack routes it: to a pod's veth on
+ *    this node, or out of the NIC to the backend's node.
+ *  - Hairpin: when the backend is the pod itself, its source becomes
+ *    xs_config.hairpin_addr, an address that is not the pod's, so the
+ *    pod's stack answers the flow back through this veth instead of to
+ *    itself; the reply gets the frontend as source and the pod as
+ *    destination back. Both directions go straight back into the veth.
+ * A frontend without endpoints drops (no reject from here yet).
+ */
+SEC("tc")
+int xs_tc_pod(struct __sk_buff *skb)
+{
+	const struct xs_config *cfg;
+	struct xs_svc_value *sv;
+	struct xs_fwd f;
+	struct xs_pkt p;
+	int rc;
+
+	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
+		return TC_ACT_OK;
+	rc = xs_reply_nat(skb, &p);
+	if (rc == -2)
+		return TC_ACT_SHOT;
+	if (rc >= 0)
+		return rc & XS_CT_F_HAIRPIN ? xs_bounce(skb) : TC_ACT_OK;
+	sv = xs_svc_lookup(&p);
+	if (!sv)
+		return TC_ACT_OK;
+	cfg = xs_config_get();
+	if (!cfg)
+		return TC_ACT_OK;
+	if (!xs_src_allowed(&p, sv))
+		return TC_ACT_SHOT;
+	if (xs_forward(skb, &p, sv, cfg, 0, cfg->hairpin_addr, 0, &f) != XS_FWD_OK)
+		return TC_ACT_SHOT;
+	xs_skb_nat(skb, &p, false, f.addr, f.port);
+	xs_count(pod_dnat);
+	xs_count(hit);
+	if (!f.saddr)
+		return TC_ACT_OK;
+	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
+		return TC_ACT_SHOT;
+	xs_skb_nat(skb, &p, true, f.saddr, f.sport);
+	xs_count(hairpin);
+	return xs_bounce(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

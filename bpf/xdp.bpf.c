@@ -7,8 +7,6 @@
 #include "csum.h"
 #include "reject.h"
 
-#define AF_INET 2
-
 /*
  * Forward a translated packet the way the stack would: FIB lookup (which
  * also checks that the node forwards, the MTU and the neighbour), TTL
@@ -46,6 +44,24 @@ static __always_inline int xs_fast_path(struct xdp_md *ctx, const struct xs_pkt 
 	return bpf_redirect(fib.ifindex, 0);
 }
 
+/* Rewrite the source (src) or destination address and port, checksums
+ * updated incrementally. A UDP checksum of zero means "none" and stays zero. */
+static __always_inline void xs_nat(struct xs_pkt *p, bool src, __be32 addr, __be16 port)
+{
+	__be32 *a = src ? &p->iph->saddr : &p->iph->daddr;
+	__be16 *pp = src ? p->sport_p : p->dport_p;
+
+	csum_replace4(&p->iph->check, *a, addr);
+	if (p->proto == IPPROTO_TCP || *p->l4_check) {
+		csum_replace4(p->l4_check, *a, addr);
+		csum_replace2(p->l4_check, *pp, port);
+		if (p->proto == IPPROTO_UDP && !*p->l4_check)
+			*p->l4_check = 0xffff;
+	}
+	*a = addr;
+	*pp = port;
+}
+
 SEC("xdp")
 int xs_xdp_ingress(struct xdp_md *ctx)
 {
@@ -53,8 +69,7 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	const struct xs_config *cfg;
 	struct xs_svc_value *sv;
-	__be32 be_addr;
-	__be16 be_port;
+	struct xs_fwd f;
 	struct xs_pkt p;
 	int rc;
 
@@ -71,15 +86,9 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 	cfg = xs_config_get();
 	if (!cfg)
 		return XDP_PASS;
-	if (sv->flags & XS_SVC_F_SRC_RANGES) {
-		struct xs_src_key sk = { .prefixlen = 64, .svc_id = bpf_htonl(sv->svc_id), .addr = p.iph->saddr };
-
-		if (!bpf_map_lookup_elem(&xs_src_ranges, &sk)) {
-			xs_count(drop_src_range);
-			return XDP_DROP;
-		}
-	}
-	switch (xs_forward(&p, sv, cfg, 0, &be_addr, &be_port)) {
+	if (!xs_src_allowed(&p, sv))
+		return XDP_DROP;
+	switch (xs_forward(ctx, &p, sv, cfg, 0, 0, ctx->ingress_ifindex, &f)) {
 	case XS_FWD_OK:
 		break;
 	case XS_FWD_NO_BACKEND:
@@ -89,19 +98,12 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 
-	__be32 old_addr = p.iph->daddr;
-	__be16 old_port = *p.dport_p;
-
-	csum_replace4(&p.iph->check, old_addr, be_addr);
-	p.iph->daddr = be_addr;
-	/* A UDP checksum of zero means "none" and stays zero. */
-	if (p.proto == IPPROTO_TCP || *p.l4_check) {
-		csum_replace4(p.l4_check, old_addr, be_addr);
-		csum_replace2(p.l4_check, old_port, be_port);
-		if (p.proto == IPPROTO_UDP && !*p.l4_check)
-			*p.l4_check = 0xffff;
-	}
-	*p.dport_p = be_port;
+	xs_nat(&p, false, f.addr, f.port);
+	/* SNAT: the stack would drop a packet coming in with the node's own
+	 * address as source; what the fast path does not send, tc ingress
+	 * sends on (xs_tc_ingress). */
+	if (f.saddr)
+		xs_nat(&p, true, f.saddr, f.sport);
 	xs_count(hit);
 	if (cfg->flags & XS_CFG_NO_FAST_PATH)
 		return XDP_PASS;

@@ -31,6 +31,7 @@
 #define XS_PROG_XDP         "xs_prog_xdp"
 #define XS_PROG_TC_EGRESS   "xs_prog_tc_egress"
 #define XS_PROG_TC_INGRESS  "xs_prog_tc_ingress"
+#define XS_PROG_TC_POD      "xs_prog_tc_pod"
 
 /* Default capacities (entries). */
 #define XS_MAX_SERVICES     65536   /* frontends (VIP, port, proto); svc ids < this */
@@ -71,6 +72,10 @@ struct xs_svc_value {
 #define XS_SVC_F_NO_REJECT 0x01
 #define XS_SVC_F_AFFINITY  0x02 /* sessionAffinity: ClientIP */
 #define XS_SVC_F_SRC_RANGES 0x04 /* loadBalancerSourceRanges: sources must match xs_src_ranges */
+/* NodePort, external or LB address with externalTrafficPolicy Cluster: a new
+ * flow to a backend behind the NIC (another node) gets xs_config.snat_addr
+ * and a port of its range as source, so the reply comes back here. */
+#define XS_SVC_F_SNAT 0x08
 
 /* --- xs_src_ranges (LPM trie): the allowed sources of a load-balancer
  * frontend. prefixlen = 32 (the svc_id, always whole) + the CIDR's length.
@@ -137,7 +142,9 @@ struct xs_backend {
 
 /* --- xs_conntrack (LRU): one entry per direction of a translated flow.
  *  XS_CT_FWD:  key = client -> VIP tuple as received; value = the backend.
- *  XS_CT_REV:  key = backend -> client tuple as the reply leaves the node;
+ *  XS_CT_REV:  key = backend -> client tuple as the reply leaves the node
+ *              (client = the source the backend saw: the hairpin or SNAT
+ *              address and port when the source was rewritten);
  *              value = the VIP to put back as source.
  * Written by the datapath only (the loader may flush). */
 enum xs_ct_dir {
@@ -163,10 +170,20 @@ struct xs_ct_value {
 	__u32 backend_id; /* FWD: the chosen backend */
 	__u32 svc_id;
 	__u64 last_seen;  /* bpf_ktime_get_ns() of the last packet, coarse */
+	/* Hairpin and SNAT flows (0 otherwise). FWD: the source the flow's
+	 * packets get; REV: the client, put back as the reply's destination. */
+	__be32 snat_addr;
+	__be16 snat_port;
+	__u16 pad2;
 };
 
 #define XS_CT_F_LOCAL   0x01 /* flow opened by the node itself (tc egress DNAT) */
 #define XS_CT_F_CLOSING 0x02 /* TCP FIN or RST seen: the short timeout applies */
+#define XS_CT_F_HAIRPIN 0x04 /* a pod reached itself through a frontend: its source
+			      * was rewritten to xs_config.hairpin_addr, and the REV
+			      * entry is keyed on that address and also puts the pod
+			      * back as destination */
+#define XS_CT_F_SNAT    0x08 /* external flow to another node: source := snat_addr:snat_port */
 
 /* Conntrack idle timeouts (defaults; `attach --ct-timeout-*` sets them). */
 #define XS_CT_TCP_TIMEOUT_S       21600 /* established TCP: 6 h */
@@ -181,7 +198,7 @@ struct xs_ct_value {
  * eviction count of `xdpsvc list` (see struct xs_global_stats). */
 /* Bump whenever a key or value declared here changes meaning, so that
  * `attach` refuses pinned maps from an older layout instead of misreading them. */
-#define XS_LAYOUT_VERSION 10
+#define XS_LAYOUT_VERSION 11
 
 #define XS_CFG_NO_FAST_PATH 0x1 /* XDP passes translated packets to the stack */
 #define XS_MAX_NODEPORT_ADDRS 15
@@ -204,7 +221,25 @@ struct xs_config {
 	 * (apply --watch) knows from it that nobody else changed the maps. */
 	__u64 apply_seq;
 	__u64 ct_flushed;
+	/* The source a pod's packets get when its Service sends them back to
+	 * itself (attach --hairpin-address; default XS_HAIRPIN_ADDR_DEFAULT). */
+	__be32 hairpin_addr;
+	/* SNAT of XS_SVC_F_SNAT flows (attach --snat-address, --snat-ports):
+	 * the node's address and the source ports it hands out (host order). */
+	__be32 snat_addr;
+	__u16 snat_port_min;
+	__u16 snat_port_max;
 };
+
+/* Above Linux's default ephemeral range (32768-60999) and the NodePort range. */
+#define XS_SNAT_PORT_MIN_DEFAULT 61000
+#define XS_SNAT_PORT_MAX_DEFAULT 65535
+/* Random ports tried for a new SNAT flow before it is dropped (drop_snat). */
+#define XS_SNAT_TRIES 8
+
+/* Cilium's service loopback address: link-local, so it is nobody's address
+ * and never leaves the node. */
+#define XS_HAIRPIN_ADDR_DEFAULT "169.254.42.1"
 
 /* --- xs_svc_stats (per-CPU array indexed by svc_id). Written by the datapath;
  * the loader zeroes an id's entry when it hands the id to a new service. */
@@ -241,6 +276,10 @@ struct xs_global_stats {
 	__u64 local_dnat;      /* node-originated packet to a VIP (tc egress) */
 	__u64 fast_path;       /* translated and sent on by XDP (redirect or TX) */
 	__u64 ct_created;      /* conntrack entries inserted (a new key) */
+	__u64 pod_dnat;        /* a pod's packet to a frontend (tc on its veth) */
+	__u64 hairpin;         /* ... whose backend is the pod itself: source rewritten too */
+	__u64 snat;            /* new external flow to another node: source rewritten (XDP) */
+	__u64 drop_snat;       /* ... no free SNAT port after XS_SNAT_TRIES tries: dropped */
 };
 
 /* Which address of a Service a frontend is on. */

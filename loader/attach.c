@@ -27,6 +27,7 @@
 #include "tc.skel.h"
 
 #define XS_XDP_PROG_NAME "xs_xdp_ingress"
+#define XS_POD_PROG_NAME "xs_tc_pod"
 /* Our cls_bpf filters on the clsact hooks: a fixed handle and priority, so
  * attach replaces them in place and detach finds them. */
 #define XS_TC_HANDLE 0x5853
@@ -90,7 +91,8 @@ int xs_check_privileges(const char *cmd)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2] = {};
-	bool progs = cmd && (!strcmp(cmd, "attach") || !strcmp(cmd, "detach"));
+	bool progs = cmd && (!strcmp(cmd, "attach") || !strcmp(cmd, "detach") || !strcmp(cmd, "attach-pod") ||
+			     !strcmp(cmd, "detach-pod"));
 	bool bpf, net;
 
 	if (syscall(SYS_capget, &h, d))
@@ -343,6 +345,30 @@ static bool tc_ours(int ifindex, enum bpf_tc_attach_point where)
 	return ours;
 }
 
+/* The name of the program in our filter on ifindex's hook; false: no such filter. */
+static bool tc_ours_name(int ifindex, enum bpf_tc_attach_point where, char name[BPF_OBJ_NAME_LEN])
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = XS_TC_HANDLE, .priority = XS_TC_PRIO);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int err, fd;
+
+	libbpf_quiet = true;
+	err = bpf_tc_query(&hook, &to);
+	libbpf_quiet = false;
+	name[0] = 0;
+	if (err)
+		return false;
+	fd = bpf_prog_get_fd_by_id(to.prog_id);
+	if (fd >= 0) {
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+			memcpy(name, info.name, BPF_OBJ_NAME_LEN);
+		close(fd);
+	}
+	return true;
+}
+
 static int attach_tc(const char *dev, int ifindex, enum bpf_tc_attach_point where, int prog_fd,
 		     struct undo *u)
 {
@@ -477,6 +503,7 @@ static void unpin_maps(struct bpf_object *obj, const char *pin)
 }
 
 static void unpin(const char *pin, const char *name);
+static void pods_replace(int prog_fd);
 
 static void undo_attach(const struct undo *u, const struct xs_attach_opts *o, int ifindex,
 			struct bpf_object *obj)
@@ -502,6 +529,7 @@ static void undo_attach(const struct undo *u, const struct xs_attach_opts *o, in
 	unpin(o->pin, XS_PROG_XDP);
 	unpin(o->pin, XS_PROG_TC_EGRESS);
 	unpin(o->pin, XS_PROG_TC_INGRESS);
+	unpin(o->pin, XS_PROG_TC_POD);
 	if (obj)
 		unpin_maps(obj, o->pin);
 	if (rmdir(o->pin) && errno != ENOENT)
@@ -612,7 +640,8 @@ int xs_attach(const struct xs_attach_opts *o)
 	}
 	err = pin_prog(x->progs.xs_xdp_ingress, o->pin, XS_PROG_XDP) ?:
 	      pin_prog(t->progs.xs_tc_egress, o->pin, XS_PROG_TC_EGRESS) ?:
-	      pin_prog(t->progs.xs_tc_ingress, o->pin, XS_PROG_TC_INGRESS);
+	      pin_prog(t->progs.xs_tc_ingress, o->pin, XS_PROG_TC_INGRESS) ?:
+	      pin_prog(t->progs.xs_tc_pod, o->pin, XS_PROG_TC_POD);
 	if (err)
 		goto out;
 	/* tc first: replies must be translated back as soon as XDP starts
@@ -620,6 +649,9 @@ int xs_attach(const struct xs_attach_opts *o)
 	err = attach_tc(o->dev, ifindex, BPF_TC_EGRESS, bpf_program__fd(t->progs.xs_tc_egress), &u) ?:
 	      attach_tc(o->dev, ifindex, BPF_TC_INGRESS, bpf_program__fd(t->progs.xs_tc_ingress), &u) ?:
 	      attach_xdp(o, ifindex, bpf_program__fd(x->progs.xs_xdp_ingress));
+	/* The pods' veths run this build too, on the same maps. */
+	if (!err)
+		pods_replace(bpf_program__fd(t->progs.xs_tc_pod));
 out:
 	if (err)
 		undo_attach(&u, o, ifindex, x ? x->obj : NULL);
@@ -635,6 +667,116 @@ static void unpin(const char *pin, const char *name)
 	snprintf(path, sizeof(path), "%s/%s", pin, name);
 	if (unlink(path) && errno != ENOENT)
 		fprintf(stderr, "xdpsvc: cannot remove %s: %s\n", path, strerror(errno));
+}
+
+/* Call fn on every device of this namespace whose ingress runs the pod
+ * program; the count of them, or -errno from the first fn that failed. */
+static int pods_each(int (*fn)(const char *dev, int ifindex, int arg), int arg)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	char name[BPF_OBJ_NAME_LEN];
+	int n = 0, err = 0;
+
+	if (!ifs)
+		return -errno;
+	for (i = ifs; i->if_index; i++) {
+		if (!tc_ours_name(i->if_index, BPF_TC_INGRESS, name) || strcmp(name, XS_POD_PROG_NAME))
+			continue;
+		int e = fn(i->if_name, i->if_index, arg);
+
+		err = err ?: e;
+		n++;
+	}
+	if_freenameindex(ifs);
+	return err ?: n;
+}
+
+static int pod_attach_one(const char *dev, int ifindex, int prog_fd)
+{
+	struct undo u = {};
+
+	return attach_tc(dev, ifindex, BPF_TC_INGRESS, prog_fd, &u);
+}
+
+static int pod_detach_one(const char *dev, int ifindex, int unused)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = XS_TC_HANDLE, .priority = XS_TC_PRIO);
+	int err = bpf_tc_detach(&hook, &to);
+
+	if (err && err != -ENOENT)
+		fprintf(stderr, "xdpsvc: cannot detach the pod program from %s: %s\n", dev, strerror(-err));
+	return err == -ENOENT ? 0 : err;
+}
+
+static void pods_replace(int prog_fd)
+{
+	int n = pods_each(pod_attach_one, prog_fd);
+
+	if (n > 0)
+		fprintf(stderr, "xdpsvc: note: replaced the pod program on %d pod device%s\n", n, n == 1 ? "" : "s");
+}
+
+/*
+ * Check every device first, so that a bad one changes nothing: it exists,
+ * and its ingress carries no xdpsvc program but the pod one (the NIC's own
+ * ingress program sits at the same handle).
+ */
+static int pod_devs_check(const char *const *devs, int n, int *idx)
+{
+	char name[BPF_OBJ_NAME_LEN];
+
+	for (int i = 0; i < n; i++) {
+		idx[i] = dev_index(devs[i]);
+		if (!idx[i])
+			return -ENODEV;
+		if (tc_ours_name(idx[i], BPF_TC_INGRESS, name) && strcmp(name, XS_POD_PROG_NAME)) {
+			fprintf(stderr, "xdpsvc: %s runs xdpsvc's NIC programs ('xdpsvc attach'), not the pod "
+				"program; nothing was changed\n", devs[i]);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+int xs_attach_pod(const char *const *devs, int n, const char *pin)
+{
+	char path[PATH_MAX];
+	int idx[n > 0 ? n : 1];
+	int err, fd;
+
+	err = xs_check_privileges("attach-pod") ?: xs_pin_dir_ensure(pin, false);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/%s", pin, XS_PROG_TC_POD);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		err = -errno;
+		fprintf(stderr, "xdpsvc: no pod program pinned at %s (%s): run 'xdpsvc attach NIC' with this "
+			"--pin-path first\n", path, strerror(-err));
+		return err;
+	}
+	err = pod_devs_check(devs, n, idx);
+	for (int i = 0; !err && i < n; i++)
+		err = pod_attach_one(devs[i], idx[i], fd);
+	close(fd);
+	return err;
+}
+
+int xs_detach_pod(const char *const *devs, int n)
+{
+	char name[BPF_OBJ_NAME_LEN];
+	int idx[n > 0 ? n : 1];
+	int err = xs_check_privileges("detach-pod") ?: pod_devs_check(devs, n, idx);
+
+	for (int i = 0; !err && i < n; i++) {
+		if (!tc_ours_name(idx[i], BPF_TC_INGRESS, name)) {
+			fprintf(stderr, "xdpsvc: note: %s runs no xdpsvc pod program\n", devs[i]);
+			continue;
+		}
+		err = pod_detach_one(devs[i], idx[i], 0);
+	}
+	return err;
 }
 
 int xs_detach(const char *dev, const char *pin, bool purge)
@@ -666,11 +808,16 @@ int xs_detach(const char *dev, const char *pin, bool purge)
 			err = err ?: e;
 		}
 	}
+	/* Off on this node: the pods' veths too. */
+	int e = pods_each(pod_detach_one, 0);
+
+	err = err ?: (e < 0 ? e : 0);
 	if (!is_bpffs(pin))
 		return err;
 	unpin(pin, XS_PROG_XDP);
 	unpin(pin, XS_PROG_TC_EGRESS);
 	unpin(pin, XS_PROG_TC_INGRESS);
+	unpin(pin, XS_PROG_TC_POD);
 	if (purge) {
 		struct xs_xdp *x = xs_xdp__open(); /* for the names of its maps */
 

@@ -32,6 +32,11 @@ int xs_pin_dir_ensure(const char *pin, bool create);
 int xs_pin_dir_lock(const char *pin);
 int xs_attach(const struct xs_attach_opts *o);
 int xs_detach(const char *dev, const char *pin, bool purge);
+/* The pinned pod program (pinned by xs_attach) on the ingress of each of
+ * devs, the node's end of a pod's veth; every device is checked before any
+ * is changed. Detach also removes it from every device of the namespace. */
+int xs_attach_pod(const char *const *devs, int n, const char *pin);
+int xs_detach_pod(const char *const *devs, int n);
 /* Route libbpf's messages: warnings only, everything with verbose. */
 void xs_libbpf_logging(bool verbose);
 

@@ -2,6 +2,7 @@
 /* xdpsvc: the command line. Each command is a table of options with their
  * help next to them; internal functions return 0 or -errno and only main()
  * turns that into an exit code (0 ok, 1 error, 2 misuse). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -51,6 +52,8 @@ static int cmd_attach(struct args *a);
 static int cmd_detach(struct args *a);
 static int cmd_apply(struct args *a);
 static int cmd_list(struct args *a);
+static int cmd_attach_pod(struct args *a);
+static int cmd_detach_pod(struct args *a);
 static int cmd_conntrack(struct args *a);
 
 static const struct cmd cmds[] = {
@@ -65,6 +68,13 @@ static const struct cmd cmds[] = {
 		{ { "node-name", required_argument, NULL, 'O' }, "NAME",
 		  "this node's name, as endpoints' nodeName says it (default: the host name)" },
 		{ { "zone", required_argument, NULL, 'Z' }, "ZONE", "this node's zone, for topology hints" },
+		{ { "hairpin-address", required_argument, NULL, 'H' }, "ADDR",
+		  "source of a pod's packets that its Service sends back to itself (default "
+		  XS_HAIRPIN_ADDR_DEFAULT ")" },
+		{ { "snat-address", required_argument, NULL, 'A' }, "ADDR",
+		  "source of external flows to backends on other nodes (default: DEV's first address)" },
+		{ { "snat-ports", required_argument, NULL, 'W' }, "MIN-MAX",
+		  "source ports of those flows (default 61000-65535)" },
 		{ { "no-fast-path", no_argument, NULL, 'F' }, NULL,
 		  "XDP passes translated packets to the stack instead of sending them on itself" },
 		{ { "recreate-maps", no_argument, NULL, 'R' }, NULL,
@@ -88,6 +98,13 @@ static const struct cmd cmds[] = {
 	  1, 1, cmd_detach, {
 		{ { "purge", no_argument, NULL, 'P' }, NULL, "also remove the pinned maps" },
 		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
+	{ "attach-pod", "DEV...", "attach the pod program to DEVs, the node's ends of pods' veths "
+	  "(pods reach Services, local backends' replies are translated)",
+	  1, -1, cmd_attach_pod, {
+		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
+	{ "detach-pod", "DEV...", "remove the pod program from DEVs",
+	  1, -1, cmd_detach_pod, {
+		OPT_VERBOSE, OPT_HELP, OPT_END } },
 	{ "apply", "FILE...", "make the maps describe exactly the Services and EndpointSlices in FILEs "
 	  "(JSON or YAML as kubectl prints them; - reads stdin)",
 	  1, -1, cmd_apply, {
@@ -112,7 +129,7 @@ static void usage_main(FILE *f)
 	fprintf(f, "Usage: xdpsvc COMMAND [OPTIONS] [ARGS]\n\n"
 		"Kubernetes Service virtual IPs in XDP and tc, without kube-proxy.\n\nCommands:\n");
 	for (size_t i = 0; i < N_CMDS; i++)
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\n'xdpsvc COMMAND --help' shows a command's options.\n");
 }
 
@@ -158,6 +175,34 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 			}
 			strcpy(ch == 'O' ? a->cfg.node_name : a->cfg.zone, optarg);
 			break;
+		case 'H':
+		case 'A': {
+			struct in_addr in;
+			__u32 h;
+
+			if (inet_pton(AF_INET, optarg, &in) != 1 || !(h = ntohl(in.s_addr)) || h >> 28 >= 14 ||
+			    h >> 24 == 127) {
+				fprintf(stderr, "xdpsvc %s: --%s needs a unicast IPv4 address, not '%s'\n", c->name,
+					ch == 'H' ? "hairpin-address" : "snat-address", optarg);
+				return -EINVAL;
+			}
+			*(ch == 'H' ? &a->cfg.hairpin_addr : &a->cfg.snat_addr) = in.s_addr;
+			break;
+		}
+		case 'W': {
+			unsigned lo, hi;
+			int used = 0;
+
+			if (sscanf(optarg, "%5u-%5u%n", &lo, &hi, &used) != 2 || optarg[used] || !lo || lo > hi ||
+			    hi > 65535) {
+				fprintf(stderr, "xdpsvc %s: --snat-ports needs MIN-MAX with 1 <= MIN <= MAX <= 65535, "
+					"not '%s'\n", c->name, optarg);
+				return -EINVAL;
+			}
+			a->cfg.snat_port_min = lo;
+			a->cfg.snat_port_max = hi;
+			break;
+		}
 		case 'P': a->purge = true; break;
 		case 'n': a->dry_run = true; break;
 		case 'w': a->watch = true; break;
@@ -223,11 +268,32 @@ static int cmd_attach(struct args *a)
 		return err == -EINVAL ? -XS_EMISUSE : err;
 	if (!o.cfg.node_name[0] && gethostname(o.cfg.node_name, sizeof(o.cfg.node_name) - 1))
 		o.cfg.node_name[0] = 0;
+	if (!o.cfg.hairpin_addr)
+		inet_pton(AF_INET, XS_HAIRPIN_ADDR_DEFAULT, &o.cfg.hairpin_addr);
+	if (!o.cfg.snat_port_min) {
+		o.cfg.snat_port_min = XS_SNAT_PORT_MIN_DEFAULT;
+		o.cfg.snat_port_max = XS_SNAT_PORT_MAX_DEFAULT;
+	}
+	if (!o.cfg.snat_addr) {
+		__be32 own[XS_MAX_NODEPORT_ADDRS];
+		__u32 n = 0;
+
+		err = xs_nodeport_addrs(o.dev, NULL, own, &n);
+		if (err)
+			return err;
+		if (n)
+			o.cfg.snat_addr = own[0];
+	}
 	err = xs_attach(&o);
-	if (!err)
-		printf("attached to %s (XDP %s mode), state pinned under %s\n", o.dev,
-		       o.generic ? "generic" : "native", o.pin);
-	return err;
+	if (err)
+		return err;
+	printf("attached to %s (XDP %s mode), state pinned under %s\n", o.dev, o.generic ? "generic" : "native",
+	       o.pin);
+	if (!o.cfg.snat_addr)
+		fprintf(stderr, "xdpsvc: note: %s has no IPv4 address and no --snat-address was given: external "
+			"flows to backends on other nodes keep their source (their replies will not come back "
+			"through this node)\n", o.dev);
+	return 0;
 }
 
 static int cmd_detach(struct args *a)
@@ -236,6 +302,24 @@ static int cmd_detach(struct args *a)
 
 	if (!err)
 		printf("detached from %s%s\n", a->pos[0], a->purge ? ", pinned maps removed" : "");
+	return err;
+}
+
+static int cmd_attach_pod(struct args *a)
+{
+	int err = xs_attach_pod((const char *const *)a->pos, a->n_pos, a->pin);
+
+	for (int i = 0; !err && i < a->n_pos; i++)
+		printf("attached the pod program to %s\n", a->pos[i]);
+	return err;
+}
+
+static int cmd_detach_pod(struct args *a)
+{
+	int err = xs_detach_pod((const char *const *)a->pos, a->n_pos);
+
+	for (int i = 0; !err && i < a->n_pos; i++)
+		printf("detached the pod program from %s\n", a->pos[i]);
 	return err;
 }
 

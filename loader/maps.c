@@ -1010,8 +1010,11 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 		const struct xs_frontend *f = &want->fe[j];
 		const struct cur_fe *cur = c == 0 ? &s.fe[i] : NULL;
 		struct xs_svc_key key = { .vip = f->vip.v4.s_addr, .port = f->port, .proto = f->proto };
+		/* Not Local (which drops instead of rejecting): external traffic
+		 * policy Cluster, whose flows to other nodes are SNATed. */
+		__u8 snat = f->scope != XS_SCOPE_CLUSTER && !(f->flags & XS_SVC_F_NO_REJECT) ? XS_SVC_F_SNAT : 0;
 		struct xs_svc_value val = {
-			.svc_id = fe_id[j], .count = f->n_backends, .flags = f->flags,
+			.svc_id = fe_id[j], .count = f->n_backends, .flags = f->flags | snat,
 			.affinity_s = f->flags & XS_SVC_F_AFFINITY ? f->affinity_s : 0,
 			.affinity_group = f->flags & XS_SVC_F_AFFINITY ? group[j] : 0,
 		};
@@ -1406,7 +1409,7 @@ static int sum_svc_stats(const struct xs_maps *m, __u32 id, struct xs_svc_stats 
 /* The global counters, summed over CPUs, as (name, value) pairs. */
 #define GLOBAL_FIELDS(X) X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) \
 	X(pass_miss) X(hit) X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) \
-	X(ct_expired) X(reply_nat) X(local_dnat) X(fast_path) X(ct_created)
+	X(ct_expired) X(reply_nat) X(local_dnat) X(fast_path) X(ct_created) X(pod_dnat) X(hairpin) X(snat) X(drop_snat)
 
 static int sum_global_stats(const struct xs_maps *m, struct xs_global_stats *sum)
 {
@@ -1602,8 +1605,14 @@ int xs_ct_list(const struct xs_maps *m, bool json, FILE *out)
 		inet_ntop(AF_INET, &k->daddr, a[1], sizeof(a[1]));
 		inet_ntop(AF_INET, &v->nat_addr, a[2], sizeof(a[2]));
 		double idle = t > v->last_seen ? (t - v->last_seen) / 1e9 : 0;
-		const char *flags = v->flags & XS_CT_F_CLOSING ? (v->flags & XS_CT_F_LOCAL ? "closing,local" : "closing")
-							       : (v->flags & XS_CT_F_LOCAL ? "local" : "-");
+		char flags[32];
+
+		snprintf(flags, sizeof(flags), "%s%s%s%s", v->flags & XS_CT_F_CLOSING ? ",closing" : "",
+			 v->flags & XS_CT_F_LOCAL ? ",local" : "", v->flags & XS_CT_F_HAIRPIN ? ",hairpin" : "",
+			 v->flags & XS_CT_F_SNAT ? ",snat" : "");
+		memmove(flags, flags + 1, strlen(flags)); /* the first comma; "" stays "" */
+		if (!flags[0])
+			strcpy(flags, "-");
 		if (json) {
 			fprintf(out, "%s{\"protocol\":\"%s\",\"client\":\"%s:%u\",\"frontend\":\"%s:%u\","
 				"\"backend\":\"%s:%u\",\"namespace\":", shown ? "," : "", xs_proto_name(k->proto),

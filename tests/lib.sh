@@ -14,6 +14,18 @@
 # 198.19.0.0/16, which the client routes to the node and nothing else knows:
 # reaching a pod through one proves the datapath translated the packet.
 #
+# cluster2_up builds two nodes instead, each running the datapath on its own
+# NIC with its own pin directory, a router between them and the client:
+#
+#   client ns ${P}cl   cl0 198.18.0.1/24 --- rtc 198.18.0.254/24  router ns ${P}rt
+#   node ns ${P}node   nic0 198.18.10.2/24 --- rt1 198.18.10.1/24   (node-1)
+#     vp1, vp2  --- pods 1, 2    198.18.1.11, 198.18.1.12    (pod CIDR 198.18.1.0/24)
+#   node ns ${P}node2  nic0 198.18.20.2/24 --- rt2 198.18.20.1/24   (node-2)
+#     vp21, vp22 --- pods 21, 22 198.18.2.11, 198.18.2.12    (pod CIDR 198.18.2.0/24)
+#
+# The router routes each pod CIDR to its node and the ClusterIPs to node-1;
+# the client and the nodes reach 198.18.0.0/15 through the router.
+#
 # Nothing here touches the root network namespace: every link is created
 # inside a namespace made by this run. Usage:
 #
@@ -41,6 +53,15 @@ NIC=nic0
 CLIENT_IP=198.18.0.1
 NODE_IP=198.18.0.2
 
+# cluster2_up: the second node, the router, node-2's pin directory.
+NS_NODE2=${P}node2
+NS_RT=${P}rt
+PIN2=$BPFFS/xdpsvc2
+NODE2_IP=198.18.20.2
+ROUTER_IP=198.18.0.254
+# Every (namespace, pin directory) that cluster_down detaches and purges.
+XS_NODES=("$NS_NODE $PIN")
+
 XS_PASSED=0
 XS_FAILED=0
 XS_NAMESPACES=()
@@ -67,14 +88,18 @@ wait_until() {
 }
 
 pod_ns() { echo "${P}pod$1"; }
-pod_ip() { echo "198.18.1.1$1"; }
+# Pods 1-9 are node-1's (198.18.1.1N), pods 21-29 node-2's (198.18.2.1N).
+pod_ip() { if [ "$1" -lt 10 ]; then echo "198.18.1.1$1"; else echo "198.18.$(($1 / 10)).1$(($1 % 10))"; fi; }
 
 in_cl() { ip netns exec "$NS_CL" "$@"; }
 in_node() { ip netns exec "$NS_NODE" "$@"; }
+in_node2() { ip netns exec "$NS_NODE2" "$@"; }
 in_pod() { local n=$1; shift; ip netns exec "$(pod_ns "$n")" "$@"; }
 
-# xs ARGS...: the loader inside the node namespace, on this run's pin dir.
+# xs ARGS...: the loader inside the node namespace, on this run's pin dir;
+# xs2: the same on node-2 (cluster2_up).
 xs() { in_node "$XDPSVC" "$@" --pin-path "$PIN"; }
+xs2() { in_node2 "$XDPSVC" "$@" --pin-path "$PIN2"; }
 
 # curl_vip URL [curl args]: the body of one new HTTP request from the client.
 curl_vip() { in_cl curl -sS --max-time 2 "$@"; }
@@ -96,9 +121,11 @@ xs_netns_add() {
 	step ip -n "$1" link set lo up
 }
 
-# pod_up N: pod namespace N with its veth to the node and its servers.
+# pod_up N [NODE_NS NODE_ADDR]: pod namespace N with its veth vpN to the
+# node (default the single node) and its servers.
 pod_up() {
 	local n=$1 ns ip mac_pod mac_node
+	local NS_NODE=${2:-$NS_NODE} NODE_IP=${3:-$NODE_IP}
 	ns=$(pod_ns "$n")
 	ip=$(pod_ip "$n")
 	xs_netns_add "$ns" || return 1
@@ -122,7 +149,7 @@ pod_up() {
 
 	ip netns exec "$ns" "$TOOLS/podsrv" --name "pod$n" --tcp 8080 --udp 5353 \
 		>"$RUN_DIR/pod$n.log" 2>&1 &
-	if ! wait_until 5 grep -q '^ready$' "$RUN_DIR/pod$n.log"; then
+	if ! wait_until 5 grep -qs '^ready$' "$RUN_DIR/pod$n.log"; then
 		echo "setup: podsrv in $ns did not start: $(cat "$RUN_DIR/pod$n.log")" >&2
 		return 1
 	fi
@@ -175,14 +202,90 @@ cluster_up() {
 	fi
 }
 
+# veth_pair NS1 DEV1 ADDR1/LEN NS2 DEV2 ADDR2/LEN: a link between two
+# namespaces, addressed and up on both ends.
+veth_pair() {
+	step ip -n "$1" link add "$2" type veth peer name "$5" netns "$4" || return 1
+	step ip -n "$1" addr add "$3" dev "$2" || return 1
+	step ip -n "$4" addr add "$6" dev "$5" || return 1
+	step ip -n "$1" link set "$2" up || return 1
+	step ip -n "$4" link set "$5" up
+}
+
+# node_ns_up NS: a node's forwarding and its NIC's settings.
+node_ns_up() {
+	step ip netns exec "$1" sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 || return 1
+	step ip netns exec "$1" sysctl -qw "net.ipv4.conf.$NIC.rp_filter=0"
+}
+
+# cluster2_up: the two-node cluster drawn at the top, with the teardown trap.
+# Returns 1 (with a reason on stderr) if any step failed.
+cluster2_up() {
+	local n f ns
+	trap cluster_down EXIT
+	trap 'exit 130' INT TERM
+	for f in "$XDPSVC" "$TOOLS/podsrv" "$TOOLS/udpq" "$BUILD/tests/xdp_pass.bpf.o"; do
+		[ -f "$f" ] || { echo "setup: $f is missing: run 'make test-bins'" >&2; return 1; }
+	done
+	NODE_IP=198.18.10.2
+	XS_NODES+=("$NS_NODE2 $PIN2")
+	step mkdir -p "$BPFFS" || return 1
+	step mount -t bpf bpf "$BPFFS" || return 1
+	for ns in "$NS_CL" "$NS_RT" "$NS_NODE" "$NS_NODE2"; do
+		xs_netns_add "$ns" || return 1
+	done
+	veth_pair "$NS_CL" cl0 "$CLIENT_IP/24" "$NS_RT" rtc "$ROUTER_IP/24" || return 1
+	veth_pair "$NS_NODE" "$NIC" "$NODE_IP/24" "$NS_RT" rt1 198.18.10.1/24 || return 1
+	veth_pair "$NS_NODE2" "$NIC" "$NODE2_IP/24" "$NS_RT" rt2 198.18.20.1/24 || return 1
+	# The outside world computes its checksums (see cluster_up); what the
+	# nodes' XDP sends back out (XDP_TX) needs XDP on the receiving veth.
+	step ip netns exec "$NS_CL" ethtool -K cl0 tx off >/dev/null || return 1
+	for f in rt1 rt2; do
+		step ip -n "$NS_RT" link set dev "$f" xdpdrv obj "$BUILD/tests/xdp_pass.bpf.o" sec xdp || return 1
+	done
+	step ip -n "$NS_CL" route add 198.18.0.0/15 via "$ROUTER_IP" || return 1
+	step ip netns exec "$NS_RT" sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 || return 1
+	step ip -n "$NS_RT" route add 198.18.1.0/24 via "$NODE_IP" || return 1
+	step ip -n "$NS_RT" route add 198.18.2.0/24 via "$NODE2_IP" || return 1
+	step ip -n "$NS_RT" route add 198.19.0.0/16 via "$NODE_IP" || return 1
+	node_ns_up "$NS_NODE" || return 1
+	node_ns_up "$NS_NODE2" || return 1
+	step ip -n "$NS_NODE" route add 198.18.0.0/15 via 198.18.10.1 || return 1
+	step ip -n "$NS_NODE2" route add 198.18.0.0/15 via 198.18.20.1 || return 1
+
+	for n in 1 2; do
+		pod_up "$n" || return 1
+		pod_up "2$n" "$NS_NODE2" "$NODE2_IP" || return 1
+	done
+	for ns in "${XS_NAMESPACES[@]}"; do
+		step ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || return 1
+	done
+	# Without the datapath: the client reaches a pod of each node, pods
+	# reach each other across the router.
+	for n in 1 21; do
+		if ! wait_until 5 curl_vip -o /dev/null "http://$(pod_ip "$n"):8080/"; then
+			echo "setup: client cannot reach pod$n directly" >&2
+			return 1
+		fi
+	done
+	if ! wait_until 5 in_pod 1 curl -sS --max-time 2 -o /dev/null "http://$(pod_ip 21):8080/"; then
+		echo "setup: pod1 cannot reach pod21 directly" >&2
+		return 1
+	fi
+}
+
 xs_pids_in() { ip netns pids "$1" 2>/dev/null; }
 
 cluster_down() {
-	local ns pid
+	local ns pid node
 	trap - EXIT INT TERM
-	if [ -x "$XDPSVC" ] && ip netns list | grep -qw "$NS_NODE"; then
-		xs detach "$NIC" --purge >/dev/null 2>&1
-	fi
+	for node in "${XS_NODES[@]}"; do
+		if [ -x "$XDPSVC" ] && ip netns list | grep -qw "${node% *}"; then
+			ip netns exec "${node% *}" "$XDPSVC" detach "$NIC" --purge --pin-path "${node#* }" >/dev/null 2>&1
+		fi
+	done
 	for ns in "${XS_NAMESPACES[@]}"; do
 		# Only processes this run started live in its namespaces.
 		for pid in $(xs_pids_in "$ns"); do

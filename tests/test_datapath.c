@@ -119,7 +119,7 @@ static int slot_of(const struct fe_def *f)
 static struct xs_xdp *X;
 static struct xs_tc *T;
 static struct xs_maps M;
-static int xdp_fd, tc_egress_fd, tc_ingress_fd;
+static int xdp_fd, tc_egress_fd, tc_ingress_fd, tc_pod_fd;
 
 static const char *const map_names[] = {
 	XS_MAP_SERVICES, XS_MAP_SLOTS, XS_MAP_BACKENDS, XS_MAP_CT,
@@ -159,6 +159,7 @@ static bool setup(void)
 	xdp_fd = bpf_program__fd(X->progs.xs_xdp_ingress);
 	tc_egress_fd = bpf_program__fd(T->progs.xs_tc_egress);
 	tc_ingress_fd = bpf_program__fd(T->progs.xs_tc_ingress);
+	tc_pod_fd = bpf_program__fd(T->progs.xs_tc_pod);
 
 	/* The two objects must share one instance of every map. */
 	for (size_t i = 0; i < N_MAPS; i++) {
@@ -198,6 +199,8 @@ static bool build_model(const struct fe_def *const *fes, size_t n, struct xs_mod
 		snprintf(f->ns, sizeof(f->ns), "test");
 		snprintf(f->name, sizeof(f->name), "%s", d->name);
 		f->proto = d->proto;
+		/* The node's address: a NodePort (0: a ClusterIP). */
+		f->scope = !strcmp(d->vip, NODE) ? XS_SCOPE_NODEPORT : XS_SCOPE_CLUSTER;
 		f->port = d->port;
 		if (xs_addr_parse(d->vip, &f->vip))
 			return fail("bad VIP %s", d->vip);
@@ -234,7 +237,7 @@ static bool apply(const struct fe_def *const *fes, size_t n, struct xs_apply_res
 #define GLOBAL_FIELDS(X)                                                                            \
 	X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) X(pass_miss) X(hit)   \
 	X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) X(ct_expired) X(reply_nat)  \
-	X(local_dnat) X(fast_path) X(ct_created)
+	X(local_dnat) X(fast_path) X(ct_created) X(pod_dnat) X(hairpin) X(snat) X(drop_snat)
 
 #define SVC_FIELDS(X) X(packets) X(bytes) X(new_flows) X(no_backend)
 
@@ -1398,7 +1401,182 @@ static bool test_local_no_backend(void)
 	return check_delta(&a, &b, &d);
 }
 
+/* ------------------------------------------------------------ the pod program */
+
+#define POD3 "198.18.1.13"
+#define HAIRPIN "169.254.42.1"
+
+/* The hairpin address in xs_config, as attach writes it (the tests' maps
+ * start zeroed). */
+static bool set_hairpin(const char *addr)
+{
+	struct xs_config cfg;
+	__u32 zero = 0;
+	int fd = bpf_map__fd(X->maps.xs_config);
+
+	if (bpf_map_lookup_elem(fd, &zero, &cfg))
+		return fail("reading xs_config: %s", strerror(errno));
+	cfg.hairpin_addr = addr ? htonl(pkt_ip(addr)) : 0;
+	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
+		return fail("writing xs_config: %s", strerror(errno));
+	return true;
+}
+
+/* out must be in with these addresses and ports, the MACs swapped when
+ * swap, both checksums right (recomputed from scratch), nothing else changed. */
+static bool check_rewritten(const struct pkt *in, const struct pkt *out, const char *saddr, uint16_t sport,
+			    const char *daddr, uint16_t dport, bool swap)
+{
+	struct pkt want = *in;
+	char d[512];
+
+	if (out->len != in->len)
+		return fail("output is %zu bytes, input %zu", out->len, in->len);
+	pkt_put32(&want, want.l3 + PKT_IP_SADDR, pkt_ip(saddr));
+	pkt_put32(&want, want.l3 + PKT_IP_DADDR, pkt_ip(daddr));
+	pkt_put16(&want, want.l4, sport);
+	pkt_put16(&want, want.l4 + 2, dport);
+	if (swap) {
+		memcpy(want.b, in->b + 6, 6);
+		memcpy(want.b + 6, in->b, 6);
+	}
+	pkt_fix_csums(&want, true);
+	if (pkt_ip_csum(out) != pkt_get16(out, out->l3 + PKT_IP_CHECK))
+		return fail("IPv4 header checksum wrong");
+	if (pkt_l4_csum(out) != pkt_get16(out, pkt_l4_check_off(out)))
+		return fail("L4 checksum 0x%04x, computed from scratch 0x%04x", pkt_get16(out, pkt_l4_check_off(out)),
+			    pkt_l4_csum(out));
+	if (pkt_diff(out, &want, d, sizeof(d)))
+		return fail("output differs from %s:%u -> %s:%u%s: %s", saddr, sport, daddr, dport,
+			    swap ? " with the MACs swapped" : "", d);
+	return true;
+}
+
+/*
+ * A pod (POD3, not a backend) sends to fe through its veth's program: the
+ * destination becomes a backend, the stack routes it (TC_ACT_OK); the
+ * backend's reply, leaving its own veth, gets the VIP back as source.
+ */
+static bool test_pod(const struct fe_def *fe, struct pkt_spec s)
+{
+	uint16_t sport = next_sport();
+	struct snap a, b;
+	struct delta d = {};
+	struct pkt in, out;
+	__u32 ret;
+	int i;
+
+	s.proto = fe->proto;
+	s.saddr = POD3;
+	s.sport = sport;
+	s.daddr = fe->vip;
+	s.dport = fe->port;
+	pkt_build(&in, &s);
+	if (!take_snap(&a) || !run_tc(tc_pod_fd, &in, &out, &ret) || !take_snap(&b))
+		return false;
+	if (ret != TC_ACT_OK)
+		return fail("retval %u (%s), want TC_ACT_OK", ret, tc_act(ret));
+	i = which_backend(fe, &out, true);
+	if (i < 0)
+		return not_a_backend(fe, &out);
+	if (!check_translated(&in, &out, true, pkt_ip(fe->be[i].addr), fe->be[i].port))
+		return false;
+	d.g.pod_dnat = d.g.hit = d.g.new_flow = 1;
+	d.g.ct_created = 2; /* FWD and REV */
+	d.s[slot_of(fe)] = (struct xs_svc_stats){ 1, in.tot, 1, 0 };
+	d.ct = 2;
+	if (!check_delta(&a, &b, &d) || !check_ct_flow(fe, POD3, sport, i, 0))
+		return false;
+
+	struct pkt_spec r = s;
+	struct delta dr = {};
+
+	r.saddr = fe->be[i].addr;
+	r.sport = fe->be[i].port;
+	r.daddr = POD3;
+	r.dport = sport;
+	pkt_build(&in, &r);
+	if (!take_snap(&a) || !run_tc(tc_pod_fd, &in, &out, &ret) || !take_snap(&b))
+		return false;
+	if (ret != TC_ACT_OK)
+		return fail("reply: retval %u (%s), want TC_ACT_OK", ret, tc_act(ret));
+	if (!check_translated(&in, &out, false, pkt_ip(fe->vip), fe->port))
+		return refail("reply");
+	dr.g.reply_nat = 1;
+	return check_delta(&a, &b, &dr);
+}
+
+/*
+ * Hairpin: POD1 sends to dns, whose one backend is POD1 itself. The packet
+ * goes back into the veth (TC_ACT_REDIRECT, MACs swapped) from the hairpin
+ * address to POD1:5353; POD1's answer to the hairpin address comes back from
+ * the VIP to POD1. Without a hairpin address (0) nothing but the DNAT.
+ */
+static bool test_hairpin(void)
+{
+	uint16_t sport = next_sport();
+	struct pkt_spec s = { .proto = PKT_IPPROTO_UDP, .saddr = POD1, .sport = sport, .daddr = DNS_VIP,
+			      .dport = 53, .payload = 17 };
+	struct snap a, b;
+	struct delta d = {};
+	struct pkt in, out;
+	__u32 ret;
+
+	if (!set_hairpin(HAIRPIN))
+		return false;
+	pkt_build(&in, &s);
+	if (!take_snap(&a) || !run_tc(tc_pod_fd, &in, &out, &ret) || !take_snap(&b))
+		return false;
+	if (ret != TC_ACT_REDIRECT)
+		return fail("retval %u (%s), want TC_ACT_REDIRECT", ret, tc_act(ret));
+	if (!check_rewritten(&in, &out, HAIRPIN, sport, POD1, 5353, true))
+		return false;
+	d.g.pod_dnat = d.g.hit = d.g.new_flow = d.g.hairpin = 1;
+	d.g.ct_created = 2; /* FWD and REV */
+	d.s[S_DNS] = (struct xs_svc_stats){ 1, in.tot, 1, 0 };
+	d.ct = 2;
+	if (!check_delta(&a, &b, &d))
+		return false;
+	struct xs_ct_key rk = { .saddr = htonl(pkt_ip(POD1)), .daddr = htonl(pkt_ip(HAIRPIN)), .sport = htons(5353),
+				.dport = htons(sport), .proto = PKT_IPPROTO_UDP, .dir = XS_CT_REV };
+	struct xs_ct_value rv;
+
+	if (bpf_map_lookup_elem(M.ct, &rk, &rv) || !(rv.flags & XS_CT_F_HAIRPIN) ||
+	    rv.nat_addr != htonl(pkt_ip(DNS_VIP)) || rv.nat_port != htons(53))
+		return fail("no REV entry POD1:5353 -> " HAIRPIN ":%u flagged hairpin, back to the VIP", sport);
+
+	struct pkt_spec r = s;
+	struct delta dr = {};
+
+	r.saddr = POD1;
+	r.sport = 5353;
+	r.daddr = HAIRPIN;
+	r.dport = sport;
+	r.payload = 33;
+	pkt_build(&in, &r);
+	if (!take_snap(&a) || !run_tc(tc_pod_fd, &in, &out, &ret) || !take_snap(&b))
+		return false;
+	if (ret != TC_ACT_REDIRECT)
+		return fail("reply: retval %u (%s), want TC_ACT_REDIRECT", ret, tc_act(ret));
+	if (!check_rewritten(&in, &out, DNS_VIP, 53, POD1, sport, true))
+		return refail("reply");
+	dr.g.reply_nat = 1;
+	if (!check_delta(&a, &b, &dr))
+		return false;
+
+	/* No hairpin address: only the DNAT (the pod would drop it). */
+	s.sport = next_sport();
+	pkt_build(&in, &s);
+	if (!set_hairpin(NULL) || !run_tc(tc_pod_fd, &in, &out, &ret))
+		return false;
+	if (ret != TC_ACT_OK)
+		return fail("without a hairpin address: retval %u (%s), want TC_ACT_OK", ret, tc_act(ret));
+	return check_translated(&in, &out, true, pkt_ip(POD1), 5353) || refail("without a hairpin address");
+}
+
 /* tc egress must leave what it cannot parse alone, like XDP. */
+static int untouched_fd; /* the program test_tc_untouched runs: 0 = tc egress */
+
 static bool test_tc_untouched(struct pkt_spec s, void (*edit)(struct pkt *, int), int arg)
 {
 	struct pkt in, out;
@@ -1410,7 +1588,7 @@ static bool test_tc_untouched(struct pkt_spec s, void (*edit)(struct pkt *, int)
 	if (edit)
 		edit(&in, arg);
 	ct0 = ct_count();
-	if (!run_tc(tc_egress_fd, &in, &out, &ret))
+	if (!run_tc(untouched_fd ?: tc_egress_fd, &in, &out, &ret))
 		return false;
 	ct1 = ct_count();
 	if (ret != TC_ACT_OK)
@@ -1418,6 +1596,17 @@ static bool test_tc_untouched(struct pkt_spec s, void (*edit)(struct pkt *, int)
 	if (ct1 != ct0)
 		return fail("conntrack grew by %ld entries, want 0", ct1 - ct0);
 	return same_bytes(&in, &out);
+}
+
+/* ... and so must the pod program. */
+static bool test_pod_untouched(struct pkt_spec s)
+{
+	bool ok;
+
+	untouched_fd = tc_pod_fd;
+	ok = test_tc_untouched(s, NULL, 0);
+	untouched_fd = 0;
+	return ok;
 }
 
 /* ------------------------------------------------------------ service changes */
@@ -1723,6 +1912,95 @@ static bool test_fast_path(void)
 	return ok;
 }
 
+/*
+ * SNAT (a NodePort, externalTrafficPolicy Cluster): a new flow to a backend
+ * behind the NIC gets the SNAT address and a port of the range as source,
+ * the same port for its next packet, and goes out by XDP_TX; one to a pod on
+ * this node keeps its source. The backend's reply through tc ingress gets
+ * the NodePort as source and the client as destination back, and is sent
+ * on by bpf_redirect_neigh (TC_ACT_REDIRECT), past the stack.
+ */
+static bool test_snat(void)
+{
+	static const struct fe_def fe_remote = { "snat-remote", NODE, 30053, PKT_IPPROTO_UDP, 1,
+						 { { "198.18.5.5", 5353 } } };
+	static const struct fe_def fe_pod = { "snat-pod", NODE, 30054, PKT_IPPROTO_UDP, 1, { { POD2, 5353 } } };
+	static const struct fe_def *const fes[] = { &FE_WEB_ONE, &FE_EMPTY, &fe_remote, &fe_pod };
+	struct xs_config cfg = { .layout_version = XS_LAYOUT_VERSION, .snat_addr = htonl(pkt_ip(NODE)),
+				 .snat_port_min = 62000, .snat_port_max = 62009 };
+	struct xdp_md ctx = { .ingress_ifindex = (__u32)fp_in };
+	struct __sk_buff skb_ctx = { .ifindex = (__u32)fp_in };
+	struct xs_apply_result r;
+	struct pkt in, out, want;
+	uint16_t port = 0;
+	__u32 zero = 0;
+	char d[512];
+
+	if (!apply(fes, 4, &r))
+		return false;
+	if (bpf_map_update_elem(bpf_map__fd(X->maps.xs_config), &zero, &cfg, BPF_ANY))
+		return fail("cannot write xs_config: %s", strerror(errno));
+	for (int k = 0; k < 3; k++) {
+		bool pod = k == 2;
+		struct pkt_spec sp = { .proto = PKT_IPPROTO_UDP, .saddr = CLIENT, .daddr = NODE, .sport = 41000,
+				       .dport = pod ? 30054 : 30053, .payload = (size_t)(20 + k) };
+
+		pkt_build(&in, &sp);
+		ctx.data_end = (__u32)in.len;
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.b, .data_size_in = (__u32)in.len, .data_out = out.b,
+			    .data_size_out = sizeof(out.b), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+		if (bpf_prog_test_run_opts(xdp_fd, &o))
+			return fail("BPF_PROG_TEST_RUN: %s", strerror(errno));
+		out.len = o.data_size_out;
+		if (o.retval != (pod ? XDP_REDIRECT : XDP_TX))
+			return fail("packet %d: retval %u (%s), want %s", k + 1, o.retval, xdp_act(o.retval),
+				    pod ? "XDP_REDIRECT" : "XDP_TX");
+		uint16_t got = pkt_get16(&out, in.l4);
+
+		if (!pod && (got < 62000 || got > 62009 || (port && got != port)))
+			return fail("packet %d: source port %u, want %s in 62000-62009", k + 1, got,
+				    port ? "the first packet's" : "one");
+		if (!pod)
+			port = got;
+		want = in;
+		pkt_put32(&want, want.l3 + PKT_IP_DADDR, pkt_ip(pod ? POD2 : "198.18.5.5"));
+		pkt_put16(&want, want.l4 + 2, 5353);
+		if (!pod) {
+			pkt_put32(&want, want.l3 + PKT_IP_SADDR, pkt_ip(NODE));
+			pkt_put16(&want, want.l4, port);
+		}
+		want.b[want.l3 + 8]--; /* TTL */
+		mac_parse(pod ? FP_POD_MAC : FP_GW_MAC, want.b);
+		mac_parse(pod ? "02:00:00:00:01:01" : "02:00:00:00:00:02", want.b + 6);
+		pkt_fix_csums(&want, true);
+		if (pkt_diff(&out, &want, d, sizeof(d)))
+			return fail("packet %d differs from the input %s: %s", k + 1,
+				    pod ? "DNATed to the local pod, source kept" : "DNATed and SNATed", d);
+	}
+
+	struct pkt_spec rp = { .proto = PKT_IPPROTO_UDP, .saddr = "198.18.5.5", .sport = 5353, .daddr = NODE,
+			       .dport = port, .payload = 40 };
+	pkt_build(&in, &rp);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.b, .data_size_in = (__u32)in.len, .data_out = out.b,
+		    .data_size_out = sizeof(out.b), .ctx_in = &skb_ctx, .ctx_size_in = sizeof(skb_ctx), .repeat = 1);
+	if (bpf_prog_test_run_opts(tc_ingress_fd, &o))
+		return fail("BPF_PROG_TEST_RUN of tc ingress: %s", strerror(errno));
+	out.len = o.data_size_out;
+	if ((int)o.retval != TC_ACT_REDIRECT)
+		return fail("reply: retval %u (%s), want TC_ACT_REDIRECT", o.retval, tc_act(o.retval));
+	want = in;
+	pkt_put32(&want, want.l3 + PKT_IP_SADDR, pkt_ip(NODE));
+	pkt_put16(&want, want.l4, 30053);
+	pkt_put32(&want, want.l3 + PKT_IP_DADDR, pkt_ip(CLIENT));
+	pkt_put16(&want, want.l4 + 2, 41000);
+	pkt_fix_csums(&want, true);
+	if (pkt_diff(&out, &want, d, sizeof(d)))
+		return fail("reply differs from %s:30053 -> %s:41000: %s", NODE, CLIENT, d);
+	cfg.snat_addr = 0;
+	return !bpf_map_update_elem(bpf_map__fd(X->maps.xs_config), &zero, &cfg, BPF_ANY) ||
+	       fail("cannot write xs_config: %s", strerror(errno));
+}
+
 /* ------------------------------------------------------------ reject */
 
 /* UDP to a frontend without endpoints: ICMP port unreachable quoting the
@@ -1893,6 +2171,16 @@ int main(void)
 		TC("tc local DNAT: UDP with zero checksum, reply through tc ingress",
 		   test_local(&FE_DNS, next_sport(), 1, true));
 		TC("tc local DNAT: no backend is TC_ACT_SHOT", test_local_no_backend());
+		TC("tc pod: TCP from a pod to the VIP goes to a backend, the reply gets the VIP back",
+		   test_pod(&FE_WEB, tcp));
+		TC("tc pod: UDP from a pod to the VIP goes to a backend, the reply gets the VIP back",
+		   test_pod(&FE_DNS, udp));
+		TC("tc pod: UDP with zero checksum", test_pod(&FE_DNS, udp0));
+		TC("tc pod: TCP with IP options", test_pod(&FE_WEB, opts));
+		TC("tc pod: hairpin: source := hairpin address, back into the veth; the reply from the VIP",
+		   test_hairpin());
+		TC("tc pod: TCP reply of an unknown flow passes untouched", test_reply_unknown(tc_pod_fd, &FE_WEB));
+		TC("tc pod: fragment to the VIP passes untouched", test_pod_untouched(frag));
 		TC("tc egress: fragment to the VIP passes untouched", test_tc_untouched(frag, NULL, 0));
 		TC("tc egress: UDP length beyond the IP payload passes untouched",
 		   test_tc_untouched(udpm, e_ulen_plus, 1));
@@ -1919,6 +2207,8 @@ int main(void)
 	    test_reject_rate_limit());
 	RUN("fast path: FIB answer -> TTL-1, MACs, XDP_REDIRECT (local pod) or XDP_TX (behind the NIC); "
 	    "TTL 1, no route and --no-fast-path -> XDP_PASS", test_fast_path());
+	RUN("SNAT: NodePort to a backend behind the NIC: source := node:62000-62009, same port per flow, XDP_TX; "
+	    "to a local pod the source stays; the reply gets NodePort and client back, TC_ACT_REDIRECT", test_snat());
 
 	teardown();
 	return n_failed ? 1 : 0;

@@ -5,7 +5,8 @@
  *   podsrv --name NAME [--tcp PORT] [--udp PORT] [--echo PORT]
  *
  * TCP: a minimal HTTP/1.x server; every request gets "200 OK" with the body
- * "NAME\n" and the connection is closed. UDP: every datagram is answered with
+ * "NAME\n" and a header "X-Client: ADDR:PORT" naming the peer as this pod
+ * saw it (source NAT shows there), and the connection is closed. UDP: every datagram is answered with
  * "NAME\n" from the bound socket, so the reply's source is the bound port.
  * --echo: a TCP line service on a kept-open connection: every line received
  * ("\n"-terminated) is answered with "NAME\n"; the connection stays open until
@@ -16,6 +17,7 @@
  * One thread, one poll() loop: many sequential clients and a handful of
  * concurrent ones; a client that resets or stalls only loses its own slot.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -103,18 +105,23 @@ static void conn_accept(int lfd, bool echo)
 
 static void conn_reply(struct conn *c)
 {
-	char resp[512];
+	char resp[512], peer[INET_ADDRSTRLEN] = "?";
+	struct sockaddr_in sa = { 0 };
+	socklen_t sl = sizeof(sa);
 	int body_len = (int)strlen(name) + 1;
 	int n;
 
+	if (!getpeername(c->fd, (struct sockaddr *)&sa, &sl))
+		inet_ntop(AF_INET, &sa.sin_addr, peer, sizeof(peer));
 	n = snprintf(resp, sizeof(resp),
 		     "HTTP/1.1 200 OK\r\n"
 		     "Content-Type: text/plain\r\n"
 		     "Content-Length: %d\r\n"
+		     "X-Client: %s:%u\r\n"
 		     "Connection: close\r\n"
 		     "\r\n"
 		     "%s\n",
-		     body_len, name);
+		     body_len, peer, ntohs(sa.sin_port), name);
 	/* The reply fits in an empty socket buffer; a client that reset gets nothing. */
 	if (send(c->fd, resp, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EPIPE &&
 	    errno != ECONNRESET)
