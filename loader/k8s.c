@@ -2193,6 +2193,37 @@ static int fill_endpoints(struct xs_frontend *fe, const struct ep_set *const *se
 	return 0;
 }
 
+static bool in_cidr(const struct xs_cidr *r, const struct xs_addr *a)
+{
+	uint32_t mask = r->len ? htonl(~0U << (32 - r->len)) : 0;
+
+	return xs_addr_is_v4(a) && !((a->v4.s_addr ^ r->addr.v4.s_addr) & mask);
+}
+
+/*
+ * The sources an LB frontend with loadBalancerSourceRanges allows: the
+ * ranges and, when one of them holds an address of this node, the Service's
+ * load-balancer IPs themselves (kube-proxy's allowFromNode: a node reaching
+ * its own LB IP may come back from the load balancer with that source).
+ */
+static int lb_source_ranges(const struct ctx *c, const struct svc *s, struct xs_frontend *fe)
+{
+	bool from_node = false;
+	size_t n = s->n_ranges;
+
+	for (size_t i = 0; i < s->n_ranges && !from_node; i++)
+		for (size_t j = 0; j < c->opts->n_nodeport_addrs && !from_node; j++)
+			from_node = in_cidr(&s->ranges[i], &c->opts->nodeport_addrs[j]);
+	if (!(fe->src_ranges = malloc((s->n_ranges + (from_node ? s->n_vips : 0)) * sizeof(*fe->src_ranges))))
+		return -ENOMEM;
+	memcpy(fe->src_ranges, s->ranges, s->n_ranges * sizeof(*s->ranges));
+	for (size_t v = 0; from_node && v < s->n_vips; v++)
+		if (s->vips[v].scope == XS_SCOPE_LB)
+			fe->src_ranges[n++] = (struct xs_cidr){ s->vips[v].addr, 32 };
+	fe->n_src_ranges = n;
+	return 0;
+}
+
 /* The frontends of Services svcs, from the sets by_svc (sorted by set_cmp). */
 static int build_from(struct ctx *c, const struct svc *const *svcs, size_t n_svcs,
 		      const struct ep_set *const *by_svc, size_t n_sets, struct xs_model *out)
@@ -2272,13 +2303,8 @@ static int build_from(struct ctx *c, const struct svc *const *svcs, size_t n_svc
 				more->n_src_ranges = 0;
 				if (more->scope == XS_SCOPE_LB && s->n_ranges) {
 					more->flags |= XS_SVC_F_SRC_RANGES;
-					more->src_ranges = malloc(s->n_ranges * sizeof(*s->ranges));
-					if (!more->src_ranges) {
-						err = -ENOMEM;
+					if ((err = lb_source_ranges(c, s, more)))
 						break;
-					}
-					memcpy(more->src_ranges, s->ranges, s->n_ranges * sizeof(*s->ranges));
-					more->n_src_ranges = s->n_ranges;
 				}
 				if ((err = fill_endpoints(more, sets, hi - lo, slices, sp, s->external_local)))
 					break;

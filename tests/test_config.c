@@ -149,6 +149,9 @@ static const struct tcase cases[] = {
 		  "shop/lb/http TCP 192.0.2.9:80 [ExternalIP] -> (none)\n"
 		  "shop/lb/http TCP 192.0.2.10:80 [LoadBalancer] -> (none) from=203.0.113.0/24 from=198.51.100.7/32\n"
 		  "shop/lb/http TCP 198.18.0.2:30090 [NodePort] -> (none)\n" },
+	{ .name = "a source range holding the node's address also allows the LB IPs themselves (kube-proxy allowFromNode)",
+	  .files = { "source-ranges.yaml" }, .nodeport = { "203.0.113.50" },
+	  .has = { "shop/lb/http TCP 192.0.2.10:80 [LoadBalancer] -> (none) from=203.0.113.0/24 from=198.51.100.7/32 from=192.0.2.10/32" } },
 	{ .name = "a source range that is not a CIDR is an error",
 	  ERR("source-range-bad.yaml", ":7:30: Service shop/lb: spec.loadBalancerSourceRanges[0]: \"203.0.113.0\" is not a CIDR (address/length)") },
 	{ .name = "unknown traffic policy is an error",
