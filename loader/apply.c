@@ -42,6 +42,7 @@ void xs_applier_free(struct xs_applier *a)
 	if (!a)
 		return;
 	xs_config_cache_free(a->cache);
+	xs_delta_state_free(&a->ds);
 	xs_model_free(&a->have);
 	free(a);
 }

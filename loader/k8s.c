@@ -2494,10 +2494,13 @@ static int slurp(const char *path, char **buf, size_t *cap_io, size_t *len, FILE
 			close(fd);
 		return err;
 	}
-	/* A regular file: one allocation with room to see the end. */
+	/* A regular file: one allocation with room to see the end (and for the
+	 * file to grow a little before a reused buffer is too small). */
 	cap = S_ISREG(sb.st_mode) ? (size_t)sb.st_size + 2 : 1 << 16;
 	if (b && *cap_io >= cap)
 		cap = *cap_io;
+	else if (S_ISREG(sb.st_mode))
+		cap += cap / 64;
 	else if (b) {
 		free(b);
 		b = NULL;
@@ -2784,6 +2787,11 @@ static int read_all(struct ctx *c, struct xs_config_cache *cache, const char *co
 		fc->buf = bufs[i];
 		fc->cap = caps[i];
 		fc->len = lens[i];
+		/* The next read goes to the spare: its pages mapped now, not then. */
+		if (!err && fc->by_item && (fc->spare = malloc(fc->cap))) {
+			memset(fc->spare, 0, fc->cap);
+			fc->spare_cap = fc->cap;
+		}
 	}
 	return err;
 }
