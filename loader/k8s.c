@@ -1932,12 +1932,41 @@ static bool json_cut(const char *b, size_t len, struct json_cut *cut)
 	return false; /* unbalanced */
 }
 
+/* A document made of pieces of the file, read without copying them. */
+struct pieces {
+	const char *p[3];
+	size_t n[3];
+	int i;
+};
+
+static int read_pieces(void *data, unsigned char *buf, size_t size, size_t *got)
+{
+	struct pieces *ps = data;
+
+	*got = 0;
+	while (ps->i < 3 && *got < size) {
+		size_t k = ps->n[ps->i] < size - *got ? ps->n[ps->i] : size - *got;
+
+		if (!k) { /* an empty piece (or none) */
+			ps->i++;
+			continue;
+		}
+		memcpy(buf + *got, ps->p[ps->i], k);
+		*got += k;
+		ps->p[ps->i] += k;
+		if (!(ps->n[ps->i] -= k))
+			ps->i++;
+	}
+	return 1;
+}
+
 struct half {
 	struct ctx c;
 	struct state st;
 	struct file_cache fc;
-	char *buf, *notes_buf, *errors_buf;
-	size_t len, notes_len, errors_len;
+	struct pieces doc;
+	char *notes_buf, *errors_buf;
+	size_t notes_len, errors_len;
 	struct stream_info info;
 	int err;
 };
@@ -1946,7 +1975,15 @@ static void *read_half(void *arg)
 {
 	struct half *h = arg;
 
-	h->err = read_buffer(&h->c, h->buf, h->len, false, &h->info);
+	yaml_parser_t parser;
+
+	if (!yaml_parser_initialize(&parser)) {
+		h->err = oom(&h->c);
+		return NULL;
+	}
+	yaml_parser_set_input(&parser, read_pieces, &h->doc);
+	h->err = read_stream(&h->c, &parser, false, &h->info);
+	yaml_parser_delete(&parser);
 	return NULL;
 }
 
@@ -2001,19 +2038,9 @@ static int read_split(struct ctx *c, const char *b, size_t len, struct stream_in
 	if (c->no_split || len < XS_SPLIT_MIN || getenv("XDPSVC_NO_SPLIT") || !json_cut(b, len, &cut))
 		return 0;
 	/* the file without the second half's items; a List of them */
-	h[0].len = cut.end_prev + len - cut.close;
-	h[1].len = sizeof(list) - 1 + cut.close - cut.start_next + 2;
-	h[0].buf = malloc(h[0].len);
-	h[1].buf = malloc(h[1].len);
-	if (!h[0].buf || !h[1].buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	memcpy(h[0].buf, b, cut.end_prev);
-	memcpy(h[0].buf + cut.end_prev, b + cut.close, len - cut.close);
-	memcpy(h[1].buf, list, sizeof(list) - 1);
-	memcpy(h[1].buf + sizeof(list) - 1, b + cut.start_next, cut.close - cut.start_next);
-	memcpy(h[1].buf + h[1].len - 2, "]}", 2);
+	h[0].doc = (struct pieces){ { b, b + cut.close }, { cut.end_prev, len - cut.close }, 0 };
+	h[1].doc = (struct pieces){ { list, b + cut.start_next, "]}" },
+				    { sizeof(list) - 1, cut.close - cut.start_next, 2 }, 0 };
 	for (int i = 0; i < 2; i++) {
 		h[i].c = *c;
 		h[i].c.st = &h[i].st;
@@ -2062,7 +2089,6 @@ out:
 			fclose(h[i].c.errors);
 		if (h[i].c.notes)
 			fclose(h[i].c.notes);
-		free(h[i].buf);
 		free(h[i].notes_buf);
 		free(h[i].errors_buf);
 		free(h[i].fc.items);
@@ -2497,13 +2523,13 @@ static int slurp(const char *path, char **buf, size_t *cap_io, size_t *len, FILE
 	/* A regular file: one allocation with room to see the end (and for the
 	 * file to grow a little before a reused buffer is too small). */
 	cap = S_ISREG(sb.st_mode) ? (size_t)sb.st_size + 2 : 1 << 16;
-	if (b && *cap_io >= cap)
+	if (b && *cap_io >= cap) {
 		cap = *cap_io;
-	else if (S_ISREG(sb.st_mode))
-		cap += cap / 64;
-	else if (b) {
+	} else {
 		free(b);
 		b = NULL;
+		if (S_ISREG(sb.st_mode))
+			cap += cap / 64;
 	}
 	for (;;) {
 		ssize_t got;
