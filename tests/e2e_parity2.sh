@@ -14,8 +14,8 @@ cluster2_up || { fail "setup" "the two-node namespace cluster could not be built
 # local_np NAME VIP NODEPORT POD: a NodePort Service with
 # externalTrafficPolicy Local and its slice, one endpoint: POD on its node.
 local_np() {
-	local node=node-1
-	[ "$4" -ge 10 ] && node=node-2
+	local node="node-1"
+	[ "$4" -ge 10 ] && node="node-2"
 	cat <<JSON
 {"apiVersion":"v1","kind":"Service","metadata":{"name":"$1","namespace":"e2e"},
  "spec":{"type":"NodePort","clusterIP":"$2","externalTrafficPolicy":"Local",
@@ -38,9 +38,8 @@ client_seen() {
 counter() { "$1" list --json | jq ".global.$2"; }
 
 name="attach on both nodes with their node names, apply two externalTrafficPolicy Local Services"
-out=$(xs attach "$NIC" --node-name node-1 2>&1 && xs2 attach "$NIC" --node-name node-2 2>&1 &&
-      xs apply "$FILE" 2>&1 && xs2 apply "$FILE" 2>&1)
-if [ $? -ne 0 ]; then
+if ! out=$(xs attach "$NIC" --node-name node-1 2>&1 && xs2 attach "$NIC" --node-name node-2 2>&1 &&
+	   xs apply "$FILE" 2>&1 && xs2 apply "$FILE" 2>&1); then
 	fail "$name" "$out"
 	exit 1
 fi
