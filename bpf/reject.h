@@ -6,6 +6,8 @@
  * datagram with ICMP port unreachable, built in place and sent back out of
  * the NIC (XDP_TX). Rate-limited per CPU; the reply is built only for the
  * common frame (no 802.1Q tag, no IP options), anything else is dropped.
+ * The pod program (tc.bpf.c) answers a pod with the same builders, the same
+ * bucket and counters.
  */
 #ifndef XS_REJECT_H
 #define XS_REJECT_H
@@ -88,21 +90,15 @@ static __always_inline void xs_ip_reply(struct iphdr *iph, __u16 tot_len, __u8 p
 	iph->check = xs_fold(xs_sum(iph, sizeof(*iph), 0));
 }
 
-/* TCP: RST (RFC 9293 3.10.7.1: closed port). */
-static __always_inline int xs_reject_tcp(struct xdp_md *ctx, const struct xs_pkt *p)
+/* The RST answering a TCP segment of ip_len bytes (20-byte IP header),
+ * written over its headers (RFC 9293 3.10.7.1: closed port). The caller
+ * cuts the frame after th. */
+static __always_inline void xs_rst_build(struct ethhdr *eth, struct iphdr *iph, struct tcphdr *th, __u16 ip_len)
 {
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *iph = (void *)(eth + 1);
-	struct tcphdr *th = (void *)(iph + 1);
 	__u32 seg_len, seq, ack;
 	bool had_ack;
 
-	if ((void *)(th + 1) > data_end)
-		return XDP_DROP;
-	if (th->rst)
-		return XDP_DROP; /* never answer a RST */
-	seg_len = p->ip_len - sizeof(*iph) - th->doff * 4 + th->syn + th->fin;
+	seg_len = ip_len - sizeof(*iph) - th->doff * 4 + th->syn + th->fin;
 	had_ack = th->ack;
 	if (had_ack) {
 		seq = th->ack_seq;
@@ -127,6 +123,21 @@ static __always_inline int xs_reject_tcp(struct xdp_md *ctx, const struct xs_pkt
 	xs_ip_reply(iph, sizeof(*iph) + sizeof(*th), IPPROTO_TCP);
 	__u32 sum = xs_sum(&iph->saddr, 8, bpf_htons(IPPROTO_TCP) + bpf_htons(sizeof(*th)));
 	th->check = xs_fold(xs_sum(th, sizeof(*th), sum));
+}
+
+/* TCP: RST, built in place. */
+static __always_inline int xs_reject_tcp(struct xdp_md *ctx, const struct xs_pkt *p)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *iph = (void *)(eth + 1);
+	struct tcphdr *th = (void *)(iph + 1);
+
+	if ((void *)(th + 1) > data_end)
+		return XDP_DROP;
+	if (th->rst)
+		return XDP_DROP; /* never answer a RST */
+	xs_rst_build(eth, iph, th, p->ip_len);
 	/* Cut the frame after the TCP header. */
 	if (bpf_xdp_adjust_tail(ctx, (int)(sizeof(*eth) + sizeof(*iph) + sizeof(*th)) -
 				     (int)((long)ctx->data_end - (long)ctx->data)))
@@ -137,6 +148,23 @@ static __always_inline int xs_reject_tcp(struct xdp_md *ctx, const struct xs_pkt
 /* UDP: ICMP destination (port) unreachable, quoting the IP header and the
  * first 8 bytes of the datagram (RFC 792). */
 #define XS_ICMP_QUOTE (sizeof(struct iphdr) + 8)
+
+/* The ICMP port unreachable over eth (the datagram's Ethernet header);
+ * quoted (its IP header and first 8 bytes) directly follows icmp. */
+static __always_inline void xs_icmp_build(struct ethhdr *eth, struct iphdr *iph, struct icmphdr *icmp,
+					  const struct iphdr *quoted)
+{
+	xs_swap_macs(eth);
+	/* The outer header starts as a copy of the quoted one, swapped. */
+	__builtin_memcpy(iph, quoted, sizeof(*iph));
+	xs_ip_reply(iph, sizeof(*iph) + sizeof(*icmp) + XS_ICMP_QUOTE, IPPROTO_ICMP);
+	icmp->type = ICMP_DEST_UNREACH;
+	icmp->code = ICMP_PORT_UNREACH;
+	icmp->checksum = 0;
+	icmp->unused = 0;
+	icmp->checksum = xs_fold(xs_sum(icmp, sizeof(*icmp) + XS_ICMP_QUOTE, 0));
+}
+
 static __always_inline int xs_reject_udp(struct xdp_md *ctx)
 {
 	struct ethhdr eth_copy;
@@ -166,15 +194,7 @@ static __always_inline int xs_reject_udp(struct xdp_md *ctx)
 	if ((void *)quoted + XS_ICMP_QUOTE > data_end)
 		return XDP_DROP;
 	__builtin_memcpy(eth, &eth_copy, sizeof(*eth));
-	xs_swap_macs(eth);
-	/* The outer header starts as a copy of the quoted one, swapped. */
-	__builtin_memcpy(iph, quoted, sizeof(*iph));
-	xs_ip_reply(iph, sizeof(*iph) + sizeof(*icmp) + XS_ICMP_QUOTE, IPPROTO_ICMP);
-	icmp->type = ICMP_DEST_UNREACH;
-	icmp->code = ICMP_PORT_UNREACH;
-	icmp->checksum = 0;
-	icmp->unused = 0;
-	icmp->checksum = xs_fold(xs_sum(icmp, sizeof(*icmp) + XS_ICMP_QUOTE, 0));
+	xs_icmp_build(eth, iph, icmp, quoted);
 	return XDP_TX;
 }
 

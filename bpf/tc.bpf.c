@@ -9,12 +9,14 @@
  *    socket or the pod sees it.
  * And the ingress of a pod's veth on the node side (xs_tc_pod: what the pod
  * sends), where replies of local backends and the pods' own packets to
- * frontends are translated.
+ * frontends are translated, and a pod's packet to a frontend without
+ * endpoints is rejected (reject.h).
  * The skb csum helpers keep CHECKSUM_PARTIAL packets right. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/pkt_cls.h>
 #include "lb.h"
+#include "reject.h"
 
 /* Longest headers we read: Ethernet + VLAN + IPv4 with options + TCP. */
 #define XS_MAX_HDR (14 + 4 + 60 + 20)
@@ -211,6 +213,90 @@ static __always_inline int xs_bounce(struct __sk_buff *skb)
 	return bpf_redirect(skb->ifindex, 0);
 }
 
+/* The answers to a pod, built on the stack: 2 bytes of padding put the IP
+ * header on a 4-byte boundary (the verifier wants aligned stack access). */
+struct xs_rst_frame {
+	__u8 pad[2];
+	struct ethhdr eth;
+	struct iphdr iph;
+	struct tcphdr th;
+};
+struct xs_icmp_frame {
+	__u8 pad[2];
+	struct ethhdr eth;
+	struct iphdr iph;
+	struct icmphdr icmp;
+	struct iphdr quoted;
+	__u8 quoted_l4[8];
+};
+#define XS_RST_LEN  (sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct tcphdr))
+#define XS_ICMP_LEN (sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct icmphdr) + XS_ICMP_QUOTE)
+
+/*
+ * Make the frame len bytes long and write it. The bytes go or come right
+ * after the Ethernet header (bpf_skb_change_tail would turn a
+ * CHECKSUM_COMPLETE skb into CHECKSUM_NONE); a CHECKSUM_COMPLETE skb->csum
+ * (the sum past the Ethernet header) is then set to the new bytes' sum:
+ * bpf_csum_update(skb, 0) reads it (-ENOTSUPP for the other kinds), adding
+ * want - old sets it.
+ */
+static __always_inline int xs_skb_replace(struct __sk_buff *skb, const struct ethhdr *frame, __u32 len)
+{
+	__s32 diff = (__s32)len - (__s32)skb->len;
+	__s64 old, want;
+	__u64 delta;
+
+	if (diff && bpf_skb_adjust_room(skb, diff, BPF_ADJ_ROOM_NET, 0))
+		return -1;
+	if (bpf_skb_store_bytes(skb, 0, frame, len, 0))
+		return -1;
+	old = bpf_csum_update(skb, 0);
+	if (old < 0)
+		return 0;
+	want = bpf_csum_diff(NULL, 0, (void *)(frame + 1), len - sizeof(*frame), 0);
+	if (want < 0)
+		return -1;
+	delta = (__u64)(__u32)want + (__u32)~(__u32)old;
+	bpf_csum_update(skb, (__u32)((delta & 0xffffffff) + (delta >> 32)));
+	return 0;
+}
+
+/*
+ * A pod's packet to a frontend without endpoints gets the answer XDP gives
+ * on the NIC (reject.h, same token bucket and counters): built from the
+ * packet's headers on the stack, written over the frame, sent back into
+ * the veth, to the pod.
+ */
+static __always_inline int xs_reject_skb(struct __sk_buff *skb, const struct xs_pkt *p)
+{
+	/* A GSO skb (UDP_SEGMENT) cannot be cut to one reply. */
+	if (p->l3_off != sizeof(struct ethhdr) || p->iph->ihl != 5 || skb->gso_size || !xs_reject_allowed()) {
+		xs_count(reject_limited);
+		return TC_ACT_SHOT;
+	}
+	if (p->proto == IPPROTO_TCP) {
+		struct xs_rst_frame r;
+
+		if (bpf_skb_load_bytes(skb, 0, &r.eth, XS_RST_LEN) || r.th.rst)
+			return TC_ACT_SHOT; /* never answer a RST */
+		xs_rst_build(&r.eth, &r.iph, &r.th, p->ip_len);
+		if (xs_skb_replace(skb, &r.eth, XS_RST_LEN))
+			return TC_ACT_SHOT;
+		xs_count(reject_rst);
+	} else {
+		struct xs_icmp_frame r;
+
+		if (bpf_skb_load_bytes(skb, 0, &r.eth, sizeof(r.eth)) ||
+		    bpf_skb_load_bytes(skb, sizeof(r.eth), &r.quoted, XS_ICMP_QUOTE))
+			return TC_ACT_SHOT;
+		xs_icmp_build(&r.eth, &r.iph, &r.icmp, &r.quoted);
+		if (xs_skb_replace(skb, &r.eth, XS_ICMP_LEN))
+			return TC_ACT_SHOT;
+		xs_count(reject_icmp);
+	}
+	return bpf_redirect(skb->ifindex, 0);
+}
+
 /*
  * Ingress of a pod's veth on the node side: what the pod sends.
  *  - A reply of a backend pod to a translated flow (a client outside, the
@@ -225,7 +311,8 @@ static __always_inline int xs_bounce(struct __sk_buff *skb)
  *    pod's stack answers the flow back through this veth instead of to
  *    itself; the reply gets the frontend as source and the pod as
  *    destination back. Both directions go straight back into the veth.
- * A frontend without endpoints drops (no reject from here yet).
+ * A frontend without endpoints is rejected as on the NIC, back into the
+ * veth; a Local policy without a local endpoint drops.
  */
 SEC("tc")
 int xs_tc_pod(struct __sk_buff *skb)
@@ -251,8 +338,14 @@ int xs_tc_pod(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (!xs_src_allowed(&p, sv))
 		return TC_ACT_SHOT;
-	if (xs_forward(skb, &p, sv, cfg, 0, cfg->hairpin_addr, 0, &f) != XS_FWD_OK)
+	switch (xs_forward(skb, &p, sv, cfg, 0, cfg->hairpin_addr, 0, &f)) {
+	case XS_FWD_OK:
+		break;
+	case XS_FWD_NO_BACKEND:
+		return sv->flags & XS_SVC_F_NO_REJECT ? TC_ACT_SHOT : xs_reject_skb(skb, &p);
+	default:
 		return TC_ACT_SHOT;
+	}
 	xs_skb_nat(skb, &p, false, f.addr, f.port);
 	xs_count(pod_dnat);
 	xs_count(hit);

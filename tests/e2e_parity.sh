@@ -121,10 +121,14 @@ else
 fi
 
 # Endpoints with a nodeName: pod1 on this node (node-1), pod2 and pod3 elsewhere.
-slice_on_nodes() { # SERVICE SLICE "ADDR@NODE..." PORT
-	local svc=$1 slice=$2 eps="" sep="" e
+slice_on_nodes() { # SERVICE SLICE "ADDR@NODE[~]..." PORT
+	local svc=$1 slice=$2 eps="" sep="" e cond
 	for e in $3; do
-		eps+="$sep{\"addresses\":[\"${e%@*}\"],\"nodeName\":\"${e#*@}\",\"conditions\":{\"ready\":true}}"
+		# NODE~: serving and terminating, not ready (as k8s_slice's ADDR~).
+		cond='"ready":true'
+		[ "${e%\~}" != "$e" ] && cond='"ready":false,"serving":true,"terminating":true'
+		e=${e%\~}
+		eps+="$sep{\"addresses\":[\"${e%@*}\"],\"nodeName\":\"${e#*@}\",\"conditions\":{$cond}}"
 		sep=","
 	done
 	printf '{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"%s","namespace":"e2e",' "$slice"
@@ -245,6 +249,151 @@ elif ! grep -qx 'pod[123]' <<<"$np"; then
 	fail "$name" "the NodePort did not answer: '$np'"
 elif ! grep -qx 'pod[123]' <<<"$allowed"; then
 	fail "$name" "with 198.18.0.0/24 allowed ($out) the LB IP answered '$allowed'"
+else
+	pass "$name"
+fi
+
+# A second server in every pod, on its own ports (9090, TCP and UDP), that
+# answers with another name: "podN-b". A packet sent to the wrong target
+# port shows as the wrong name (or no answer).
+for n in 1 2 3; do
+	in_pod "$n" "$TOOLS/podsrv" --name "pod$n-b" --tcp 9090 --udp 9090 >"$RUN_DIR/pod$n-b.log" 2>&1 &
+done
+for n in 1 2 3; do
+	wait_until 5 grep -qs '^ready$' "$RUN_DIR/pod$n-b.log" ||
+		{ fail "setup" "the second podsrv of pod$n did not start: $(cat "$RUN_DIR/pod$n-b.log")"; exit 1; }
+done
+# udp_seen ADDR PORT N: which pods N UDP queries reached, as pods_seen.
+udp_seen() {
+	in_cl "$TOOLS/udpq" "$1" "$2" --count "$3" --timeout-ms 1000 2>/dev/null | sort -u | tr '\n' ' '
+}
+# svc_json NAME VIP TYPE EXTRA PORT...: a Service; EXTRA is more of its spec
+# (e.g. '"internalTrafficPolicy":"Local",') and PORT is
+# NAME:PORT/PROTO:TARGET[:NODEPORT].
+svc_json() {
+	local name=$1 vip=$2 type=$3 extra=$4 p pn rest target np ports="" sep=""
+	shift 4
+	for p in "$@"; do
+		IFS=: read -r pn rest target np <<<"$p"
+		ports+="$sep{\"name\":\"$pn\",\"port\":${rest%/*},\"protocol\":\"${rest#*/}\",\"targetPort\":$target"
+		[ -n "$np" ] && ports+=",\"nodePort\":$np"
+		ports+="}"
+		sep=","
+	done
+	printf '{"apiVersion":"v1","kind":"Service","metadata":{"name":"%s","namespace":"e2e"},' "$name"
+	printf '"spec":{"type":"%s","clusterIP":"%s","clusterIPs":["%s"],"ipFamilies":["IPv4"],%s"ports":[%s]}}' \
+		"$type" "$vip" "$vip" "$extra" "$ports"
+}
+
+name="should serve multiport endpoints from pods"
+k8s_list "$(svc_json multi 198.19.0.70 ClusterIP "" http:80/TCP:8080 alt:81/TCP:9090)" \
+	"$(k8s_slice multi multi-a "$ALL_PODS" http:8080/TCP alt:9090/TCP)" >"$RUN_DIR/multi.json"
+xs attach "$NIC" >/dev/null 2>&1
+out=$(xs apply "$RUN_DIR/multi.json" 2>&1)
+p80=$(pods_seen "http://198.19.0.70:80/" 30)
+p81=$(pods_seen "http://198.19.0.70:81/" 30)
+if [ "$p80" = "pod1 pod2 pod3 " ] && [ "$p81" = "pod1-b pod2-b pod3-b " ]; then
+	pass "$name"
+else
+	fail "$name" "apply: $out; 30 connections to port 80 reached '$p80' (want pod1 pod2 pod3, target 8080), to port 81 '$p81' (want pod1-b pod2-b pod3-b, target 9090)"
+fi
+
+name="should serve endpoints on same port and different protocols (TCP and UDP on port 80, each to its own target port)"
+k8s_list "$(svc_json dual 198.19.0.71 ClusterIP "" tcp:80/TCP:8080 udp:80/UDP:9090)" \
+	"$(k8s_slice dual dual-a "$ALL_PODS" tcp:8080/TCP udp:9090/UDP)" >"$RUN_DIR/dual.json"
+out=$(xs apply "$RUN_DIR/dual.json" 2>&1)
+tcp=$(pods_seen "http://198.19.0.71/" 30)
+udp=$(udp_seen 198.19.0.71 80 30)
+if [ "$tcp" = "pod1 pod2 pod3 " ] && [ "$udp" = "pod1-b pod2-b pod3-b " ]; then
+	pass "$name"
+else
+	fail "$name" "apply: $out; 30 TCP connections to port 80 reached '$tcp' (want pod1 pod2 pod3), 30 UDP queries '$udp' (want pod1-b pod2-b pod3-b)"
+fi
+
+# Terminating fallback: "fbc" (both policies Cluster) has only serving and
+# terminating endpoints; "fbl" (both Local) has a terminating one on this
+# node (pod1), a ready one and a terminating one on node-2: Local falls back
+# to this node's terminating endpoints, whatever node-2 has.
+FB_FILE=$RUN_DIR/fallback.json
+k8s_list "$(svc_json fbc 198.19.0.72 NodePort "" http:80/TCP:8080:30072)" \
+	"$(slice_on_nodes fbc fbc-a "$(pod_ip 1)@node-1~ $(pod_ip 2)@node-2~ $(pod_ip 3)@node-2~" http:8080/TCP)" \
+	"$(svc_json fbl 198.19.0.73 NodePort '"internalTrafficPolicy":"Local","externalTrafficPolicy":"Local",' \
+		http:80/TCP:8080:30073)" \
+	"$(slice_on_nodes fbl fbl-a "$(pod_ip 1)@node-1~ $(pod_ip 2)@node-2 $(pod_ip 3)@node-2~" http:8080/TCP)" >"$FB_FILE"
+xs attach "$NIC" --node-name node-1 >/dev/null 2>&1
+fb_out=$(xs apply "$FB_FILE" 2>&1)
+
+name="should fallback to terminating endpoints when there are no ready endpoints with internalTrafficPolicy=Cluster"
+seen=$(pods_seen "http://198.19.0.72/" 30)
+if [ "$seen" = "pod1 pod2 pod3 " ]; then
+	pass "$name"
+else
+	fail "$name" "apply: $fb_out; 30 connections to the ClusterIP reached '$seen' (want pod1 pod2 pod3, all terminating)"
+fi
+
+name="should fallback to terminating endpoints when there are no ready endpoints with externalTrafficPolicy=Cluster"
+seen=$(pods_seen "http://$NODE_IP:30072/" 30)
+if [ "$seen" = "pod1 pod2 pod3 " ]; then
+	pass "$name"
+else
+	fail "$name" "30 connections to the NodePort reached '$seen' (want pod1 pod2 pod3, all terminating)"
+fi
+
+name="should fallback to terminating endpoints when there are no ready endpoints with internalTrafficPolicy=Local"
+seen=$(pods_seen "http://198.19.0.73/" 20)
+if [ "$seen" = "pod1 " ]; then
+	pass "$name"
+else
+	fail "$name" "20 connections to the ClusterIP reached '$seen' (want pod1: the terminating one on node-1, not node-2's)"
+fi
+
+name="should fallback to terminating endpoints when there are no ready endpoints with externalTrafficPolicy=Local"
+seen=$(pods_seen "http://$NODE_IP:30073/" 20)
+if [ "$seen" = "pod1 " ]; then
+	pass "$name"
+else
+	fail "$name" "20 connections to the NodePort reached '$seen' (want pod1: the terminating one on node-1, not node-2's)"
+fi
+
+# proxy_file LABEL: Service "disabled" labelled with a proxy name, and
+# "toggled", labelled too when LABEL is yes; both over all three pods.
+proxy_file() {
+	local label='"labels":{"service.kubernetes.io/service-proxy-name":"foo-bar"},' toggled
+	toggled=$(svc_json toggled 198.19.0.75 ClusterIP "" http:80/TCP:8080)
+	[ "$1" = yes ] && toggled=${toggled/\"name\":\"toggled\",/\"name\":\"toggled\",$label}
+	k8s_list "$(svc_json disabled 198.19.0.74 ClusterIP "" http:80/TCP:8080 |
+			sed "s|\"name\":\"disabled\",|\"name\":\"disabled\",$label|")" \
+		"$(k8s_slice disabled disabled-a "$ALL_PODS" http:8080/TCP)" \
+		"$toggled" "$(k8s_slice toggled toggled-a "$ALL_PODS" http:8080/TCP)" >"$RUN_DIR/proxy.json"
+}
+# not_served VIP: a new connection gets no answer and the datapath
+# translates nothing.
+not_served() {
+	local h0
+	h0=$(xs list --json | jq '.global.hit')
+	! curl_vip --max-time 1 "http://$1/" >/dev/null 2>&1 && [ "$(xs list --json | jq '.global.hit')" = "$h0" ]
+}
+
+name="should implement service.kubernetes.io/service-proxy-name"
+xs attach "$NIC" >/dev/null 2>&1
+proxy_file no
+out=$(xs apply "$RUN_DIR/proxy.json" 2>&1)
+up1=$(pods_seen "http://198.19.0.75/" 30)
+not_served 198.19.0.74; down1=$?
+proxy_file yes
+xs apply "$RUN_DIR/proxy.json" >/dev/null 2>&1
+not_served 198.19.0.75; down2=$?
+proxy_file no
+xs apply "$RUN_DIR/proxy.json" >/dev/null 2>&1
+up2=$(pods_seen "http://198.19.0.75/" 30)
+if [ "$up1" != "pod1 pod2 pod3 " ] || [ "$down1" != 0 ]; then
+	fail "$name" "apply: $out; toggled (no label) reached '$up1' (want pod1 pod2 pod3); disabled (labelled) not served: $([ "$down1" = 0 ] && echo yes || echo no)"
+elif ! grep -q 'service-proxy-name' <<<"$out"; then
+	fail "$name" "apply did not note the skipped Service: $out"
+elif [ "$down2" != 0 ]; then
+	fail "$name" "toggled, once labelled, was still served"
+elif [ "$up2" != "pod1 pod2 pod3 " ]; then
+	fail "$name" "toggled, with the label removed again, reached '$up2' (want pod1 pod2 pod3)"
 else
 	pass "$name"
 fi

@@ -5,7 +5,8 @@
 # tests/lib.sh (cluster2_up), named after the Kubernetes e2e tests they
 # mirror (test/e2e/network/service.go): a client pod reaches a ClusterIP
 # whose backend is on its node and on the other node, and a pod reaches
-# itself through its Service (hairpin); `attach-pod` and `detach-pod`.
+# itself through its Service (hairpin), a pod's connection to a Service
+# without endpoints is refused; `attach-pod` and `detach-pod`.
 . "$(dirname "$0")/lib.sh"
 
 HAIRPIN=198.18.250.1   # the hairpin source address, inside the test range
@@ -14,6 +15,8 @@ CROSS_VIP=198.19.0.20  # -> pod21 (node-2)
 SELF_VIP=198.19.0.30   # -> pod1 (node-1)
 ALL_VIP=198.19.0.40    # -> every pod of both nodes
 NODE1_VIP=198.19.0.50  # -> pod1, pod2 (node-1)
+EMPTY_VIP=198.19.0.60  # no endpoint
+LOCAL_VIP=198.19.0.61  # internalTrafficPolicy Local -> pod21 (node-2) only
 
 cluster2_up || { fail "setup" "the two-node namespace cluster could not be built"; exit 1; }
 
@@ -35,7 +38,9 @@ pod_service() { # NAME VIP PODS
 FILE=$RUN_DIR/pods.json
 mapfile -t items < <(pod_service same "$SAME_VIP" 2; pod_service cross "$CROSS_VIP" 21
 		     pod_service self "$SELF_VIP" 1; pod_service all "$ALL_VIP" "1 2 21 22"
-		     pod_service node1 "$NODE1_VIP" "1 2")
+		     pod_service node1 "$NODE1_VIP" "1 2"; pod_service empty "$EMPTY_VIP" ""
+		     pod_service local "$LOCAL_VIP" 21 |
+			     sed 's/"spec":{"type":"ClusterIP",/"spec":{"type":"ClusterIP","internalTrafficPolicy":"Local",/')
 k8s_list "${items[@]}" >"$FILE"
 
 # pod_curl N URL [curl args]: the body of one new HTTP request from pod N.
@@ -88,6 +93,27 @@ if [ "${hdr%:*}" = "$(pod_ip 1)" ] && [ "${hdr2%:*}" = "$(pod_ip 1)" ]; then
 	pass "$name"
 else
 	fail "$name" "pod2 saw the client as '$hdr', pod21 as '$hdr2' (want $(pod_ip 1))"
+fi
+
+name="should be rejected when no endpoints exist: from a pod, connection refused (TCP), port unreachable (UDP); Local without a local endpoint drops"
+r0=$(global reject_rst) i0=$(global reject_icmp)
+pod_curl 1 "http://$EMPTY_VIP/" >/dev/null 2>"$RUN_DIR/refused.err"
+rc=$?
+udp=$(in_pod 1 "$TOOLS/udpq" "$EMPTY_VIP" 53 --timeout-ms 2000 2>&1)
+r1=$(global reject_rst) i1=$(global reject_icmp)
+pod_curl 1 --max-time 1 "http://$LOCAL_VIP/" >/dev/null 2>&1
+lrc=$?
+# curl says "Couldn't connect" for a RST; reject_rst below tells it was one.
+if [ "$rc" != 7 ]; then
+	fail "$name" "curl from pod1 to $EMPTY_VIP:80 exited $rc (want 7, connection refused, not 28, timed out): $(cat "$RUN_DIR/refused.err")"
+elif ! grep -q "Connection refused" <<<"$udp"; then
+	fail "$name" "a UDP query from pod1 to $EMPTY_VIP:53 got: $udp (want Connection refused)"
+elif [ "$r1" -le "$r0" ] || [ "$i1" -le "$i0" ]; then
+	fail "$name" "node-1 counters reject_rst $r0 -> $r1, reject_icmp $i0 -> $i1 (want both more)"
+elif [ "$lrc" != 28 ]; then
+	fail "$name" "curl from pod1 to $LOCAL_VIP (internalTrafficPolicy Local, endpoint on node-2 only) exited $lrc (want 28, timed out)"
+else
+	pass "$name"
 fi
 
 name="should allow pods to hairpin back to themselves through services (TCP and UDP)"

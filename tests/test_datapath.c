@@ -2003,6 +2003,33 @@ static bool test_snat(void)
 
 /* ------------------------------------------------------------ reject */
 
+/* The ICMP port unreachable answering in (20-byte IP header, no 802.1Q):
+ * quoting its IP header and first 8 bytes, built from scratch. */
+static void build_icmp(const struct pkt *in, struct pkt *w)
+{
+	memset(w, 0, sizeof(*w));
+	memcpy(w->b, in->b + 6, 6);
+	memcpy(w->b + 6, in->b, 6);
+	memcpy(w->b + 12, in->b + 12, 2);
+	w->b[14] = 0x45;
+	pkt_put16(w, 16, 20 + 8 + 28);
+	pkt_put16(w, 20, 0x4000);
+	w->b[22] = 64;
+	w->b[23] = PKT_IPPROTO_ICMP;
+	memcpy(w->b + 26, in->b + in->l3 + 16, 4);
+	memcpy(w->b + 30, in->b + in->l3 + 12, 4);
+	w->b[34] = 3; /* destination unreachable */
+	w->b[35] = 3; /* port unreachable */
+	memcpy(w->b + 42, in->b + in->l3, 28); /* the datagram's IP header and 8 bytes */
+	w->len = 14 + 20 + 8 + 28;
+	w->l3 = 14;
+	w->l4 = 34;
+	w->tot = 56;
+	w->proto = PKT_IPPROTO_ICMP;
+	pkt_put16(w, 24, pkt_fold(pkt_sum(0, w->b + 14, 20)));
+	pkt_put16(w, 36, pkt_fold(pkt_sum(0, w->b + 34, 36)));
+}
+
 /* UDP to a frontend without endpoints: ICMP port unreachable quoting the
  * datagram's IP header and first 8 bytes, built from scratch here. */
 static bool test_reject_udp(void)
@@ -2023,30 +2050,88 @@ static bool test_reject_udp(void)
 		return false;
 	if (ret != XDP_TX)
 		return fail("retval %u (%s), want XDP_TX", ret, xdp_act(ret));
-	memset(&want, 0, sizeof(want));
-	memcpy(want.b, in.b + 6, 6);
-	memcpy(want.b + 6, in.b, 6);
-	memcpy(want.b + 12, in.b + 12, 2);
-	want.b[14] = 0x45;
-	pkt_put16(&want, 16, 20 + 8 + 28);
-	pkt_put16(&want, 20, 0x4000);
-	want.b[22] = 64;
-	want.b[23] = PKT_IPPROTO_ICMP;
-	memcpy(want.b + 26, in.b + in.l3 + 16, 4);
-	memcpy(want.b + 30, in.b + in.l3 + 12, 4);
-	want.b[34] = 3; /* destination unreachable */
-	want.b[35] = 3; /* port unreachable */
-	memcpy(want.b + 42, in.b + in.l3, 28); /* the datagram's IP header and 8 bytes */
-	want.len = 14 + 20 + 8 + 28;
-	want.l3 = 14;
-	want.l4 = 34;
-	want.tot = 56;
-	want.proto = PKT_IPPROTO_ICMP;
-	pkt_put16(&want, 24, pkt_fold(pkt_sum(0, want.b + 14, 20)));
-	pkt_put16(&want, 36, pkt_fold(pkt_sum(0, want.b + 34, 36)));
+	build_icmp(&in, &want);
 	if (pkt_diff(&out, &want, diff, sizeof(diff)))
 		return fail("the ICMP port unreachable differs from one built from scratch: %s", diff);
 	return true;
+}
+
+/*
+ * A pod (POD3) sends to frontends without endpoints through its veth's
+ * program: a SYN gets RST|ACK and a UDP datagram ICMP port unreachable,
+ * back into the veth (TC_ACT_REDIRECT), byte for byte what XDP answers; a
+ * Local policy (XS_SVC_F_NO_REJECT) drops the SYN instead.
+ */
+static bool pod_reject_cases(void)
+{
+	struct pkt_spec st = { .proto = PKT_IPPROTO_TCP, .saddr = POD3, .sport = next_sport(), .daddr = EMPTY_VIP,
+			       .dport = 443, .tcp_flags = 2 };
+	struct pkt_spec su = { .proto = PKT_IPPROTO_UDP, .saddr = POD3, .sport = next_sport(), .daddr = "198.19.0.31",
+			       .dport = 53, .payload = 33 };
+	struct xs_svc_key k = { .vip = htonl(pkt_ip(EMPTY_VIP)), .port = 443, .proto = PKT_IPPROTO_TCP };
+	struct xs_svc_value v;
+	struct pkt in, out, want;
+	struct snap a, b;
+	struct delta d = {};
+	char diff[512];
+	__u32 ret;
+
+	pkt_build(&in, &st);
+	if (!take_snap(&a) || !run_tc(tc_pod_fd, &in, &out, &ret) || !take_snap(&b))
+		return refail("SYN");
+	if (ret != TC_ACT_REDIRECT)
+		return fail("SYN: retval %u (%s), want TC_ACT_REDIRECT", ret, tc_act(ret));
+	build_rst(&in, &want);
+	if (pkt_diff(&out, &want, diff, sizeof(diff)))
+		return fail("the RST differs from one built from scratch: %s", diff);
+	d.g.no_backend = d.g.reject_rst = 1;
+	d.s[S_EMPTY] = (struct xs_svc_stats){ 1, in.tot, 0, 1 };
+	if (!check_delta(&a, &b, &d))
+		return refail("SYN");
+
+	pkt_build(&in, &su);
+	if (!take_snap(&a) || !run_tc(tc_pod_fd, &in, &out, &ret) || !take_snap(&b))
+		return refail("UDP");
+	if (ret != TC_ACT_REDIRECT)
+		return fail("UDP: retval %u (%s), want TC_ACT_REDIRECT", ret, tc_act(ret));
+	build_icmp(&in, &want);
+	if (pkt_diff(&out, &want, diff, sizeof(diff)))
+		return fail("the ICMP port unreachable differs from one built from scratch: %s", diff);
+	d = (struct delta){};
+	d.g.no_backend = d.g.reject_icmp = 1;
+	if (!check_delta(&a, &b, &d))
+		return refail("UDP");
+
+	/* Local policy: the flag set by hand, cleared by the caller's apply. */
+	if (bpf_map_lookup_elem(M.services, &k, &v))
+		return fail("empty not in xs_services");
+	v.flags |= XS_SVC_F_NO_REJECT;
+	if (bpf_map_update_elem(M.services, &k, &v, BPF_EXIST))
+		return fail("cannot write xs_services: %s", strerror(errno));
+	st.sport = next_sport();
+	pkt_build(&in, &st);
+	if (!take_snap(&a) || !run_tc(tc_pod_fd, &in, &out, &ret) || !take_snap(&b))
+		return refail("Local policy");
+	if (ret != TC_ACT_SHOT)
+		return fail("Local policy: retval %u (%s), want TC_ACT_SHOT", ret, tc_act(ret));
+	if (!same_bytes(&in, &out))
+		return refail("Local policy");
+	d = (struct delta){};
+	d.g.no_backend = 1;
+	d.s[S_EMPTY] = (struct xs_svc_stats){ 1, in.tot, 0, 1 };
+	return check_delta(&a, &b, &d) || refail("Local policy");
+}
+
+static bool test_pod_reject(void)
+{
+	static const struct fe_def fe_udp_empty = { "empty-udp", "198.19.0.31", 53, PKT_IPPROTO_UDP, 0, { { 0 } } };
+	static const struct fe_def *const fes[] = { &FE_WEB, &FE_DNS, &FE_EMPTY, &fe_udp_empty };
+	struct xs_apply_result r;
+	bool ok = apply(fes, 4, &r) && pod_reject_cases();
+
+	/* Back to the frontends the other cases expect, also after a failure
+	 * (fail() keeps the first reason). */
+	return apply(svc_fe, N_SVC, &r) && ok;
 }
 
 /* Rejects are rate-limited per CPU (XS_REJECT_BURST, XS_REJECT_RATE/s):
@@ -2179,6 +2264,8 @@ int main(void)
 		TC("tc pod: TCP with IP options", test_pod(&FE_WEB, opts));
 		TC("tc pod: hairpin: source := hairpin address, back into the veth; the reply from the VIP",
 		   test_hairpin());
+		TC("tc pod: no backend (reject): a SYN gets RST|ACK, UDP ICMP port unreachable, back into the veth "
+		   "byte for byte as XDP builds them; a Local policy drops", test_pod_reject());
 		TC("tc pod: TCP reply of an unknown flow passes untouched", test_reply_unknown(tc_pod_fd, &FE_WEB));
 		TC("tc pod: fragment to the VIP passes untouched", test_pod_untouched(frag));
 		TC("tc egress: fragment to the VIP passes untouched", test_tc_untouched(frag, NULL, 0));
