@@ -158,7 +158,9 @@ static __always_inline bool xs_behind(void *ctx, const struct xs_pkt *p, __be32 
  * kernel check under the bucket lock: if another CPU inserted the key, or it
  * was evicted or flushed, since the lookup, the other way is tried once (a
  * second race fails like a full table). Not BPF_NOEXIST first for every
- * key: on a full LRU map a refused insert still evicts an entry.
+ * key: on a full LRU map a refused insert still evicts an entry. The FWD
+ * key's exists comes from its lookup; a new flow's REV key is guessed new
+ * (it exists only when a client port is reused), sparing a lookup.
  */
 static __always_inline long xs_ct_put(const struct xs_ct_key *k, const struct xs_ct_value *v, bool exists)
 {
@@ -329,7 +331,7 @@ static __always_inline int xs_forward(void *ctx, const struct xs_pkt *p, const s
 		}
 		f->sport = rk.dport;
 		xs_count(snat);
-	} else if (xs_ct_put(&rk, &rv, bpf_map_lookup_elem(&xs_conntrack, &rk))) {
+	} else if (xs_ct_put(&rk, &rv, false)) { /* a new flow's reply key is new but for port reuse */
 		xs_count(drop_ct_full);
 		return XS_FWD_CT_FULL;
 	}

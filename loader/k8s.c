@@ -2383,6 +2383,23 @@ static int build(struct ctx *c, struct xs_model *out)
 	return err;
 }
 
+static int build_touched(struct ctx *c, struct xs_config_cache *cache);
+
+/* build(), or with a cache build_touched(), with its messages dropped: the
+ * reading that follows a failure reports them. */
+static int build_quietly(struct ctx *c, struct xs_config_cache *cache, struct xs_model *out)
+{
+	FILE *errors = c->errors;
+	int err;
+
+	c->errors = fopen("/dev/null", "w");
+	err = !c->errors ? -ENOMEM : cache ? build_touched(c, cache) : build(c, out);
+	if (c->errors)
+		fclose(c->errors);
+	c->errors = errors;
+	return err;
+}
+
 static void svc_free(struct svc *s)
 {
 	free(s->ports);
@@ -2441,13 +2458,7 @@ int xs_config_load(const char *const *files, int nfiles, const struct xs_config_
 		err = read_file(&c, files[i]);
 	if (!err && c.split) {
 		/* A join error is reported by a reading in one piece. */
-		FILE *errors = c.errors;
-
-		c.errors = fopen("/dev/null", "w");
-		err = c.errors ? build(&c, out) : -ENOMEM;
-		if (c.errors)
-			fclose(c.errors);
-		c.errors = errors;
+		err = build_quietly(&c, NULL, out);
 		built = !err;
 		if (err) {
 			xs_model_free(out);
@@ -2861,14 +2872,8 @@ int xs_config_load_cached(const char *const *files, int nfiles, const struct xs_
 		}
 	}
 	if (by_item) {
-		FILE *errors = c.errors;
-
 		/* A join error is reported by the whole read below. */
-		c.errors = fopen("/dev/null", "w");
-		err = c.errors ? build_touched(&c, cache) : -ENOMEM;
-		if (c.errors)
-			fclose(c.errors);
-		c.errors = errors;
+		err = build_quietly(&c, cache, NULL);
 		by_item = !err;
 		err = 0;
 	}
@@ -2888,13 +2893,7 @@ int xs_config_load_cached(const char *const *files, int nfiles, const struct xs_
 		err = read_all(&c, cache, files, nfiles, bufs, caps, lens);
 		if (!err && c.split) {
 			/* A join error is reported by a reading in one piece. */
-			FILE *errors = c.errors;
-
-			c.errors = fopen("/dev/null", "w");
-			err = c.errors ? build(&c, &cache->last) : -ENOMEM;
-			if (c.errors)
-				fclose(c.errors);
-			c.errors = errors;
+			err = build_quietly(&c, NULL, &cache->last);
 			if (err) {
 				xs_model_free(&cache->last);
 				c.no_split = true;
