@@ -141,7 +141,7 @@ static __always_inline bool xs_behind(void *ctx, const struct xs_pkt *p, __be32 
 		.family = AF_INET,
 		.tos = p->iph->tos,
 		.l4_protocol = p->proto,
-		.tot_len = p->ip_len,
+		.tot_len = 0, /* where, not whether it fits: no MTU check */
 		.ifindex = ifindex,
 		.ipv4_src = p->iph->saddr,
 		.ipv4_dst = addr,
@@ -149,6 +149,51 @@ static __always_inline bool xs_behind(void *ctx, const struct xs_pkt *p, __be32 
 	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 
 	return (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH) && fib.ifindex == ifindex;
+}
+
+/* Is addr inside the cluster CIDR (attach --cluster-cidr)? */
+static __always_inline bool xs_in_cluster(const struct xs_config *cfg, __be32 addr)
+{
+	for (int i = 0; i < XS_MAX_CLUSTER_CIDRS; i++) {
+		if ((__u32)i >= cfg->n_cluster_cidrs)
+			break;
+		if ((addr & cfg->cluster_cidrs[i].mask) == cfg->cluster_cidrs[i].addr)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Does a new flow of this frontend from outside get SNATed when its backend
+ * is on another node (kube-proxy's masquerade rules)? External addresses
+ * under externalTrafficPolicy Cluster (XS_SVC_F_SNAT); a ClusterIP when its
+ * client is outside the cluster CIDR; everything with --masquerade-all.
+ */
+static __always_inline bool xs_wants_snat(const struct xs_pkt *p, const struct xs_svc_value *sv,
+					  const struct xs_config *cfg)
+{
+	if (sv->flags & XS_SVC_F_SNAT || cfg->flags & XS_CFG_MASQ_ALL)
+		return true;
+	return sv->flags & XS_SVC_F_CLUSTER && cfg->n_cluster_cidrs && !xs_in_cluster(cfg, p->iph->saddr);
+}
+
+/*
+ * The frontend a pod's or the node's packet is balanced by: a Local
+ * external address sends them to the cluster-wide endpoints, those of the
+ * Service port's ClusterIP (kube-proxy's short-circuit: "ESIPP should work
+ * from pods"); anything else is its own.
+ */
+static __always_inline struct xs_svc_value *xs_internal_view(const struct xs_pkt *p, struct xs_svc_value *sv)
+{
+	if (!(sv->flags & XS_SVC_F_EXT_LOCAL) || !sv->cluster_vip)
+		return sv;
+	struct xs_svc_key k = { .vip = sv->cluster_vip, .port = sv->cluster_port, .proto = p->proto };
+	struct xs_svc_value *cv = bpf_map_lookup_elem(&xs_services, &k);
+
+	if (!cv)
+		return sv;
+	xs_count(ext_local_cluster);
+	return cv;
 }
 
 /*
@@ -300,7 +345,7 @@ static __always_inline int xs_forward(void *ctx, const struct xs_pkt *p, const s
 		ct_flags |= XS_CT_F_HAIRPIN;
 		f->saddr = hairpin_addr;
 		f->sport = *p->sport_p;
-	} else if (snat_ifindex && sv->flags & XS_SVC_F_SNAT && cfg->snat_addr &&
+	} else if (snat_ifindex && cfg->snat_addr && xs_wants_snat(p, sv, cfg) &&
 		   xs_behind(ctx, p, f->addr, snat_ifindex)) {
 		ct_flags |= XS_CT_F_SNAT;
 		f->saddr = cfg->snat_addr;

@@ -122,4 +122,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xs_config SEC(".maps");
 
+/* Devices the tc programs deliver to (pods' veths). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XS_MAX_DEVS);
+	__type(key, __u32);
+	__type(value, struct xs_dev);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_devs SEC(".maps");
+
 #endif

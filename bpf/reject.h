@@ -201,7 +201,9 @@ static __always_inline int xs_reject_udp(struct xdp_md *ctx)
 /* Reject p (addressed to a frontend without endpoints), or drop it. */
 static __always_inline int xs_reject(struct xdp_md *ctx, const struct xs_pkt *p)
 {
-	if (p->l3_off != sizeof(struct ethhdr) || p->iph->ihl != 5 || !xs_reject_allowed()) {
+	/* A multi-buffer frame (jumbo MTU) is not cut to a reply. */
+	if (p->l3_off != sizeof(struct ethhdr) || p->iph->ihl != 5 ||
+	    bpf_xdp_get_buff_len(ctx) != (__u64)(ctx->data_end - ctx->data) || !xs_reject_allowed()) {
 		xs_count(reject_limited);
 		return XDP_DROP;
 	}

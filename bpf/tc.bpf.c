@@ -88,12 +88,19 @@ static __always_inline int xs_reply_nat(struct __sk_buff *skb, struct xs_pkt *p)
 }
 
 /*
- * Send the packet where the FIB says, past the stack: a SNAT flow's packets
- * carry the node's own address (forward: as source; reply: a NodePort's as
- * source too), which the stack drops as martian when it comes in on a
- * device. bpf_redirect_neigh resolves the next hop's MAC if need be.
+ * Send a translated packet on where the FIB says, past the stack's
+ * forwarding, as the stack would: TTL decrement, MACs, then into a pod
+ * (bpf_redirect_peer, from an ingress hook to a pod's veth known from
+ * attach-pod), out of its device (bpf_redirect), or through the neighbour
+ * layer when the next hop's MAC is not known yet (bpf_redirect_neigh).
+ * tot_len 0: the kernel checks the skb against the MTU itself, GSO-aware (a
+ * GRO or GSO skb is longer than the MTU and still fits). Anything else (the
+ * node's own address, too big, TTL 1, no route) goes to the stack, which
+ * answers as it does for any packet — unless must: a packet with the
+ * node's own address as its source (SNAT), which the stack would drop as a
+ * martian, is dropped here.
  */
-static __always_inline int xs_redirect_fib(struct __sk_buff *skb)
+static __always_inline int xs_deliver(struct __sk_buff *skb, bool must, bool ingress)
 {
 	struct xs_pkt p;
 
@@ -103,98 +110,44 @@ static __always_inline int xs_redirect_fib(struct __sk_buff *skb)
 		.family = AF_INET,
 		.tos = p.iph->tos,
 		.l4_protocol = p.proto,
-		.tot_len = p.ip_len,
+		.tot_len = 0,
 		.ifindex = skb->ifindex,
 		.ipv4_src = p.iph->saddr,
 		.ipv4_dst = p.iph->daddr,
 	};
 	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+	if ((rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) ||
+	    (ingress && p.iph->ttl <= 1) || p.l3_off != sizeof(struct ethhdr)) {
+		if (must)
+			return TC_ACT_SHOT;
+		xs_count(to_stack);
+		return TC_ACT_OK;
+	}
+	/* Forwarded: one hop less (the node's own packets leave with theirs). */
+	if (ingress) {
+		__u16 old = *(__u16 *)&p.iph->ttl, new;
+		__u8 ttl = p.iph->ttl - 1;
+
+		((__u8 *)&new)[0] = ttl;
+		((__u8 *)&new)[1] = p.iph->protocol;
+		bpf_l3_csum_replace(skb, p.l3_off + offsetof(struct iphdr, check), old, new, 2);
+		bpf_skb_store_bytes(skb, p.l3_off + offsetof(struct iphdr, ttl), &ttl, 1, 0);
+	}
+	xs_count(redirect);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
-	return TC_ACT_SHOT;
-}
+	bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), fib.dmac, ETH_ALEN, 0);
+	bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), fib.smac, ETH_ALEN, 0);
+	if (ingress) {
+		struct xs_dev *d = bpf_map_lookup_elem(&xs_devs, &fib.ifindex);
 
-SEC("tc")
-int xs_tc_egress(struct __sk_buff *skb)
-{
-	struct xs_svc_value *sv;
-	struct xs_fwd f;
-	struct xs_pkt p;
-
-	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
-		return TC_ACT_OK;
-	int rc = xs_reply_nat(skb, &p);
-
-	if (rc != -1)
-		return rc == -2 ? TC_ACT_SHOT : TC_ACT_OK;
-	sv = xs_svc_lookup(&p);
-	if (!sv)
-		return TC_ACT_OK;
-
-	/* The node itself talks to a frontend. */
-	const struct xs_config *cfg = xs_config_get();
-
-	if (!cfg)
-		return TC_ACT_OK;
-	if (xs_forward(skb, &p, sv, cfg, XS_CT_F_LOCAL, 0, 0, &f) != XS_FWD_OK)
-		return TC_ACT_SHOT;
-	struct bpf_fib_lookup fib = {
-		.family = AF_INET,
-		.tos = p.iph->tos,
-		.l4_protocol = p.proto,
-		.tot_len = p.ip_len,
-		.ifindex = skb->ifindex,
-		.ipv4_src = p.iph->saddr,
-		.ipv4_dst = f.addr,
-	};
-	xs_skb_nat(skb, &p, false, f.addr, f.port);
-	xs_count(local_dnat);
-	xs_count(hit);
-	/* The route to the VIP need not be the route to the backend. Looked
-	 * up as if the packet came in on this device: an output lookup would
-	 * be bound to it (flowi4_oif) and miss a backend on a pod's veth. */
-	long frc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
-	if (frc == BPF_FIB_LKUP_RET_SUCCESS || frc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
-	return TC_ACT_OK;
-}
-
-/* The NIC's ingress, after XDP: replies of flows translated on the way out
- * (the node's, pods', SNAT ones); and SNAT packets XDP left to the stack. */
-SEC("tc")
-int xs_tc_ingress(struct __sk_buff *skb)
-{
-	const struct xs_config *cfg;
-	struct xs_pkt p;
-	int rc;
-
-	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
-		return TC_ACT_OK;
-	rc = xs_reply_nat(skb, &p);
-	if (rc == -2)
-		return TC_ACT_SHOT;
-	if (rc >= 0)
-		return rc & XS_CT_F_SNAT ? xs_redirect_fib(skb) : TC_ACT_OK;
-	/* A packet that comes in with the SNAT address as source was
-	 * translated by XDP (--no-fast-path, or no neighbour yet), if its
-	 * flow says so: the stack would drop it. */
-	cfg = xs_config_get();
-	if (!cfg || !cfg->snat_addr || p.iph->saddr != cfg->snat_addr)
-		return TC_ACT_OK;
-	struct xs_ct_key rk = {
-		.saddr = p.iph->daddr,
-		.daddr = p.iph->saddr,
-		.sport = *p.dport_p,
-		.dport = *p.sport_p,
-		.proto = p.proto,
-		.dir = XS_CT_REV,
-	};
-	struct xs_ct_value *ct = bpf_map_lookup_elem(&xs_conntrack, &rk);
-
-	if (!ct || !(ct->flags & XS_CT_F_SNAT))
-		return TC_ACT_OK;
-	return xs_redirect_fib(skb);
+		if (d && d->flags & XS_DEV_F_POD) {
+			xs_count(redirect_peer);
+			return bpf_redirect_peer(fib.ifindex, 0);
+		}
+	}
+	return bpf_redirect(fib.ifindex, 0);
 }
 
 /* Send the packet back into the device it came from: the pod gets it. */
@@ -267,7 +220,7 @@ static __always_inline int xs_skb_replace(struct __sk_buff *skb, const struct et
  * packet's headers on the stack, written over the frame, sent back into
  * the veth, to the pod.
  */
-static __always_inline int xs_reject_skb(struct __sk_buff *skb, const struct xs_pkt *p)
+static __always_inline int xs_reject_skb(struct __sk_buff *skb, const struct xs_pkt *p, __u64 flags)
 {
 	/* A GSO skb (UDP_SEGMENT) cannot be cut to one reply. */
 	if (p->l3_off != sizeof(struct ethhdr) || p->iph->ihl != 5 || skb->gso_size || !xs_reject_allowed()) {
@@ -294,7 +247,126 @@ static __always_inline int xs_reject_skb(struct __sk_buff *skb, const struct xs_
 			return TC_ACT_SHOT;
 		xs_count(reject_icmp);
 	}
-	return bpf_redirect(skb->ifindex, 0);
+	return bpf_redirect(skb->ifindex, flags);
+}
+
+SEC("tc")
+int xs_tc_egress(struct __sk_buff *skb)
+{
+	struct xs_svc_value *sv;
+	struct xs_fwd f;
+	struct xs_pkt p;
+
+	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
+		return TC_ACT_OK;
+	int rc = xs_reply_nat(skb, &p);
+
+	if (rc != -1)
+		return rc == -2 ? TC_ACT_SHOT : TC_ACT_OK;
+	sv = xs_svc_lookup(&p);
+	if (!sv)
+		return TC_ACT_OK;
+
+	/* The node itself talks to a frontend; a Local external address
+	 * sends it to every endpoint, as kube-proxy does. */
+	const struct xs_config *cfg = xs_config_get();
+
+	if (!cfg)
+		return TC_ACT_OK;
+	sv = xs_internal_view(&p, sv);
+	switch (xs_forward(skb, &p, sv, cfg, XS_CT_F_LOCAL, 0, 0, &f)) {
+	case XS_FWD_OK:
+		break;
+	case XS_FWD_NO_BACKEND:
+		/* Refused, as kube-proxy's REJECT refuses the node's own
+		 * connection: the answer comes back in through this device. */
+		return sv->flags & XS_SVC_F_NO_REJECT ? TC_ACT_SHOT : xs_reject_skb(skb, &p, BPF_F_INGRESS);
+	default:
+		return TC_ACT_SHOT;
+	}
+	xs_skb_nat(skb, &p, false, f.addr, f.port);
+	xs_count(local_dnat);
+	xs_count(hit);
+	/* The route to the VIP need not be the route to the backend (a pod's
+	 * veth, another node): looked up again, as if the packet came in on
+	 * this device (an output lookup would be bound to it). */
+	return xs_deliver(skb, false, false);
+}
+
+/*
+ * The NIC's ingress, on the skb path. In tc mode (a veth NIC, a driver
+ * without XDP: no XDP program) it translates what XDP would — a client's
+ * packet to a frontend, its reject, SNAT — with the skb checksum helpers,
+ * which are right for partial checksums too, and sends it on (xs_deliver).
+ * In XDP mode the requests arrive translated already and pass. Either way:
+ * replies of flows translated on the way out (the node's, pods', SNAT
+ * ones), sent on past the stack; and SNAT packets XDP left to the stack.
+ */
+SEC("tc")
+int xs_tc_ingress(struct __sk_buff *skb)
+{
+	const struct xs_config *cfg;
+	struct xs_svc_value *sv;
+	struct xs_fwd f;
+	struct xs_pkt p;
+	int rc;
+
+	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
+		return TC_ACT_OK;
+	rc = xs_reply_nat(skb, &p);
+	if (rc == -2)
+		return TC_ACT_SHOT;
+	/* A reply to a pod here or a client elsewhere goes straight on: its
+	 * new source may be the node's own address (a NodePort), which the
+	 * stack would take for a martian. To the node itself: the stack. */
+	if (rc >= 0)
+		return xs_deliver(skb, rc & XS_CT_F_SNAT, true);
+	cfg = xs_config_get();
+	if (!cfg)
+		return TC_ACT_OK;
+	sv = xs_svc_lookup(&p);
+	if (sv) {
+		if (!xs_src_allowed(&p, sv))
+			return TC_ACT_SHOT;
+		switch (xs_forward(skb, &p, sv, cfg, 0, 0, skb->ifindex, &f)) {
+		case XS_FWD_OK:
+			break;
+		case XS_FWD_NO_BACKEND:
+			return sv->flags & XS_SVC_F_NO_REJECT ? TC_ACT_SHOT : xs_reject_skb(skb, &p, 0);
+		default:
+			return TC_ACT_SHOT;
+		}
+		xs_skb_nat(skb, &p, false, f.addr, f.port);
+		if (f.saddr) {
+			if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
+				return TC_ACT_SHOT;
+			xs_skb_nat(skb, &p, true, f.saddr, f.sport);
+		}
+		xs_count(hit);
+		if (cfg->flags & XS_CFG_NO_FAST_PATH && !f.saddr) {
+			xs_count(to_stack);
+			return TC_ACT_OK;
+		}
+		return xs_deliver(skb, f.saddr, true);
+	}
+	/* A packet that comes in with the SNAT address as source was
+	 * translated by XDP (--no-fast-path, or no neighbour yet), if its
+	 * flow says so: the stack would drop it. */
+	if (!cfg->snat_addr || p.iph->saddr != cfg->snat_addr)
+		return TC_ACT_OK;
+	struct xs_ct_key rk = {
+		.saddr = p.iph->daddr,
+		.daddr = p.iph->saddr,
+		.sport = *p.dport_p,
+		.dport = *p.sport_p,
+		.proto = p.proto,
+		.dir = XS_CT_REV,
+	};
+	struct xs_ct_value *ct = bpf_map_lookup_elem(&xs_conntrack, &rk);
+
+	if (!ct || !(ct->flags & XS_CT_F_SNAT))
+		return TC_ACT_OK;
+	return xs_deliver(skb, true, true);
 }
 
 /*
@@ -328,8 +400,10 @@ int xs_tc_pod(struct __sk_buff *skb)
 	rc = xs_reply_nat(skb, &p);
 	if (rc == -2)
 		return TC_ACT_SHOT;
+	/* A reply goes straight on too: a NodePort's source is the node's
+	 * own address, which the stack would take for a martian. */
 	if (rc >= 0)
-		return rc & XS_CT_F_HAIRPIN ? xs_bounce(skb) : TC_ACT_OK;
+		return rc & XS_CT_F_HAIRPIN ? xs_bounce(skb) : xs_deliver(skb, false, true);
 	sv = xs_svc_lookup(&p);
 	if (!sv)
 		return TC_ACT_OK;
@@ -338,11 +412,12 @@ int xs_tc_pod(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (!xs_src_allowed(&p, sv))
 		return TC_ACT_SHOT;
+	sv = xs_internal_view(&p, sv);
 	switch (xs_forward(skb, &p, sv, cfg, 0, cfg->hairpin_addr, 0, &f)) {
 	case XS_FWD_OK:
 		break;
 	case XS_FWD_NO_BACKEND:
-		return sv->flags & XS_SVC_F_NO_REJECT ? TC_ACT_SHOT : xs_reject_skb(skb, &p);
+		return sv->flags & XS_SVC_F_NO_REJECT ? TC_ACT_SHOT : xs_reject_skb(skb, &p, 0);
 	default:
 		return TC_ACT_SHOT;
 	}
@@ -350,7 +425,7 @@ int xs_tc_pod(struct __sk_buff *skb)
 	xs_count(pod_dnat);
 	xs_count(hit);
 	if (!f.saddr)
-		return TC_ACT_OK;
+		return xs_deliver(skb, false, true);
 	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
 		return TC_ACT_SHOT;
 	xs_skb_nat(skb, &p, true, f.saddr, f.sport);

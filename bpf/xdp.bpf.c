@@ -8,12 +8,14 @@
 #include "reject.h"
 
 /*
- * Forward a translated packet the way the stack would: FIB lookup (which
- * also checks that the node forwards, the MTU and the neighbour), TTL
- * decrement, MAC rewrite, then XDP_TX back out of the NIC (a backend on
- * another node) or XDP_REDIRECT to the device of a local pod. Any other
- * answer, and any 802.1Q frame (its device is not the one XDP runs on), is
- * left to the stack: XDP_PASS.
+ * Forward a translated packet the way the stack would, where XDP can be
+ * sure the frame gets there: FIB lookup (which also checks that the node
+ * forwards, the MTU and the neighbour), TTL decrement, MAC rewrite, then
+ * XDP_TX back out of the NIC (a backend on another node). Everything else
+ * goes to the stack (XDP_PASS), already translated: a backend on a pod's
+ * veth, because a veth drops XDP frames redirected into it unless its pod's
+ * end runs XDP or GRO, which the datapath cannot know; any other FIB
+ * answer; an 802.1Q frame (its device is not the one XDP runs on).
  */
 static __always_inline int xs_fast_path(struct xdp_md *ctx, const struct xs_pkt *p)
 {
@@ -29,19 +31,20 @@ static __always_inline int xs_fast_path(struct xdp_md *ctx, const struct xs_pkt 
 		.ipv4_dst = iph->daddr,
 	};
 
-	if ((void *)(eth + 1) > (void *)(long)ctx->data_end || p->l3_off != sizeof(*eth) || iph->ttl <= 1)
-		return XDP_PASS; /* TTL: the stack sends the ICMP time exceeded */
-	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end || p->l3_off != sizeof(*eth) || iph->ttl <= 1 ||
+	    bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS ||
+	    fib.ifindex != ctx->ingress_ifindex) {
+		/* TTL: the stack sends the ICMP time exceeded */
+		xs_count(to_stack);
 		return XDP_PASS;
+	}
 	__u16 old_ttl_proto = *(__u16 *)&iph->ttl;
 	iph->ttl--;
 	csum_replace2(&iph->check, old_ttl_proto, *(__u16 *)&iph->ttl);
 	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	xs_count(fast_path);
-	if (fib.ifindex == ctx->ingress_ifindex)
-		return XDP_TX;
-	return bpf_redirect(fib.ifindex, 0);
+	return XDP_TX;
 }
 
 /* Rewrite the source (src) or destination address and port, checksums
@@ -62,7 +65,9 @@ static __always_inline void xs_nat(struct xs_pkt *p, bool src, __be32 addr, __be
 	*pp = port;
 }
 
-SEC("xdp")
+/* xdp.frags: a jumbo MTU needs multi-buffer frames; every header read is
+ * in the first buffer, and the length checks use the whole frame's. */
+SEC("xdp.frags")
 int xs_xdp_ingress(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
@@ -73,7 +78,7 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 	struct xs_pkt p;
 	int rc;
 
-	rc = xs_parse(data, data_end, (__u32)(data_end - data), &p);
+	rc = xs_parse(data, data_end, (__u32)bpf_xdp_get_buff_len(ctx), &p);
 	if (rc != XS_PARSE_OK) {
 		xs_count_parse(rc);
 		return XDP_PASS;
@@ -105,8 +110,10 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 	if (f.saddr)
 		xs_nat(&p, true, f.saddr, f.sport);
 	xs_count(hit);
-	if (cfg->flags & XS_CFG_NO_FAST_PATH)
+	if (cfg->flags & XS_CFG_NO_FAST_PATH) {
+		xs_count(to_stack);
 		return XDP_PASS;
+	}
 	return xs_fast_path(ctx, &p);
 }
 

@@ -28,6 +28,7 @@
 #define XS_MAP_CONFIG       "xs_config"
 #define XS_MAP_VIP_BITS     "xs_vip_bits"
 #define XS_MAP_SRC_RANGES   "xs_src_ranges"
+#define XS_MAP_DEVS         "xs_devs"
 #define XS_PROG_XDP         "xs_prog_xdp"
 #define XS_PROG_TC_EGRESS   "xs_prog_tc_egress"
 #define XS_PROG_TC_INGRESS  "xs_prog_tc_ingress"
@@ -65,6 +66,12 @@ struct xs_svc_value {
 	__u32 affinity_s; /* ClientIP session affinity: idle timeout, seconds */
 	__u32 affinity_group; /* svc_id whose affinity entries this frontend shares:
 			       * the Service port's ClusterIP frontend */
+	/* With XS_SVC_F_EXT_LOCAL: the Service port's ClusterIP frontend
+	 * (network order; 0: none), whose endpoints the pods and the node use
+	 * instead of the local ones (kube-proxy's ESIPP short-circuit). */
+	__be32 cluster_vip;
+	__u16 cluster_port; /* host order */
+	__u16 pad;
 };
 
 /* A Local traffic policy without a local endpoint drops instead of rejecting
@@ -76,6 +83,12 @@ struct xs_svc_value {
  * flow to a backend behind the NIC (another node) gets xs_config.snat_addr
  * and a port of its range as source, so the reply comes back here. */
 #define XS_SVC_F_SNAT 0x08
+/* The frontend is a ClusterIP: its flows from outside the cluster CIDR (or
+ * all, with masquerade-all) to another node are SNATed like XS_SVC_F_SNAT. */
+#define XS_SVC_F_CLUSTER 0x10
+/* externalTrafficPolicy Local on an external address: traffic from pods and
+ * from the node goes to the endpoints of cluster_vip:cluster_port. */
+#define XS_SVC_F_EXT_LOCAL 0x20
 
 /* --- xs_src_ranges (LPM trie): the allowed sources of a load-balancer
  * frontend. prefixlen = 32 (the svc_id, always whole) + the CIDR's length.
@@ -198,10 +211,24 @@ struct xs_ct_value {
  * eviction count of `xdpsvc list` (see struct xs_global_stats). */
 /* Bump whenever a key or value declared here changes meaning, so that
  * `attach` refuses pinned maps from an older layout instead of misreading them. */
-#define XS_LAYOUT_VERSION 11
+#define XS_LAYOUT_VERSION 12
 
 #define XS_CFG_NO_FAST_PATH 0x1 /* XDP passes translated packets to the stack */
+#define XS_CFG_MASQ_ALL     0x2 /* attach --masquerade-all: every flow to another node is SNATed */
 #define XS_MAX_NODEPORT_ADDRS 15
+#define XS_MAX_CLUSTER_CIDRS 8
+
+/* How the NIC's ingress is translated (xs_config.nic_mode). */
+enum xs_nic_mode {
+	XS_NIC_XDP_NATIVE = 1, /* XDP in the driver; tc ingress sees what it passed */
+	XS_NIC_XDP_GENERIC = 2, /* XDP on the skb (--xdp-mode generic) */
+	XS_NIC_TC = 3,         /* no XDP: tc ingress translates (a veth, a driver without XDP) */
+};
+
+struct xs_cidr4 {
+	__be32 addr;
+	__be32 mask;
+};
 
 struct xs_config {
 	__u32 layout_version; /* XS_LAYOUT_VERSION of the build that made the maps */
@@ -229,6 +256,22 @@ struct xs_config {
 	__be32 snat_addr;
 	__u16 snat_port_min;
 	__u16 snat_port_max;
+	/* The pod network (attach --cluster-cidr): ClusterIP traffic from
+	 * outside it to another node is SNATed, as kube-proxy masquerades it. */
+	__u32 n_cluster_cidrs;
+	struct xs_cidr4 cluster_cidrs[XS_MAX_CLUSTER_CIDRS];
+	__u32 nic_ifindex;     /* the device attach runs on */
+	__u32 nic_mode;        /* enum xs_nic_mode */
+};
+
+/* --- xs_devs (hash): devices the datapath delivers to, by ifindex. Written
+ * by the loader (attach-pod); the tc programs read it to pick how a
+ * translated packet reaches a device. */
+#define XS_MAX_DEVS 4096
+#define XS_DEV_F_POD 0x1 /* the node's end of a pod's veth: bpf_redirect_peer into the pod */
+
+struct xs_dev {
+	__u32 flags;           /* XS_DEV_F_* */
 };
 
 /* Above Linux's default ephemeral range (32768-60999) and the NodePort range. */
@@ -274,12 +317,17 @@ struct xs_global_stats {
 	__u64 ct_expired;      /* conntrack entry found idle past its timeout */
 	__u64 reply_nat;       /* reply rewritten back to the VIP (tc) */
 	__u64 local_dnat;      /* node-originated packet to a VIP (tc egress) */
-	__u64 fast_path;       /* translated and sent on by XDP (redirect or TX) */
+	__u64 fast_path;       /* translated and sent back out of the NIC by XDP (XDP_TX) */
 	__u64 ct_created;      /* conntrack entries inserted (a new key) */
 	__u64 pod_dnat;        /* a pod's packet to a frontend (tc on its veth) */
 	__u64 hairpin;         /* ... whose backend is the pod itself: source rewritten too */
 	__u64 snat;            /* new external flow to another node: source rewritten (XDP) */
 	__u64 drop_snat;       /* ... no free SNAT port after XS_SNAT_TRIES tries: dropped */
+	__u64 to_stack;        /* translated, then handed to the stack to route */
+	__u64 redirect;        /* translated on tc and sent to its device (redirect, peer or neigh) */
+	__u64 redirect_peer;   /* ... of which straight into a pod (bpf_redirect_peer) */
+	__u64 ext_local_cluster; /* a pod's or the node's packet to a Local external
+				  * frontend, sent to the cluster-wide endpoints */
 };
 
 /* Which address of a Service a frontend is on. */

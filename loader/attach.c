@@ -16,7 +16,11 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/capability.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
@@ -282,9 +286,10 @@ static __u32 xdp_mode_flag(__u8 mode)
 	       mode == XDP_ATTACHED_HW ? XDP_FLAGS_HW_MODE : XDP_FLAGS_DRV_MODE;
 }
 
-static int attach_xdp(const struct xs_attach_opts *o, int ifindex, int prog_fd)
+static int attach_xdp(const struct xs_attach_opts *o, int ifindex, int prog_fd, bool quiet)
 {
-	__u32 want = o->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	bool generic = o->mode == XS_ATTACH_GENERIC;
+	__u32 want = generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	char name[BPF_OBJ_NAME_LEN];
 	__u8 mode = 0;
 	__u32 cur = xdp_current(ifindex, &mode, name);
@@ -311,12 +316,50 @@ static int attach_xdp(const struct xs_attach_opts *o, int ifindex, int prog_fd)
 		err = bpf_xdp_attach(ifindex, prog_fd, want, NULL);
 	}
 	libbpf_quiet = false;
-	if (err)
+	if (err && !quiet)
 		fprintf(stderr, "xdpsvc: cannot attach XDP in %s mode to %s: %s%s%s%s%s\n",
-			o->generic ? "generic" : "native", o->dev, strerror(-err),
+			generic ? "generic" : "native", o->dev, strerror(-err),
 			kernel_msg[0] ? " (" : "", kernel_msg, kernel_msg[0] ? ")" : "",
-			!o->generic && err == -EOPNOTSUPP ? "; the driver has no native XDP: try --xdp-mode generic" : "");
+			!generic && err == -EOPNOTSUPP ? "; the driver has no native XDP: leave --xdp-mode out "
+			"(tc translates then) or try --xdp-mode generic" : "");
 	return err;
+}
+
+/* Remove xdpsvc's XDP program from ifindex, if it runs one (tc mode). */
+static int detach_our_xdp(const char *dev, int ifindex)
+{
+	char name[BPF_OBJ_NAME_LEN];
+	__u8 mode = 0;
+	int err;
+
+	if (!xdp_current(ifindex, &mode, name) || strcmp(name, XS_XDP_PROG_NAME))
+		return 0;
+	err = bpf_xdp_detach(ifindex, xdp_mode_flag(mode), NULL);
+	if (err)
+		fprintf(stderr, "xdpsvc: cannot detach XDP from %s: %s\n", dev, strerror(-err));
+	return err;
+}
+
+/* The device's driver (ethtool -i), "" if it does not say. */
+static void dev_driver(const char *dev, char *out, size_t len)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	out[0] = 0;
+	if (fd < 0)
+		return;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	ifr.ifr_data = (void *)&info;
+	if (!ioctl(fd, SIOCETHTOOL, &ifr)) {
+		size_t n = strnlen(info.driver, sizeof(info.driver));
+
+		n = n < len ? n : len - 1;
+		memcpy(out, info.driver, n);
+		out[n] = 0;
+	}
+	close(fd);
 }
 
 /*
@@ -503,7 +546,62 @@ static void unpin_maps(struct bpf_object *obj, const char *pin)
 }
 
 static void unpin(const char *pin, const char *name);
-static void pods_replace(int prog_fd);
+static void pods_replace(int prog_fd, int devs_fd);
+
+/* Record the mode attach chose, and the device, for `xdpsvc list`. */
+static int set_nic_mode(int cfg_fd, int ifindex, __u32 mode)
+{
+	struct xs_config cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(cfg_fd, &zero, &cfg))
+		return -errno;
+	cfg.nic_ifindex = ifindex;
+	cfg.nic_mode = mode;
+	return bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
+}
+
+/* A pod's veth (node side) in xs_devs, or out of it: the tc programs send
+ * packets for its pod straight in with bpf_redirect_peer. */
+static int dev_mark(int devs_fd, const char *dev, int ifindex, bool pod)
+{
+	struct xs_dev d = { .flags = XS_DEV_F_POD };
+	__u32 k = ifindex;
+	int err = pod ? bpf_map_update_elem(devs_fd, &k, &d, BPF_ANY) : bpf_map_delete_elem(devs_fd, &k);
+
+	if (err && !(errno == ENOENT && !pod)) {
+		err = -errno;
+		fprintf(stderr, "xdpsvc: cannot %s %s in %s: %s\n", pod ? "record" : "forget", dev, XS_MAP_DEVS,
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* The pinned xs_devs map quietly, or -1. */
+static int bpf_obj_get_path(const char *pin)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", pin, XS_MAP_DEVS);
+	return bpf_obj_get(path);
+}
+
+/* The pinned xs_devs map, or -errno after saying why. */
+static int devs_open(const char *pin)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin, XS_MAP_DEVS);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		fd = -errno;
+		fprintf(stderr, "xdpsvc: cannot open %s: %s (run 'xdpsvc attach NIC' with this --pin-path first)\n",
+			path, strerror(-fd));
+	}
+	return fd;
+}
 
 static void undo_attach(const struct undo *u, const struct xs_attach_opts *o, int ifindex,
 			struct bpf_object *obj)
@@ -548,7 +646,7 @@ static const char *btf_hint(void)
 	       "first thing to try)" : "";
 }
 
-int xs_attach(const struct xs_attach_opts *o)
+int xs_attach(const struct xs_attach_opts *o, __u32 *chosen, char *why_mode, size_t why_len)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin);
 	struct xs_xdp *x = NULL;
@@ -557,6 +655,8 @@ int xs_attach(const struct xs_attach_opts *o)
 	struct undo u = {};
 	char parent[PATH_MAX];
 	struct stat st;
+	struct xs_config old_cfg;
+	bool restore_cfg = false;
 	int ifindex, err;
 
 	err = xs_check_privileges("attach");
@@ -629,8 +729,13 @@ int xs_attach(const struct xs_attach_opts *o)
 			cfg.apply_seq = old.apply_seq + 1;
 		else if (getrandom(&cfg.apply_seq, sizeof(cfg.apply_seq), 0) != sizeof(cfg.apply_seq))
 			cfg.apply_seq = (__u64)time(NULL) << 20 ^ (__u64)getpid();
+		/* What list shows of the NIC stays until the new mode is set. */
+		cfg.nic_ifindex = old.nic_ifindex;
+		cfg.nic_mode = old.nic_mode;
 		if (!err && bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
 			err = -errno;
+		else if (!err && old.layout_version == XS_LAYOUT_VERSION)
+			old_cfg = old, restore_cfg = true;
 		if (lock >= 0)
 			close(lock);
 	}
@@ -645,14 +750,55 @@ int xs_attach(const struct xs_attach_opts *o)
 	if (err)
 		goto out;
 	/* tc first: replies must be translated back as soon as XDP starts
-	 * translating requests. */
+	 * translating requests, and in tc mode tc ingress translates them. */
 	err = attach_tc(o->dev, ifindex, BPF_TC_EGRESS, bpf_program__fd(t->progs.xs_tc_egress), &u) ?:
-	      attach_tc(o->dev, ifindex, BPF_TC_INGRESS, bpf_program__fd(t->progs.xs_tc_ingress), &u) ?:
-	      attach_xdp(o, ifindex, bpf_program__fd(x->progs.xs_xdp_ingress));
+	      attach_tc(o->dev, ifindex, BPF_TC_INGRESS, bpf_program__fd(t->progs.xs_tc_ingress), &u);
+	/*
+	 * Where XDP can deliver (see the README's decision table): a real
+	 * driver's native XDP receives complete checksums and its XDP_TX goes
+	 * out on the wire. A veth's does neither for sure: its peer's local
+	 * sockets leave partial checksums, which XDP cannot tell from complete
+	 * ones, and XDP_TX reaches the peer only if the peer runs XDP itself.
+	 * So a veth, or a driver without native XDP, gets tc mode: no XDP,
+	 * tc ingress translates on the skb. An operator may insist.
+	 */
+	char drv[32];
+
+	dev_driver(o->dev, drv, sizeof(drv));
+	*chosen = XS_NIC_TC;
+	if (!err && o->mode == XS_ATTACH_AUTO && !strcmp(drv, "veth")) {
+		snprintf(why_mode, why_len, "tc: %s is a veth, whose peer may send partial checksums and "
+			 "drops XDP_TX frames unless it runs XDP (--xdp-mode native insists on XDP)", o->dev);
+	} else if (!err && o->mode == XS_ATTACH_TC) {
+		snprintf(why_mode, why_len, "tc, as asked");
+	} else if (!err) {
+		err = attach_xdp(o, ifindex, bpf_program__fd(x->progs.xs_xdp_ingress), o->mode == XS_ATTACH_AUTO);
+		if (!err) {
+			*chosen = o->mode == XS_ATTACH_GENERIC ? XS_NIC_XDP_GENERIC : XS_NIC_XDP_NATIVE;
+			snprintf(why_mode, why_len, "%s (driver %s)%s",
+				 o->mode == XS_ATTACH_GENERIC ? "xdp generic, as asked" : "xdp native",
+				 drv[0] ? drv : "?", o->mode == XS_ATTACH_NATIVE ? ", as asked" : "");
+		} else if (o->mode == XS_ATTACH_AUTO) {
+			snprintf(why_mode, why_len, "tc: the driver of %s (%s) took no native XDP program (%s)",
+				 o->dev, drv[0] ? drv : "?", kernel_msg[0] ? kernel_msg : strerror(-err));
+			err = 0;
+		}
+	}
+	if (!err && *chosen == XS_NIC_TC)
+		err = detach_our_xdp(o->dev, ifindex);
+	if (!err)
+		err = set_nic_mode(bpf_map__fd(x->maps.xs_config), ifindex, *chosen);
 	/* The pods' veths run this build too, on the same maps. */
 	if (!err)
-		pods_replace(bpf_program__fd(t->progs.xs_tc_pod));
+		pods_replace(bpf_program__fd(t->progs.xs_tc_pod), bpf_map__fd(t->maps.xs_devs));
 out:
+	if (err && restore_cfg) {
+		/* A failed attach leaves the settings as they were (the pinned
+		 * programs keep running on them). */
+		__u32 zero = 0;
+
+		bpf_map_update_elem(bpf_map__fd(x->maps.xs_config), &zero, &old_cfg, BPF_ANY);
+	}
 	if (err)
 		undo_attach(&u, o, ifindex, x ? x->obj : NULL);
 	xs_tc__destroy(t);
@@ -698,6 +844,16 @@ static int pod_attach_one(const char *dev, int ifindex, int prog_fd)
 	return attach_tc(dev, ifindex, BPF_TC_INGRESS, prog_fd, &u);
 }
 
+static int pod_mark_one(const char *dev, int ifindex, int devs_fd)
+{
+	return dev_mark(devs_fd, dev, ifindex, true);
+}
+
+static int pod_unmark_one(const char *dev, int ifindex, int devs_fd)
+{
+	return dev_mark(devs_fd, dev, ifindex, false);
+}
+
 static int pod_detach_one(const char *dev, int ifindex, int unused)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
@@ -709,10 +865,11 @@ static int pod_detach_one(const char *dev, int ifindex, int unused)
 	return err == -ENOENT ? 0 : err;
 }
 
-static void pods_replace(int prog_fd)
+static void pods_replace(int prog_fd, int devs_fd)
 {
 	int n = pods_each(pod_attach_one, prog_fd);
 
+	pods_each(pod_mark_one, devs_fd);
 	if (n > 0)
 		fprintf(stderr, "xdpsvc: note: replaced the pod program on %d pod device%s\n", n, n == 1 ? "" : "s");
 }
@@ -757,25 +914,37 @@ int xs_attach_pod(const char *const *devs, int n, const char *pin)
 		return err;
 	}
 	err = pod_devs_check(devs, n, idx);
+	int devs_fd = err ? -1 : devs_open(pin);
+
+	if (devs_fd < 0)
+		err = err ?: devs_fd;
+	/* Recorded first: the pod program may send into it at once. */
 	for (int i = 0; !err && i < n; i++)
-		err = pod_attach_one(devs[i], idx[i], fd);
+		err = dev_mark(devs_fd, devs[i], idx[i], true) ?: pod_attach_one(devs[i], idx[i], fd);
+	if (devs_fd >= 0)
+		close(devs_fd);
 	close(fd);
 	return err;
 }
 
-int xs_detach_pod(const char *const *devs, int n)
+int xs_detach_pod(const char *const *devs, int n, const char *pin)
 {
 	char name[BPF_OBJ_NAME_LEN];
 	int idx[n > 0 ? n : 1];
 	int err = xs_check_privileges("detach-pod") ?: pod_devs_check(devs, n, idx);
+	int devs_fd = !err && is_bpffs(pin) ? bpf_obj_get_path(pin) : -1;
 
 	for (int i = 0; !err && i < n; i++) {
+		if (devs_fd >= 0)
+			dev_mark(devs_fd, devs[i], idx[i], false);
 		if (!tc_ours_name(idx[i], BPF_TC_INGRESS, name)) {
 			fprintf(stderr, "xdpsvc: note: %s runs no xdpsvc pod program\n", devs[i]);
 			continue;
 		}
 		err = pod_detach_one(devs[i], idx[i], 0);
 	}
+	if (devs_fd >= 0)
+		close(devs_fd);
 	return err;
 }
 
@@ -809,6 +978,12 @@ int xs_detach(const char *dev, const char *pin, bool purge)
 		}
 	}
 	/* Off on this node: the pods' veths too. */
+	int devs_fd = is_bpffs(pin) ? bpf_obj_get_path(pin) : -1;
+
+	if (devs_fd >= 0) {
+		pods_each(pod_unmark_one, devs_fd);
+		close(devs_fd);
+	}
 	int e = pods_each(pod_detach_one, 0);
 
 	err = err ?: (e < 0 ? e : 0);

@@ -9,7 +9,9 @@
 struct xs_attach_opts {
 	const char *dev;
 	const char *pin;
-	bool generic;   /* XDP in generic (skb) mode instead of native */
+	/* Which hook translates the NIC's ingress: XS_ATTACH_AUTO picks one
+	 * that delivers (see xs_attach); the others insist. */
+	enum { XS_ATTACH_AUTO, XS_ATTACH_NATIVE, XS_ATTACH_GENERIC, XS_ATTACH_TC } mode;
 	bool force;     /* replace someone else's XDP program */
 	bool recreate_maps; /* replace pinned maps this build cannot reuse */
 	/* Map sizes (entries); 0 = keep the pinned size, or the default. */
@@ -30,13 +32,14 @@ int xs_pin_dir_ensure(const char *pin, bool create);
 /* Take the pin directory's lock, which serialises the writers of its state:
  * the open descriptor (close it to unlock), or -errno after saying why. */
 int xs_pin_dir_lock(const char *pin);
-int xs_attach(const struct xs_attach_opts *o);
+/* *chosen: the enum xs_nic_mode attach settled on; why: in words. */
+int xs_attach(const struct xs_attach_opts *o, __u32 *chosen, char *why, size_t why_len);
 int xs_detach(const char *dev, const char *pin, bool purge);
 /* The pinned pod program (pinned by xs_attach) on the ingress of each of
  * devs, the node's end of a pod's veth; every device is checked before any
  * is changed. Detach also removes it from every device of the namespace. */
 int xs_attach_pod(const char *const *devs, int n, const char *pin);
-int xs_detach_pod(const char *const *devs, int n);
+int xs_detach_pod(const char *const *devs, int n, const char *pin);
 /* Route libbpf's messages: warnings only, everything with verbose. */
 void xs_libbpf_logging(bool verbose);
 

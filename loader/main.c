@@ -23,6 +23,7 @@ struct args {
 	const char *xdp_mode;
 	const char *service;
 	const char *nodeport_cidrs;
+	const char *cluster_cidrs;
 	bool force, recreate_maps, purge, dry_run, watch, json, verbose, help;
 	__u32 ct_size, max_services, max_backends, max_slots;
 	struct xs_config cfg;
@@ -59,8 +60,13 @@ static int cmd_conntrack(struct args *a);
 static const struct cmd cmds[] = {
 	{ "attach", "DEV", "load the programs, pin them and their maps, attach XDP and tc to DEV",
 	  1, 1, cmd_attach, {
-		{ { "xdp-mode", required_argument, NULL, 'm' }, "native|generic",
-		  "XDP attach mode (default native)" },
+		{ { "xdp-mode", required_argument, NULL, 'm' }, "auto|native|generic|tc",
+		  "how the NIC's ingress is translated (default auto: native XDP on a real driver that "
+		  "has it, else tc; a veth gets tc)" },
+		{ { "cluster-cidr", required_argument, NULL, 'I' }, "CIDR,...",
+		  "the pod network: ClusterIP traffic from outside it to another node is SNATed" },
+		{ { "masquerade-all", no_argument, NULL, 'M' }, NULL,
+		  "SNAT every translated flow from outside to another node (kube-proxy --masquerade-all)" },
 		{ { "force", no_argument, NULL, 'f' }, NULL,
 		  "replace an XDP program on DEV that is not xdpsvc's" },
 		{ { "nodeport-addresses", required_argument, NULL, 'N' }, "CIDR,...",
@@ -104,7 +110,7 @@ static const struct cmd cmds[] = {
 		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
 	{ "detach-pod", "DEV...", "remove the pod program from DEVs",
 	  1, -1, cmd_detach_pod, {
-		OPT_VERBOSE, OPT_HELP, OPT_END } },
+		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
 	{ "apply", "FILE...", "make the maps describe exactly the Services and EndpointSlices in FILEs "
 	  "(JSON or YAML as kubectl prints them; - reads stdin)",
 	  1, -1, cmd_apply, {
@@ -166,6 +172,8 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 		case 'R': a->recreate_maps = true; break;
 		case 'F': a->cfg.flags |= XS_CFG_NO_FAST_PATH; break;
 		case 'N': a->nodeport_cidrs = optarg; break;
+		case 'I': a->cluster_cidrs = optarg; break;
+		case 'M': a->cfg.flags |= XS_CFG_MASQ_ALL; break;
 		case 'O':
 		case 'Z':
 			if (strlen(optarg) >= XS_NAME_LEN) {
@@ -244,8 +252,9 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 			return -EINVAL;
 		}
 	}
-	if (a->xdp_mode && strcmp(a->xdp_mode, "native") && strcmp(a->xdp_mode, "generic")) {
-		fprintf(stderr, "xdpsvc %s: --xdp-mode must be native or generic, not '%s'\n", c->name,
+	if (a->xdp_mode && strcmp(a->xdp_mode, "native") && strcmp(a->xdp_mode, "generic") &&
+	    strcmp(a->xdp_mode, "auto") && strcmp(a->xdp_mode, "tc")) {
+		fprintf(stderr, "xdpsvc %s: --xdp-mode must be auto, native, generic or tc, not '%s'\n", c->name,
 			a->xdp_mode);
 		return -EINVAL;
 	}
@@ -258,12 +267,16 @@ static int cmd_attach(struct args *a)
 {
 	struct xs_attach_opts o = {
 		.dev = a->pos[0], .pin = a->pin, .force = a->force, .recreate_maps = a->recreate_maps,
-		.generic = a->xdp_mode && !strcmp(a->xdp_mode, "generic"),
+		.mode = !a->xdp_mode || !strcmp(a->xdp_mode, "auto") ? XS_ATTACH_AUTO :
+			!strcmp(a->xdp_mode, "native") ? XS_ATTACH_NATIVE :
+			!strcmp(a->xdp_mode, "generic") ? XS_ATTACH_GENERIC : XS_ATTACH_TC,
 		.ct_size = a->ct_size, .max_services = a->max_services, .max_backends = a->max_backends,
 		.max_slots = a->max_slots, .cfg = a->cfg,
 	};
 	int err = xs_nodeport_addrs(o.dev, a->nodeport_cidrs, o.cfg.nodeport_addrs, &o.cfg.n_nodeport_addrs);
 
+	if (!err && a->cluster_cidrs)
+		err = xs_cluster_cidrs(a->cluster_cidrs, o.cfg.cluster_cidrs, &o.cfg.n_cluster_cidrs);
 	if (err)
 		return err == -EINVAL ? -XS_EMISUSE : err;
 	if (!o.cfg.node_name[0] && gethostname(o.cfg.node_name, sizeof(o.cfg.node_name) - 1))
@@ -284,11 +297,13 @@ static int cmd_attach(struct args *a)
 		if (n)
 			o.cfg.snat_addr = own[0];
 	}
-	err = xs_attach(&o);
+	char why[256] = "";
+	__u32 mode = 0;
+
+	err = xs_attach(&o, &mode, why, sizeof(why));
 	if (err)
 		return err;
-	printf("attached to %s (XDP %s mode), state pinned under %s\n", o.dev, o.generic ? "generic" : "native",
-	       o.pin);
+	printf("attached to %s (%s), state pinned under %s\n", o.dev, why, o.pin);
 	if (!o.cfg.snat_addr)
 		fprintf(stderr, "xdpsvc: note: %s has no IPv4 address and no --snat-address was given: external "
 			"flows to backends on other nodes keep their source (their replies will not come back "
@@ -316,7 +331,7 @@ static int cmd_attach_pod(struct args *a)
 
 static int cmd_detach_pod(struct args *a)
 {
-	int err = xs_detach_pod((const char *const *)a->pos, a->n_pos);
+	int err = xs_detach_pod((const char *const *)a->pos, a->n_pos, a->pin);
 
 	for (int i = 0; !err && i < a->n_pos; i++)
 		printf("detached the pod program from %s\n", a->pos[i]);

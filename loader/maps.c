@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <net/if.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ static const struct map_desc map_descs[] = {
 	MAP(XS_MAP_VIP_BITS, vip_bits, __u32, __u64),
 	MAP(XS_MAP_SRC_RANGES, src_ranges, struct xs_src_key, __u8),
 	MAP(XS_MAP_CONFIG, config, __u32, struct xs_config),
+	MAP(XS_MAP_DEVS, devs, __u32, struct xs_dev),
 };
 #define N_MAPS (sizeof(map_descs) / sizeof(map_descs[0]))
 
@@ -711,16 +713,20 @@ static int cluster_idx_cmp(const void *a, const void *b, void *model)
  * used (kube-proxy): every frontend of the port shares the affinity entries
  * of the port's ClusterIP frontend, keyed by that frontend's id.
  */
-static int affinity_groups(const struct xs_model *want, const __u32 *fe_id, __u32 **out)
+static int affinity_groups(const struct xs_model *want, const __u32 *fe_id, __u32 **out, size_t **cluster_out)
 {
 	size_t *cl = calloc(want->n ?: 1, sizeof(*cl)), n = 0;
 	__u32 *group = calloc(want->n ?: 1, sizeof(*group));
+	size_t *cluster = malloc((want->n ?: 1) * sizeof(*cluster));
 
-	if (!cl || !group) {
+	if (!cl || !group || !cluster) {
 		free(cl);
 		free(group);
+		free(cluster);
 		return -ENOMEM;
 	}
+	for (size_t i = 0; i < want->n; i++)
+		cluster[i] = SIZE_MAX;
 	for (size_t i = 0; i < want->n; i++) {
 		group[i] = fe_id[i];
 		if (want->fe[i].scope == XS_SCOPE_CLUSTER)
@@ -730,14 +736,16 @@ static int affinity_groups(const struct xs_model *want, const __u32 *fe_id, __u3
 	for (size_t i = 0; i < want->n; i++) {
 		size_t lo = 0, hi = n;
 
-		if (want->fe[i].scope == XS_SCOPE_CLUSTER || !(want->fe[i].flags & XS_SVC_F_AFFINITY))
+		if (want->fe[i].scope == XS_SCOPE_CLUSTER)
 			continue;
 		while (lo < hi) {
 			size_t mid = (lo + hi) / 2;
 			int c = port_cmp(&want->fe[cl[mid]], &want->fe[i]);
 
 			if (!c) {
-				group[i] = fe_id[cl[mid]];
+				if (want->fe[i].flags & XS_SVC_F_AFFINITY)
+					group[i] = fe_id[cl[mid]];
+				cluster[i] = cl[mid];
 				break;
 			}
 			if (c < 0)
@@ -748,6 +756,7 @@ static int affinity_groups(const struct xs_model *want, const __u32 *fe_id, __u3
 	}
 	free(cl);
 	*out = group;
+	*cluster_out = cluster;
 	return 0;
 }
 
@@ -870,6 +879,7 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 	bool *be_used = NULL;    /* per existing backend (s.be order) */
 	__u8 *id_used = NULL;
 	__u32 *fe_id = NULL, *group = NULL; /* per wanted frontend: its id, its affinity group */
+	size_t *cluster_of = NULL;          /* ... and its Service port's ClusterIP frontend */
 	void *zero_stats = NULL;
 	struct xs_be_index *kept = NULL; /* for ds: the backends after this apply */
 	size_t i, j, n_live = 0, n_kept = 0;
@@ -990,7 +1000,7 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 			fe_id[j++] = next_free;
 		}
 	}
-	err = affinity_groups(want, fe_id, &group);
+	err = affinity_groups(want, fe_id, &group, &cluster_of);
 	if (err)
 		goto out;
 
@@ -1013,15 +1023,24 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 		/* Not Local (which drops instead of rejecting): external traffic
 		 * policy Cluster, whose flows to other nodes are SNATed. */
 		__u8 snat = f->scope != XS_SCOPE_CLUSTER && !(f->flags & XS_SVC_F_NO_REJECT) ? XS_SVC_F_SNAT : 0;
+		/* A ClusterIP (SNATed from outside the cluster CIDR); a Local
+		 * external address, whose pods' and node's traffic goes to
+		 * the endpoints of the port's ClusterIP (ESIPP short-circuit). */
+		__u8 kind = f->scope == XS_SCOPE_CLUSTER ? XS_SVC_F_CLUSTER :
+			    f->flags & XS_SVC_F_NO_REJECT && cluster_of[j] != SIZE_MAX ? XS_SVC_F_EXT_LOCAL : 0;
+		const struct xs_frontend *cf = kind == XS_SVC_F_EXT_LOCAL ? &want->fe[cluster_of[j]] : NULL;
 		struct xs_svc_value val = {
-			.svc_id = fe_id[j], .count = f->n_backends, .flags = f->flags | snat,
+			.svc_id = fe_id[j], .count = f->n_backends, .flags = f->flags | snat | kind,
 			.affinity_s = f->flags & XS_SVC_F_AFFINITY ? f->affinity_s : 0,
 			.affinity_group = f->flags & XS_SVC_F_AFFINITY ? group[j] : 0,
+			.cluster_vip = cf ? cf->vip.v4.s_addr : 0,
+			.cluster_port = cf ? cf->port : 0,
 		};
 		bool owner_changed = cur && !same_owner(&cur->fe, f);
 
 		if (cur && !owner_changed && same_backends(&cur->fe, f) && cur->val.flags == val.flags &&
-		    cur->val.affinity_s == val.affinity_s && cur->val.affinity_group == val.affinity_group) {
+		    cur->val.affinity_s == val.affinity_s && cur->val.affinity_group == val.affinity_group &&
+		    cur->val.cluster_vip == val.cluster_vip && cur->val.cluster_port == val.cluster_port) {
 			live[n_live++] = (struct live){ cur->val.svc_id, cur->val.gen, cur->val.count };
 			i++, j++;
 			continue;
@@ -1121,6 +1140,7 @@ out:
 	free(id_used);
 	free(fe_id);
 	free(group);
+	free(cluster_of);
 	free(zero_stats);
 	state_free(&s);
 	return err;
@@ -1409,7 +1429,8 @@ static int sum_svc_stats(const struct xs_maps *m, __u32 id, struct xs_svc_stats 
 /* The global counters, summed over CPUs, as (name, value) pairs. */
 #define GLOBAL_FIELDS(X) X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) \
 	X(pass_miss) X(hit) X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) \
-	X(ct_expired) X(reply_nat) X(local_dnat) X(fast_path) X(ct_created) X(pod_dnat) X(hairpin) X(snat) X(drop_snat)
+	X(ct_expired) X(reply_nat) X(local_dnat) X(fast_path) X(ct_created) X(pod_dnat) X(hairpin) X(snat) X(drop_snat) \
+	X(to_stack) X(redirect) X(redirect_peer) X(ext_local_cluster)
 
 static int sum_global_stats(const struct xs_maps *m, struct xs_global_stats *sum)
 {
@@ -1456,6 +1477,19 @@ static long count_entries(int fd, size_t ksz, size_t vsz)
 	free(keys);
 	free(vals);
 	return n;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return (x > y) - (x < y);
+}
+
+const char *xs_nic_mode_name(__u32 mode)
+{
+	return mode == XS_NIC_XDP_NATIVE ? "xdp native" : mode == XS_NIC_XDP_GENERIC ? "xdp generic" :
+	       mode == XS_NIC_TC ? "tc" : "?";
 }
 
 int xs_list(const struct xs_maps *m, bool json, FILE *out)
@@ -1540,10 +1574,46 @@ int xs_list(const struct xs_maps *m, bool json, FILE *out)
 	}
 	__u64 left = cfg.ct_flushed + (__u64)ct_used;
 	__u64 evicted = g.ct_created > left ? g.ct_created - left : 0;
+	/* Which hook translates where (attach's choice), and the pods' veths. */
+	char nic[IF_NAMESIZE] = "?", pod[IF_NAMESIZE];
+	__u32 *pods = NULL;
+	size_t n_pods = 0;
+
+	if (cfg.nic_ifindex && !if_indextoname(cfg.nic_ifindex, nic))
+		snprintf(nic, sizeof(nic), "#%u", cfg.nic_ifindex);
+	{
+		void *keys = NULL, *vals = NULL;
+
+		if (!dump_map(m->devs, sizeof(__u32), sizeof(struct xs_dev), &keys, &vals, &n_pods)) {
+			pods = keys;
+			qsort(pods, n_pods, sizeof(*pods), u32_cmp);
+		}
+		free(vals);
+	}
+	if (json) {
+		fprintf(out, "],\"datapath\":{\"nic\":{\"device\":");
+		json_str(out, nic);
+		fprintf(out, ",\"ifindex\":%u,\"mode\":\"%s\"},\"pods\":[", cfg.nic_ifindex,
+			xs_nic_mode_name(cfg.nic_mode));
+		for (size_t i = 0; i < n_pods; i++) {
+			if (!if_indextoname(pods[i], pod))
+				snprintf(pod, sizeof(pod), "#%u", pods[i]);
+			fprintf(out, "%s{\"device\":", i ? "," : "");
+			json_str(out, pod);
+			fprintf(out, ",\"ifindex\":%u,\"mode\":\"tc, bpf_redirect_peer\"}", pods[i]);
+		}
+		fprintf(out, "]}");
+	} else {
+		fprintf(out, "\ndatapath: %s: %s; pods:", nic, xs_nic_mode_name(cfg.nic_mode));
+		for (size_t i = 0; i < n_pods; i++)
+			fprintf(out, " %s", if_indextoname(pods[i], pod) ? pod : "?");
+		fprintf(out, "%s", n_pods ? " (tc, bpf_redirect_peer)" : " none attached");
+	}
+	free(pods);
 	if (json) {
 		const char *sep = "";
 
-		fprintf(out, "],\"global\":{");
+		fprintf(out, ",\"global\":{");
 #define PRINT(f) fprintf(out, "%s\"" #f "\":%llu", sep, g.f), sep = ",";
 		GLOBAL_FIELDS(PRINT)
 #undef PRINT

@@ -8,7 +8,7 @@
 #include "model.h"
 
 struct xs_maps {
-	int services, slots, backends, ct, svc_stats, global_stats, svc_meta, vip_bits, src_ranges, config;
+	int services, slots, backends, ct, svc_stats, global_stats, svc_meta, vip_bits, src_ranges, config, devs;
 	__u32 max_services; /* capacity of the id-indexed maps */
 	__u32 max_frontends, max_backends, max_slots, max_ct; /* of the hash maps */
 	int ncpus;
@@ -47,6 +47,8 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 int xs_apply_delta(const struct xs_maps *m, const struct xs_model *have, const struct xs_model *want,
 		   struct xs_delta_state *ds, struct xs_apply_result *r);
 int xs_list(const struct xs_maps *m, bool json, FILE *out);
+/* "xdp native", "xdp generic", "tc" (enum xs_nic_mode). */
+const char *xs_nic_mode_name(__u32 mode);
 /* The settings attach stored with the pinned state (node identity, ...). */
 int xs_pinned_config(const char *pin, struct xs_config *cfg);
 /* Translated flows (forward entries) with their service and idle time. */

@@ -13,7 +13,7 @@ struct cidr {
 	__u32 net, mask; /* host order */
 };
 
-static int parse_cidrs(const char *s, struct cidr *out, size_t max, size_t *n)
+static int parse_cidrs(const char *opt, const char *s, struct cidr *out, size_t max, size_t *n)
 {
 	char *copy = strdup(s), *save = NULL;
 	int err = copy ? 0 : -ENOMEM;
@@ -27,7 +27,7 @@ static int parse_cidrs(const char *s, struct cidr *out, size_t max, size_t *n)
 		if (slash)
 			*slash = 0;
 		if (!slash || *end || len < 0 || len > 32 || inet_pton(AF_INET, tok, &a) != 1 || *n == max) {
-			fprintf(stderr, "xdpsvc: --nodeport-addresses: '%s%s%s' is not an IPv4 CIDR (A.B.C.D/N)%s\n",
+			fprintf(stderr, "xdpsvc: --%s: '%s%s%s' is not an IPv4 CIDR (A.B.C.D/N)%s\n", opt,
 				tok, slash ? "/" : "", slash ? slash + 1 : "", *n == max ? " or one too many" : "");
 			err = -EINVAL;
 			break;
@@ -44,7 +44,7 @@ int xs_nodeport_addrs(const char *dev, const char *cidrs, __be32 *out, __u32 *n)
 	struct cidr nets[XS_MAX_NODEPORT_ADDRS];
 	struct ifaddrs *ifa, *i;
 	size_t n_nets = 0;
-	int err = cidrs ? parse_cidrs(cidrs, nets, XS_MAX_NODEPORT_ADDRS, &n_nets) : 0;
+	int err = cidrs ? parse_cidrs("nodeport-addresses", cidrs, nets, XS_MAX_NODEPORT_ADDRS, &n_nets) : 0;
 
 	*n = 0;
 	if (err)
@@ -75,5 +75,20 @@ int xs_nodeport_addrs(const char *dev, const char *cidrs, __be32 *out, __u32 *n)
 		out[(*n)++] = htonl(a);
 	}
 	freeifaddrs(ifa);
+	return 0;
+}
+
+int xs_cluster_cidrs(const char *cidrs, struct xs_cidr4 *out, __u32 *n)
+{
+	struct cidr nets[XS_MAX_CLUSTER_CIDRS];
+	size_t k;
+	int err = parse_cidrs("cluster-cidr", cidrs, nets, XS_MAX_CLUSTER_CIDRS, &k);
+
+	*n = 0;
+	if (err)
+		return err;
+	for (size_t i = 0; i < k; i++)
+		out[i] = (struct xs_cidr4){ .addr = htonl(nets[i].net), .mask = htonl(nets[i].mask) };
+	*n = k;
 	return 0;
 }

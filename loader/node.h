@@ -12,5 +12,8 @@
  * 0 or -errno, with the reason printed.
  */
 int xs_nodeport_addrs(const char *dev, const char *cidrs, __be32 *out, __u32 *n);
+/* The pod network, comma-separated CIDRs (attach --cluster-cidr), at most
+ * XS_MAX_CLUSTER_CIDRS; 0 or -EINVAL with the reason printed. */
+int xs_cluster_cidrs(const char *cidrs, struct xs_cidr4 *out, __u32 *n);
 
 #endif

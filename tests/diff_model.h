@@ -472,6 +472,7 @@ static inline void xsm_xdp(const struct xsm_cfg *cfg, struct xsm_ct *ct, struct 
 		if (closing)
 			cv->flags |= XS_CT_F_CLOSING;
 		g->hit++;
+		g->to_stack++; /* no FIB here: XDP_PASS, translated */
 		o->cat = XSM_C_ESTABLISHED;
 		xsm_nat(o->b, &p, true, ntohl(cv->nat_addr), ntohs(cv->nat_port));
 		return;
@@ -531,6 +532,7 @@ static inline void xsm_xdp(const struct xsm_cfg *cfg, struct xsm_ct *ct, struct 
 	g->ct_created += (xsm_ct_put(ct, &rk, &rv) == 1) + (xsm_ct_put(ct, &fk, &fv) == 1);
 	o->keys[o->nkeys++] = rk;
 	g->hit++;
+	g->to_stack++;
 	g->new_flow++;
 	s->new_flows++;
 	xsm_nat(o->b, &p, true, be->addr, be->port);

@@ -105,19 +105,26 @@ manifest "$BAD" "$(pod_ip 1) $(pod_ip 2) 198.18.1.300" "$ALL_PODS"
 
 # --- cases -------------------------------------------------------------------
 
-name="attach puts XDP on the NIC's ingress and tc on its egress"
+name="attach picks the NIC's hook: tc on a veth, native XDP where asked (a wire)"
 err=$(attach 2>&1)
 status=$?
+mode=$(xs list --json 2>/dev/null | jq -r '.datapath.nic.mode')
+if [ "$XS_TOPO" = wire ]; then want_mode="xdp native"; else want_mode=tc; fi
+[ -n "${XDP_MODE:-}" ] && want_mode="xdp $XDP_MODE"
 if [ "$status" -ne 0 ]; then
 	fail "$name" "xdpsvc attach $NIC exited $status: $err"
 	give_up "attach failed"
-elif ! ip -n "$NS_NODE" link show "$NIC" | grep -q 'prog/xdp'; then
+elif [ "$mode" != "$want_mode" ] || ! grep -q "attached to $NIC (${want_mode%% *}" <<<"$err"; then
+	fail "$name" "mode '$mode' (want '$want_mode'); attach said: $err"
+elif [ "$want_mode" = tc ] && ip -n "$NS_NODE" link show "$NIC" | grep -q 'prog/xdp'; then
+	fail "$name" "tc mode, yet an XDP program on $NIC: $(ip -n "$NS_NODE" -d link show "$NIC" | tr '\n' ' ')"
+elif [ "$want_mode" != tc ] && ! ip -n "$NS_NODE" link show "$NIC" | grep -q 'prog/xdp'; then
 	fail "$name" "no XDP program on $NIC: $(ip -n "$NS_NODE" -d link show "$NIC" | tr '\n' ' ')"
-elif [ -z "$(tc -n "$NS_NODE" filter show dev "$NIC" egress)" ]; then
-	fail "$name" "no tc filter on $NIC egress"
+elif [ -z "$(tc -n "$NS_NODE" filter show dev "$NIC" egress)" ] || [ -z "$(tc -n "$NS_NODE" filter show dev "$NIC" ingress)" ]; then
+	fail "$name" "no tc filter on $NIC egress or ingress"
 else
 	missing=""
-	for m in xs_services xs_slots xs_backends xs_conntrack xs_svc_stats xs_global_stats xs_svc_meta; do
+	for m in xs_services xs_slots xs_backends xs_conntrack xs_svc_stats xs_global_stats xs_svc_meta xs_devs; do
 		[ -e "$PIN/$m" ] || missing+=" $m"
 	done
 	if [ -n "$missing" ]; then
@@ -172,22 +179,27 @@ else
 	fail "$name" "queries to $ECHO_VIP:53 got: $(tally <<<"$answers")"
 fi
 
-fast_path() { list_json | jq '.global.fast_path'; }
+counter() { list_json | jq ".global.$1"; }
+# Where a translated packet to a pod on this node goes: tc sends it to the
+# pod's veth itself (redirect); XDP hands it to the stack, as a veth drops
+# XDP frames redirected into a pod that runs no XDP (to_stack).
+if [ "$XS_TOPO" = wire ]; then sent=to_stack; else sent=redirect; fi
 
-name="XDP sends translated packets on itself (fast path), and leaves it to the stack with --no-fast-path"
-fp0=$(fast_path)
+name="a translated packet for a local pod goes on by the path that delivers ($sent), and to the stack with --no-fast-path"
+c0=$(counter "$sent") t0=$(counter to_stack) fp0=$(counter fast_path)
 body=$(curl_vip "http://$WEB_VIP/" 2>&1)
-fp1=$(fast_path)
-if ! grep -qx 'pod[123]' <<<"$body" || [ "$fp1" -le "$fp0" ]; then
-	fail "$name" "fast path: answer '$body', fast_path counter $fp0 -> $fp1"
+c1=$(counter "$sent") t1=$(counter to_stack) fp1=$(counter fast_path)
+if ! grep -qx 'pod[123]' <<<"$body" || [ "$c1" -le "$c0" ] || [ "$fp1" != "$fp0" ]; then
+	fail "$name" "answer '$body', $sent $c0 -> $c1, fast_path (XDP_TX only) $fp0 -> $fp1"
 elif ! out=$(xs attach "$NIC" --no-fast-path 2>&1); then
 	fail "$name" "attach --no-fast-path failed: $out"
 else
+	c1=$(counter redirect)
 	body=$(curl_vip "http://$WEB_VIP/" 2>&1)
 	udp=$(in_cl "$TOOLS/udpq" "$ECHO_VIP" 53 --timeout-ms 2000 2>&1)
-	fp2=$(fast_path)
-	if ! grep -qx 'pod[123]' <<<"$body" || ! grep -qx 'pod[123]' <<<"$udp" || [ "$fp2" != "$fp1" ]; then
-		fail "$name" "--no-fast-path: answers '$body' '$udp', fast_path counter $fp1 -> $fp2"
+	c2=$(counter redirect) t2=$(counter to_stack)
+	if ! grep -qx 'pod[123]' <<<"$body" || ! grep -qx 'pod[123]' <<<"$udp" || [ "$c2" != "$c1" ] || [ "$t2" -le "$t1" ]; then
+		fail "$name" "--no-fast-path: answers '$body' '$udp', redirect $c1 -> $c2, to_stack $t1 -> $t2"
 	elif ! out=$(xs attach "$NIC" 2>&1); then
 		fail "$name" "attach back to the fast path failed: $out"
 	else

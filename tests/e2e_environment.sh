@@ -105,10 +105,31 @@ check "attach to a device that does not exist names it and changes nothing" 1 \
 
 for dev in br0 ifb0; do
 	before=$(state "$dev")
-	run root attach "$dev" --pin-path "$PIN"
-	check "native XDP on a $dev device without it suggests generic mode and changes nothing" 1 \
-		"^xdpsvc: cannot attach XDP in native mode to $dev: .*try --xdp-mode generic" "$before" "$dev"
+	run root attach "$dev" --pin-path "$PIN" --xdp-mode native
+	check "--xdp-mode native on a $dev device without native XDP says what works and changes nothing" 1 \
+		"^xdpsvc: cannot attach XDP in native mode to $dev: .*leave --xdp-mode out \(tc translates then\) or try --xdp-mode generic" \
+		"$before" "$dev"
 done
+
+name="attach without --xdp-mode on a device without native XDP picks tc mode, and says why"
+run root attach br0 --pin-path "$PIN"
+mode=$(ip netns exec "$NS_NODE" "$XDPSVC" list --json --pin-path "$PIN" 2>/dev/null | jq -r .datapath.nic.mode)
+if [ "$status" -ne 0 ]; then
+	fail "$name" "exit $status: $err"
+elif [ "$mode" != tc ] || ! grep -q "attached to br0 (tc: the driver of br0 (bridge) took no native XDP program" "$RUN_DIR/out"; then
+	fail "$name" "mode '$mode', attach said: $(cat "$RUN_DIR/out")"
+elif ip -n "$NS_NODE" link show br0 | grep -q xdp; then
+	fail "$name" "an XDP program on br0: $(ip -n "$NS_NODE" link show br0 | tr '\n' ' ')"
+elif [ -z "$(tc -n "$NS_NODE" filter show dev br0 ingress)" ]; then
+	fail "$name" "no tc filter on br0's ingress"
+else
+	run root detach br0 --pin-path "$PIN" --purge
+	if [ "$status" -ne 0 ] || [ -e "$PIN" ]; then
+		fail "$name" "detach --purge: exit $status: $err"
+	else
+		pass "$name"
+	fi
+fi
 
 name="attach in generic mode works where native XDP is missing"
 run root attach ifb0 --pin-path "$PIN" --xdp-mode generic
@@ -189,7 +210,7 @@ for who in nobody nocaps; do
 done
 name="the maps are untouched by the refused commands"
 if [ "$(in_node "$XDPSVC" list --json --pin-path "$PIN" 2>&1)" != "$listed" ]; then
-	fail "$name" "list --json changed"
+	fail "$name" "list --json changed: $(diff <(echo "$listed") <(in_node "$XDPSVC" list --json --pin-path "$PIN" 2>&1) | head -c 600)"
 else
 	pass "$name"
 fi
@@ -220,7 +241,7 @@ done <<EOF
 1|attach nosuch0 --pin-path $PIN
 1|detach nosuch0 --pin-path $PIN
 1|attach $NIC --ct-size 4096 --pin-path $PIN
-1|attach br0 --pin-path $PIN
+1|attach br0 --xdp-mode native --pin-path $PIN
 2|attach --pin-path $PIN
 2|attach $NIC --xdp-mode turbo --pin-path $PIN
 2|attach $NIC --ct-size 0 --pin-path $PIN
@@ -234,7 +255,7 @@ EOF
 if [ -n "$errs" ]; then
 	fail "$name" "$errs"
 elif [ "$(in_node "$XDPSVC" list --json --pin-path "$PIN" 2>&1)" != "$listed" ]; then
-	fail "$name" "list --json changed"
+	fail "$name" "list --json changed: $(diff <(echo "$listed") <(in_node "$XDPSVC" list --json --pin-path "$PIN" 2>&1) | head -c 600)"
 else
 	pass "$name"
 fi

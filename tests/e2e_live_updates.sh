@@ -372,7 +372,11 @@ problems=()
 REBUILT=$RUN_DIR/rebuild
 make -s -C "$XS_REPO" BUILD="$REBUILT" BPF_EXTRA=-mcpu=v3 "$REBUILT/xdpsvc" >"$RUN_DIR/rebuild.log" 2>&1 ||
 	problems+=("the rebuild failed: $(tail -n 3 "$RUN_DIR/rebuild.log")")
-xdp_tag() { ip -n "$NS_NODE" -d link show "$NIC" | sed -n 's/.*prog\/xdp id [0-9]* name [a-z_]* tag \([0-9a-f]*\).*/\1/p'; }
+# The tags of the programs on the NIC's ingress: XDP (if any) and tc.
+xdp_tag() {
+	ip -n "$NS_NODE" -d link show "$NIC" | sed -n 's/.*prog\/xdp id [0-9]* name [a-z_]* tag \([0-9a-f]*\).*/\1/p'
+	tc -n "$NS_NODE" -j filter show dev "$NIC" ingress | jq -r '.[] | .options.prog.tag // empty'
+}
 tag_before=$(xdp_tag)
 STOP=$RUN_DIR/attach-stop
 start_loops "$STOP" tcp udp
@@ -408,7 +412,7 @@ for c in $ct_after; do
 done
 tag_after=$(xdp_tag)
 if [ -z "$tag_before" ] || [ "$tag_before" = "$tag_after" ]; then
-	problems+=("the rebuilt XDP program did not replace the first: tag $tag_before -> $tag_after")
+	problems+=("the rebuilt ingress program did not replace the first: tag $tag_before -> $tag_after")
 fi
 if [ "$keep_rc" -ne 0 ] || [ "$(sort -u "$KEEP.out" | wc -l)" -ne 1 ] || [ "$(wc -l <"$KEEP.out")" -ne 60 ]; then
 	problems+=("the long-lived connection: rc $keep_rc, replies $(tally <"$KEEP.out"): $(cat "$KEEP.err")")

@@ -66,8 +66,10 @@ XS_PASSED=0
 XS_FAILED=0
 XS_NAMESPACES=()
 
-pass() { XS_PASSED=$((XS_PASSED + 1)); echo "PASS: $1"; }
-fail() { XS_FAILED=$((XS_FAILED + 1)); echo "FAIL: $1: $2"; }
+# Case names of the wire topology say so.
+xs_case() { if [ "${XS_TOPO:-kind}" = wire ]; then echo "[wire] $1"; else echo "$1"; fi; }
+pass() { XS_PASSED=$((XS_PASSED + 1)); echo "PASS: $(xs_case "$1")"; }
+fail() { XS_FAILED=$((XS_FAILED + 1)); echo "FAIL: $(xs_case "$1"): $2"; }
 
 # Exit status for the end of a test script.
 xs_status() { [ "$XS_FAILED" -eq 0 ]; }
@@ -87,6 +89,29 @@ wait_until() {
 	return 1
 }
 
+# XS_TOPO: what the NIC's veth stands for.
+#  kind (default): a kind-style node, whose NIC is a veth with its peer left
+#    untouched: default offloads (senders leave partial L4 checksums), GRO
+#    off, no XDP program. `xs attach` picks its hook (tc) by itself.
+#  wire: a physical link. The peer runs an XDP program (so XDP_TX reaches
+#    it, as frames sent on a wire reach the other end) and computes its
+#    checksums (tx checksumming off: a wire carries complete ones); the
+#    datapath is attached with --xdp-mode native (XS_ATTACH_MODE).
+# Pods are the same in both: a CNI plugin's veth, its pod end untouched.
+XS_TOPO=${XS_TOPO:-kind}
+case $XS_TOPO in
+kind) XS_ATTACH_MODE=() ;;
+wire) XS_ATTACH_MODE=(--xdp-mode native) ;;
+*) echo "lib.sh: XS_TOPO must be kind or wire, not '$XS_TOPO'" >&2; exit 2 ;;
+esac
+
+# wire_up NS DEV: DEV, the far end of a NIC's veth, as XS_TOPO says.
+wire_up() {
+	[ "$XS_TOPO" = wire ] || return 0
+	step ip netns exec "$1" ethtool -K "$2" tx off >/dev/null || return 1
+	step ip -n "$1" link set dev "$2" xdpdrv obj "$BUILD/tests/xdp_pass.bpf.o" sec xdp
+}
+
 pod_ns() { echo "${P}pod$1"; }
 # Pods 1-9 are node-1's (198.18.1.1N), pods 21-29 node-2's (198.18.2.1N).
 pod_ip() { if [ "$1" -lt 10 ]; then echo "198.18.1.1$1"; else echo "198.18.$(($1 / 10)).1$(($1 % 10))"; fi; }
@@ -98,8 +123,10 @@ in_pod() { local n=$1; shift; ip netns exec "$(pod_ns "$n")" "$@"; }
 
 # xs ARGS...: the loader inside the node namespace, on this run's pin dir;
 # xs2: the same on node-2 (cluster2_up).
-xs() { in_node "$XDPSVC" "$@" --pin-path "$PIN"; }
-xs2() { in_node2 "$XDPSVC" "$@" --pin-path "$PIN2"; }
+# `attach` gets XS_ATTACH_MODE (the wire topology's --xdp-mode native).
+xs_mode() { [ "${1:-}" = attach ] && [ ${#XS_ATTACH_MODE[@]} -gt 0 ] && printf '%s\n' "${XS_ATTACH_MODE[@]}"; }
+xs() { local m; mapfile -t m < <(xs_mode "$@"); in_node "$XDPSVC" "$@" "${m[@]}" --pin-path "$PIN"; }
+xs2() { local m; mapfile -t m < <(xs_mode "$@"); in_node2 "$XDPSVC" "$@" "${m[@]}" --pin-path "$PIN2"; }
 
 # curl_vip URL [curl args]: the body of one new HTTP request from the client.
 curl_vip() { in_cl curl -sS --max-time 2 "$@"; }
@@ -133,9 +160,8 @@ pod_up() {
 	step ip -n "$ns" addr add "$ip/32" dev eth0 || return 1
 	step ip -n "$ns" link set eth0 up || return 1
 	step ip -n "$NS_NODE" link set "vp$n" up || return 1
-	# GRO on the pod side gives the veth a NAPI context, which a datapath that
-	# XDP_REDIRECTs from the NIC into vpN needs (as for a real pod veth).
-	step ip netns exec "$ns" ethtool -K eth0 gro on >/dev/null || return 1
+	# The pod's end stays as a CNI plugin leaves it: default offloads (GRO
+	# off, tx checksumming on), no XDP program.
 	# The pod reaches everything through the node; static neighbours both ways
 	# keep ARP out of the picture.
 	mac_pod=$(ip -n "$ns" -br link show eth0 | awk '{print $3}')
@@ -172,13 +198,7 @@ cluster_up() {
 	step ip -n "$NS_CL" link add cl0 type veth peer name "$NIC" netns "$NS_NODE" || return 1
 	step ip -n "$NS_CL" addr add "$CLIENT_IP/24" dev cl0 || return 1
 	step ip -n "$NS_CL" link set cl0 up || return 1
-	# A local socket leaves the L4 checksum to the (absent) hardware; the
-	# datapath on the peer cannot finish it, so the outside world computes it.
-	step ip netns exec "$NS_CL" ethtool -K cl0 tx off >/dev/null || return 1
-	# What XDP sends back out of the NIC (XDP_TX: rejects, backends behind
-	# the NIC) reaches a veth peer only when the peer runs XDP itself (the
-	# kernel's veth kicks the receiver only then); a wire needs nothing.
-	step ip -n "$NS_CL" link set dev cl0 xdpdrv obj "$BUILD/tests/xdp_pass.bpf.o" sec xdp || return 1
+	wire_up "$NS_CL" cl0 || return 1
 	step ip -n "$NS_CL" route add 198.19.0.0/16 via "$NODE_IP" || return 1
 	step ip -n "$NS_CL" route add 198.18.1.0/24 via "$NODE_IP" || return 1
 
@@ -238,12 +258,9 @@ cluster2_up() {
 	veth_pair "$NS_CL" cl0 "$CLIENT_IP/24" "$NS_RT" rtc "$ROUTER_IP/24" || return 1
 	veth_pair "$NS_NODE" "$NIC" "$NODE_IP/24" "$NS_RT" rt1 198.18.10.1/24 || return 1
 	veth_pair "$NS_NODE2" "$NIC" "$NODE2_IP/24" "$NS_RT" rt2 198.18.20.1/24 || return 1
-	# The outside world computes its checksums (see cluster_up); what the
-	# nodes' XDP sends back out (XDP_TX) needs XDP on the receiving veth.
-	step ip netns exec "$NS_CL" ethtool -K cl0 tx off >/dev/null || return 1
-	for f in rt1 rt2; do
-		step ip -n "$NS_RT" link set dev "$f" xdpdrv obj "$BUILD/tests/xdp_pass.bpf.o" sec xdp || return 1
-	done
+	wire_up "$NS_RT" rt1 || return 1
+	wire_up "$NS_RT" rt2 || return 1
+	[ "$XS_TOPO" = wire ] && { step ip netns exec "$NS_CL" ethtool -K cl0 tx off >/dev/null || return 1; }
 	step ip -n "$NS_CL" route add 198.18.0.0/15 via "$ROUTER_IP" || return 1
 	step ip netns exec "$NS_RT" sysctl -qw net.ipv4.ip_forward=1 \
 		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 || return 1

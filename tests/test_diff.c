@@ -369,9 +369,11 @@ static bool apply_cfg(struct xsm_cfg *c, bool delta)
 
 		if (bpf_map_lookup_elem(M.services, &k, &v))
 			return setup_fail("frontend %zu not in xs_services after apply", i), false;
-		if (v.count != f->n || v.flags != f->flags)
+		/* Every frontend here is a ClusterIP (XS_SVC_F_CLUSTER); no
+		 * cluster CIDR is configured, so that flag changes nothing. */
+		if (v.count != f->n || v.flags != (f->flags | XS_SVC_F_CLUSTER))
 			return setup_fail("frontend %zu: count %u flags %u, want %zu %u", i, v.count, v.flags, f->n,
-					  f->flags), false;
+					  f->flags | XS_SVC_F_CLUSTER), false;
 		f->svc_id = v.svc_id;
 		for (size_t j = 0; j < f->n; j++)
 			f->be[j].id = UINT32_MAX;
@@ -978,7 +980,7 @@ static void run_case(void)
 		} names[] = { GF(pass_not_ipv4), GF(pass_not_l4), GF(pass_fragment), GF(pass_malformed), GF(pass_miss),
 			      GF(hit), GF(new_flow), GF(no_backend), GF(reject_rst), GF(reject_icmp), GF(reject_limited),
 			      GF(drop_ct_full), GF(tcp_backend_gone), GF(ct_expired), GF(reply_nat), GF(local_dnat),
-			      GF(fast_path), GF(ct_created) };
+			      GF(fast_path), GF(ct_created), GF(to_stack), GF(redirect) };
 #undef GF
 		const __u64 *k = (const __u64 *)&kg, *m = (const __u64 *)&g_model, *b = (const __u64 *)&g_before;
 		char d[512], nb[32];
