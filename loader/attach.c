@@ -340,6 +340,32 @@ static int detach_our_xdp(const char *dev, int ifindex)
 	return err;
 }
 
+/*
+ * net.ipv4.conf.DEV.accept_local = 1: the stack takes a packet coming in on
+ * DEV with one of the node's own addresses as source. The datapath makes
+ * such packets: the reply to the node's own connection to its NodePort (or
+ * to an external or LB address of its own) gets that address back as
+ * source before it reaches the node's socket, coming in from the pod's veth
+ * or, for a backend elsewhere, from the NIC. Without it the stack drops
+ * them as martians. Cilium sets it on its devices for the same reason.
+ */
+static int accept_local(const char *dev)
+{
+	char path[PATH_MAX];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/accept_local", dev);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "1\n", 2) != 2)
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		fprintf(stderr, "xdpsvc: cannot set %s to 1: %s (the node's own connections to its NodePorts "
+			"will not get their replies)\n", path, strerror(-err));
+	return err;
+}
+
 /* The device's driver (ethtool -i), "" if it does not say. */
 static void dev_driver(const char *dev, char *out, size_t len)
 {
@@ -603,6 +629,23 @@ static int devs_open(const char *pin)
 	return fd;
 }
 
+/* Take back what attach added on lo: its egress filter, its clsact. */
+static void undo_lo(const struct undo *u)
+{
+	int lo = if_nametoindex("lo");
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = lo, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = XS_TC_HANDLE, .priority = XS_TC_PRIO);
+
+	if (!lo)
+		return;
+	if (u->new_qdisc) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	} else if (u->new_tc[0]) {
+		bpf_tc_detach(&hook, &to);
+	}
+}
+
 static void undo_attach(const struct undo *u, const struct xs_attach_opts *o, int ifindex,
 			struct bpf_object *obj)
 {
@@ -652,7 +695,7 @@ int xs_attach(const struct xs_attach_opts *o, __u32 *chosen, char *why_mode, siz
 	struct xs_xdp *x = NULL;
 	struct xs_tc *t = NULL;
 	struct bpf_map *map;
-	struct undo u = {};
+	struct undo u = {}, lo_undo = {};
 	char parent[PATH_MAX];
 	struct stat st;
 	struct xs_config old_cfg;
@@ -786,6 +829,13 @@ int xs_attach(const struct xs_attach_opts *o, __u32 *chosen, char *why_mode, siz
 	}
 	if (!err && *chosen == XS_NIC_TC)
 		err = detach_our_xdp(o->dev, ifindex);
+	/* The node's own connections to its NodePorts go through lo. */
+	int lo = if_nametoindex("lo");
+
+	if (!err && lo && lo != ifindex)
+		err = attach_tc("lo", lo, BPF_TC_EGRESS, bpf_program__fd(t->progs.xs_tc_egress), &lo_undo);
+	if (!err)
+		accept_local(o->dev);
 	if (!err)
 		err = set_nic_mode(bpf_map__fd(x->maps.xs_config), ifindex, *chosen);
 	/* The pods' veths run this build too, on the same maps. */
@@ -799,8 +849,10 @@ out:
 
 		bpf_map_update_elem(bpf_map__fd(x->maps.xs_config), &zero, &old_cfg, BPF_ANY);
 	}
-	if (err)
+	if (err) {
+		undo_lo(&lo_undo);
 		undo_attach(&u, o, ifindex, x ? x->obj : NULL);
+	}
 	xs_tc__destroy(t);
 	xs_xdp__destroy(x);
 	return err;
@@ -919,8 +971,11 @@ int xs_attach_pod(const char *const *devs, int n, const char *pin)
 	if (devs_fd < 0)
 		err = err ?: devs_fd;
 	/* Recorded first: the pod program may send into it at once. */
-	for (int i = 0; !err && i < n; i++)
+	for (int i = 0; !err && i < n; i++) {
 		err = dev_mark(devs_fd, devs[i], idx[i], true) ?: pod_attach_one(devs[i], idx[i], fd);
+		if (!err)
+			accept_local(devs[i]);
+	}
 	if (devs_fd >= 0)
 		close(devs_fd);
 	close(fd);
@@ -976,6 +1031,17 @@ int xs_detach(const char *dev, const char *pin, bool purge)
 			fprintf(stderr, "xdpsvc: cannot detach the tc program from %s: %s\n", dev, strerror(-e));
 			err = err ?: e;
 		}
+	}
+	/* ... and lo's egress (the node's own connections to its NodePorts). */
+	int lo = if_nametoindex("lo");
+
+	if (lo && lo != ifindex && tc_ours_name(lo, BPF_TC_EGRESS, name)) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = lo, .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, to, .handle = XS_TC_HANDLE, .priority = XS_TC_PRIO);
+		int e = bpf_tc_detach(&hook, &to);
+
+		if (e && e != -ENOENT)
+			fprintf(stderr, "xdpsvc: cannot detach the tc program from lo: %s\n", strerror(-e));
 	}
 	/* Off on this node: the pods' veths too. */
 	int devs_fd = is_bpffs(pin) ? bpf_obj_get_path(pin) : -1;

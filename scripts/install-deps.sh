@@ -9,7 +9,7 @@ PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
       libclang-rt-14-dev
       make gcc pkg-config
       iproute2 iputils-ping curl ethtool jq procps util-linux time
-      netsniff-ng iptables nftables conntrack"
+      netsniff-ng iptables nftables conntrack python3"
 
 missing=""
 for p in $PKGS; do

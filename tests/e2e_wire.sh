@@ -9,7 +9,7 @@
 # has the NIC as kind's veth, where attach picks tc. Cases say "[wire]".
 cd "$(dirname "$0")" || exit 1
 status=0
-for t in e2e_clusterip e2e_pods e2e_snat e2e_parity2; do
+for t in e2e_clusterip e2e_pods e2e_snat e2e_parity2 e2e_realnode; do
 	XS_TOPO=wire bash "./$t.sh" || status=1
 done
 exit "$status"

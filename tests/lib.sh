@@ -109,7 +109,7 @@ esac
 wire_up() {
 	[ "$XS_TOPO" = wire ] || return 0
 	step ip netns exec "$1" ethtool -K "$2" tx off >/dev/null || return 1
-	step ip -n "$1" link set dev "$2" xdpdrv obj "$BUILD/tests/xdp_pass.bpf.o" sec xdp
+	step ip -n "$1" link set dev "$2" xdpdrv obj "$BUILD/tests/xdp_pass.bpf.o" sec xdp.frags
 }
 
 pod_ns() { echo "${P}pod$1"; }

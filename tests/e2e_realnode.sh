@@ -1,0 +1,184 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# A real node (issue 10), on the two-node cluster of tests/lib.sh with pods
+# as a CNI makes them: what kube-proxy's kernel path delivers, xdpsvc must
+# too. The node reaching its own NodePorts (through lo), a NodePort reply
+# whose source is the node's own address (no martian), ClusterIP traffic
+# from outside the cluster CIDR to another node (--cluster-cidr), the ESIPP
+# short-circuit from pods and the node, 20 MB transfers both ways with
+# GSO/GRO packets, a jumbo MTU, and no packet counted as sent that a device
+# dropped. tests/e2e_wire.sh runs it again with the NIC as a wire.
+. "$(dirname "$0")/lib.sh"
+
+BULK=$XS_REPO/tests/tools/bulk.py
+MB20=20000000
+EXT_IP=198.19.1.1      # an external IP of the Local Service (routed to node-1)
+CIDRS=198.18.1.0/24,198.18.2.0/24
+
+cluster2_up || { fail "setup" "the two-node namespace cluster could not be built"; exit 1; }
+
+# svc NAME VIP NODEPORT PODS [EXTRA_SPEC]: a NodePort Service with TCP
+# 80->8080, UDP 53->5353 and bulk 9000->9000 (NodePort, +1, +2) on PODS.
+svc() {
+	local eps="" sep="" n
+	for n in $4; do
+		eps+="$sep{\"addresses\":[\"$(pod_ip "$n")\"],\"nodeName\":\"node-$([ "$n" -lt 10 ] && echo 1 || echo 2)\",\"conditions\":{\"ready\":true}}"
+		sep=","
+	done
+	printf '{"apiVersion":"v1","kind":"Service","metadata":{"name":"%s","namespace":"e2e"},' "$1"
+	printf '"spec":{"type":"NodePort","clusterIP":"%s","clusterIPs":["%s"],"ipFamilies":["IPv4"]%s,' "$2" "$2" "${5:-}"
+	printf '"ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":8080,"nodePort":%s},' "$3"
+	printf '{"name":"dns","port":53,"protocol":"UDP","targetPort":5353,"nodePort":%s},' "$3"
+	printf '{"name":"bulk","port":9000,"protocol":"TCP","targetPort":9000,"nodePort":%s}]}}\n' "$(($3 + 2))"
+	printf '{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"%s-a","namespace":"e2e",' "$1"
+	printf '"labels":{"kubernetes.io/service-name":"%s"}},"addressType":"IPv4","ports":[%s],"endpoints":[%s]}\n' \
+		"$1" "$(k8s_ports http:8080/TCP dns:5353/UDP bulk:9000/TCP)" "$eps"
+}
+FILE=$RUN_DIR/realnode.json
+mapfile -t items < <(svc local 198.19.0.10 30080 1; svc remote 198.19.0.20 30083 21
+		     svc esipp 198.19.0.30 30086 21 ",\"externalTrafficPolicy\":\"Local\",\"externalIPs\":[\"$EXT_IP\"]"
+		     svc empty 198.19.0.40 30089 "")
+k8s_list "${items[@]}" >"$FILE"
+
+for n in 1 21; do
+	ip netns exec "$(pod_ns "$n")" /usr/bin/python3 "$BULK" serve 9000 >"$RUN_DIR/bulk$n.log" 2>&1 &
+done
+
+name="attach both nodes (--cluster-cidr), apply, attach-pod: each device's mode shown"
+out=$(xs attach "$NIC" --node-name node-1 --cluster-cidr "$CIDRS" 2>&1 &&
+      xs2 attach "$NIC" --node-name node-2 --cluster-cidr "$CIDRS" 2>&1 &&
+      xs apply "$FILE" 2>&1 && xs2 apply "$FILE" 2>&1 &&
+      xs attach-pod vp1 vp2 2>&1 && xs2 attach-pod vp21 vp22 2>&1)
+if [ $? -ne 0 ]; then
+	fail "$name" "$out"
+	exit 1
+fi
+dp=$(xs list --json | jq -c '[.datapath.nic.mode, [.datapath.pods[].device]]')
+if [ "$XS_TOPO" = wire ]; then want='["xdp native",["vp1","vp2"]]'; else want='["tc",["vp1","vp2"]]'; fi
+if [ "$dp" = "$want" ] && wait_until 5 grep -qs '^ready$' "$RUN_DIR/bulk1.log" "$RUN_DIR/bulk21.log"; then
+	pass "$name"
+else
+	fail "$name" "list --json datapath: $dp (want $want); bulk servers: $(cat "$RUN_DIR"/bulk*.log)"
+fi
+
+# answers WHO CMD...: the sorted set of pods that answered 6 tries.
+answers() {
+	local i
+	for ((i = 0; i < 6; i++)); do "$@" 2>&1 || echo failed; done | sort -u | tr '\n' ' '
+}
+tcp_from() { local where=$1 url=$2; "$where" curl -sS --max-time 2 "$url"; }
+udp_from() { "$1" "$TOOLS/udpq" "$2" "$3" --timeout-ms 1000 2>&1; }
+pod1() { in_pod 1 "$@"; }
+
+name="the node reaches its own NodePort through lo (TCP and UDP; backend on this node and on the other)"
+got="$(answers tcp_from in_node "http://$NODE_IP:30080/")| $(answers udp_from in_node "$NODE_IP" 30080)|"
+got+=" $(answers tcp_from in_node "http://$NODE_IP:30083/")| $(answers udp_from in_node "$NODE_IP" 30083)"
+if [ "$got" = "pod1 | pod1 | pod21 | pod21 " ]; then
+	pass "$name"
+else
+	fail "$name" "node-1 to $NODE_IP:30080 (pod1) and :30083 (pod21), TCP | UDP: $got"
+fi
+
+name="a NodePort reply with the node's own address as source reaches the client and pods (local and remote backend)"
+got="$(answers tcp_from in_cl "http://$NODE_IP:30080/")| $(answers udp_from in_cl "$NODE_IP" 30080)|"
+got+=" $(answers tcp_from pod1 "http://$NODE_IP:30083/")| $(answers udp_from pod1 "$NODE_IP" 30083)|"
+got+=" $(answers tcp_from in_cl "http://$NODE_IP:30083/")"
+if [ "$got" = "pod1 | pod1 | pod21 | pod21 | pod21 " ]; then
+	pass "$name"
+else
+	fail "$name" "client -> :30080 TCP | UDP, pod1 -> :30083 TCP | UDP, client -> :30083: $got"
+fi
+
+name="ClusterIP from outside the cluster CIDR to a backend on another node is SNATed (--cluster-cidr), from a pod not"
+seen_cl=$(curl_vip -D - -o /dev/null "http://198.19.0.20/" 2>&1 | tr -d '\r' | sed -n 's/^X-Client: \([0-9.]*\):.*/\1/p')
+seen_pod=$(in_pod 2 curl -sS --max-time 2 -D - -o /dev/null "http://198.19.0.20/" 2>&1 | tr -d '\r' | sed -n 's/^X-Client: \([0-9.]*\):.*/\1/p')
+if [ "$seen_cl" = "$NODE_IP" ] && [ "$seen_pod" = "$(pod_ip 2)" ]; then
+	pass "$name"
+else
+	fail "$name" "pod21 saw the client as '$seen_cl' (want $NODE_IP) and pod2 as '$seen_pod' (want $(pod_ip 2))"
+fi
+
+name="externalTrafficPolicy Local without a local endpoint: dropped from outside, short-circuited to all endpoints from pods and the node"
+outside="$(answers tcp_from in_cl "http://$NODE_IP:30086/")| $(answers tcp_from in_cl "http://$EXT_IP/")"
+inside="$(answers tcp_from pod1 "http://$NODE_IP:30086/")| $(answers tcp_from pod1 "http://$EXT_IP/")|"
+inside+=" $(answers udp_from pod1 "$EXT_IP" 53)| $(answers tcp_from in_node "http://$EXT_IP/")"
+if [ "$inside" = "pod21 | pod21 | pod21 | pod21 " ] && ! grep -q pod <<<"$outside"; then
+	pass "$name"
+else
+	fail "$name" "from outside (want no answer): $outside; from pod1 NodePort | external IP | UDP, node-1 external IP (want pod21): $inside"
+fi
+
+name="the node's own connection to a Service without endpoints is refused (TCP), port unreachable (UDP)"
+t0=$(date +%s%N)
+tcp=$(in_node curl -sS --max-time 2 "http://198.19.0.40/" 2>&1)
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+udp=$(udp_from in_node 198.19.0.40 53)
+if [ "$rc" -eq 7 ] && [ "$ms" -lt 1000 ] && grep -q "Connection refused" <<<"$udp"; then
+	pass "$name"
+else
+	fail "$name" "TCP: curl exit $rc after $ms ms (want 7, refused, at once): $tcp; UDP: $udp"
+fi
+
+bulk() { "$1" /usr/bin/python3 "$BULK" "$2" "$3" "$4" "$5" 2>&1; }
+name="the node's own bulk TCP through a ClusterIP: 20 MB each way, to a pod here and on the other node"
+got="$(bulk in_node get 198.19.0.10 9000 $MB20) $(bulk in_node put 198.19.0.10 9000 $MB20)"
+got+=" $(bulk in_node get 198.19.0.20 9000 $MB20) $(bulk in_node put 198.19.0.20 9000 $MB20)"
+if [ "$got" = "ok ok ok ok" ]; then
+	pass "$name"
+else
+	fail "$name" "download | upload, pod1 then pod21: $got"
+fi
+
+name="20 MB each way through a NodePort to a pod on the other node, with GRO on on the NIC"
+step ip netns exec "$NS_NODE" ethtool -K "$NIC" gro on >/dev/null
+got="$(bulk in_cl get "$NODE_IP" 30085 $MB20) $(bulk in_cl put "$NODE_IP" 30085 $MB20)"
+got+=" $(bulk pod1 get "$NODE_IP" 30085 $MB20) $(bulk pod1 get 198.19.0.20 9000 $MB20)"
+step ip netns exec "$NS_NODE" ethtool -K "$NIC" gro off >/dev/null
+if [ "$got" = "ok ok ok ok" ]; then
+	pass "$name"
+else
+	fail "$name" "client download | upload, pod1 download through the NodePort | the ClusterIP: $got"
+fi
+
+# Every packet the datapath counted as sent on must have arrived: no XDP
+# transmit error and no receive drop on any veth of the run, and no device's
+# TX drops (XDP_DROP, xdp_drops, is the datapath's own verdict: Local
+# policies without a local endpoint).
+drops() {
+	local ns dev
+	for ns in "${XS_NAMESPACES[@]}"; do
+		for dev in $(ip -n "$ns" -o link show type veth | awk -F': ' '{print $2}' | cut -d@ -f1); do
+			ip netns exec "$ns" ethtool -S "$dev" 2>/dev/null |
+				awk -v d="$ns/$dev" '/xdp_tx_errors|xdp_xmit_errors|rx_queue_[0-9]+_drops/ && $2 > 0 { printf "%s %s %s; ", d, $1, $2 }'
+			ip -n "$ns" -s -j link show "$dev" | jq -r --arg d "$ns/$dev" '.[0].stats64.tx.dropped as $t | if $t > 0 then "\($d) tx dropped \($t); " else empty end'
+		done
+	done
+}
+name="no packet the datapath sent on was dropped by a device (XDP errors, veth drops)"
+sent=$(xs list --json | jq '.global | .fast_path + .redirect')
+d=$(drops)
+if [ -z "$d" ] && [ "$sent" -gt 0 ]; then
+	pass "$name"
+else
+	fail "$name" "sent on: $sent; drops: $d"
+fi
+
+name="a jumbo MTU (9001) on the NIC: attach takes it (xdp.frags where XDP runs), 20 MB through a ClusterIP arrive"
+mtu_ok=true
+for l in "$NS_NODE $NIC" "$NS_RT rt1" "$NS_RT rtc" "$NS_CL cl0" "$NS_NODE2 $NIC" "$NS_RT rt2"; do
+	step ip -n "${l% *}" link set "${l#* }" mtu 9001 || { mtu_ok=false; break; }
+done
+out=$(xs attach "$NIC" --node-name node-1 --cluster-cidr "$CIDRS" 2>&1)
+rc=$?
+$mtu_ok || { rc=1; out+=" (the MTU could not be set)"; }
+mtu=$(ip -n "$NS_NODE" -j link show "$NIC" | jq '.[0].mtu')
+got="$(bulk in_cl get 198.19.0.20 9000 $MB20) $(bulk in_cl put 198.19.0.20 9000 $MB20)"
+if [ "$rc" -eq 0 ] && [ "$mtu" = 9001 ] && [ "$got" = "ok ok" ]; then
+	pass "$name"
+else
+	fail "$name" "attach (rc $rc, MTU $mtu): $out; client download | upload through 198.19.0.20: $got"
+fi
+
+xs_status
