@@ -816,6 +816,11 @@ int xs_attach(const struct xs_attach_opts *o, __u32 *chosen, char *why_mode, siz
 		snprintf(why_mode, why_len, "tc, as asked");
 	} else if (!err) {
 		err = attach_xdp(o, ifindex, bpf_program__fd(x->progs.xs_xdp_ingress), o->mode == XS_ATTACH_AUTO);
+		if (!err && !strcmp(drv, "veth"))
+			fprintf(stderr, "xdpsvc: note: %s is a veth: what XDP sends back out (XDP_TX) reaches its "
+				"peer only if the peer runs an XDP program, and packets from the peer's own sockets "
+				"may carry partial checksums that XDP cannot finish; without --xdp-mode, tc "
+				"translates instead\n", o->dev);
 		if (!err) {
 			*chosen = o->mode == XS_ATTACH_GENERIC ? XS_NIC_XDP_GENERIC : XS_NIC_XDP_NATIVE;
 			snprintf(why_mode, why_len, "%s (driver %s)%s",

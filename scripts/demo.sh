@@ -36,7 +36,7 @@ echo "each pod answers HTTP on :8080 and UDP on :5353 with its name"
 say "Before xdpsvc: nobody owns the ClusterIP $WEB_VIP"
 curl_vip --max-time 1 "http://$WEB_VIP/" || echo "(no answer, as expected)"
 
-say "Attaching the datapath to $NIC (XDP ingress, tc egress); maps pinned under $PIN"
+say "Attaching the datapath to $NIC (a veth: tc ingress and egress, as attach explains); maps pinned under $PIN"
 run xs attach "$NIC" || die "attach failed"
 
 say "Applying $DEMO_YAML"
