@@ -30,11 +30,19 @@ static __always_inline void xs_count_parse(int rc)
 	}
 }
 
-static __always_inline struct xs_svc_value *xs_svc_lookup(const struct xs_pkt *p)
+/*
+ * The frontend p is addressed to, or NULL. *no_port (may be NULL): p is
+ * addressed to a ClusterIP on a port no frontend has, which kube-proxy's
+ * nftables mode rejects.
+ */
+static __always_inline struct xs_svc_value *xs_svc_find(const struct xs_pkt *p, bool *no_port)
 {
 	__u32 bit = xs_vip_bit(p->iph->daddr), word = bit >> 6;
 	__u64 *bits = bpf_map_lookup_elem(&xs_vip_bits, &word);
+	struct xs_svc_value *sv;
 
+	if (no_port)
+		*no_port = false;
 	/* Most traffic is not for a frontend: settle it without hashing. */
 	if (!bits || !(*bits & (1ULL << (bit & 63))))
 		return 0;
@@ -43,8 +51,14 @@ static __always_inline struct xs_svc_value *xs_svc_lookup(const struct xs_pkt *p
 		.port = bpf_ntohs(*p->dport_p),
 		.proto = p->proto,
 	};
-	return bpf_map_lookup_elem(&xs_services, &k);
+	sv = bpf_map_lookup_elem(&xs_services, &k);
+	if (!sv && no_port && bpf_map_lookup_elem(&xs_cluster_ips, &p->iph->daddr)) {
+		*no_port = true;
+		xs_count(no_port);
+	}
+	return sv;
 }
+
 
 enum xs_fwd_rc {
 	XS_FWD_OK = 0,

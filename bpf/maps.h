@@ -122,6 +122,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xs_config SEC(".maps");
 
+/* Every ClusterIP address, for kube-proxy's reject of undefined ports. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XS_MAX_CLUSTER_IPS);
+	__type(key, __be32);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_cluster_ips SEC(".maps");
+
 /* Devices the tc programs deliver to (pods' veths). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

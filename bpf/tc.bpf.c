@@ -17,6 +17,7 @@
 #include <linux/pkt_cls.h>
 #include "lb.h"
 #include "reject.h"
+#include "csum.h"
 
 /* Longest headers we read: Ethernet + VLAN + IPv4 with options + TCP. */
 #define XS_MAX_HDR (14 + 4 + 60 + 20)
@@ -103,8 +104,9 @@ static __always_inline int xs_reply_nat(struct __sk_buff *skb, struct xs_pkt *p)
 static __always_inline int xs_deliver(struct __sk_buff *skb, bool must, bool ingress)
 {
 	struct xs_pkt p;
+	int rc = xs_skb_parse(skb, &p);
 
-	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
+	if (rc != XS_PARSE_OK && rc != XS_PARSE_NOT_L4) /* an ICMP error is sent on too */
 		return TC_ACT_SHOT;
 	struct bpf_fib_lookup fib = {
 		.family = AF_INET,
@@ -115,9 +117,9 @@ static __always_inline int xs_deliver(struct __sk_buff *skb, bool must, bool ing
 		.ipv4_src = p.iph->saddr,
 		.ipv4_dst = p.iph->daddr,
 	};
-	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	long frc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 
-	if ((rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) ||
+	if ((frc != BPF_FIB_LKUP_RET_SUCCESS && frc != BPF_FIB_LKUP_RET_NO_NEIGH) ||
 	    (ingress && p.iph->ttl <= 1) || p.l3_off != sizeof(struct ethhdr)) {
 		if (must)
 			return TC_ACT_SHOT;
@@ -135,7 +137,7 @@ static __always_inline int xs_deliver(struct __sk_buff *skb, bool must, bool ing
 		bpf_skb_store_bytes(skb, p.l3_off + offsetof(struct iphdr, ttl), &ttl, 1, 0);
 	}
 	xs_count(redirect);
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+	if (frc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 	bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), fib.dmac, ETH_ALEN, 0);
 	bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), fib.smac, ETH_ALEN, 0);
@@ -250,22 +252,186 @@ static __always_inline int xs_reject_skb(struct __sk_buff *skb, const struct xs_
 	return bpf_redirect(skb->ifindex, flags);
 }
 
+#define XS_ICMP_TIME_EXCEEDED 11
+#define XS_ICMP_PARAMETERPROB 12
+
+/* An ICMP error as far as its translation reads it: the ICMP header, the
+ * quoted IPv4 header (no options) and up to 20 bytes of the quoted TCP or
+ * UDP header (RFC 792 promises 8; Linux quotes more, and then a TCP
+ * checksum is in it). */
+struct xs_icmp_quote {
+	struct icmphdr icmp;
+	struct iphdr ip;
+	__be16 sport;
+	__be16 dport;
+	__u8 rest[16];  /* L4 bytes 4..19: UDP length and checksum, or TCP seq... checksum */
+};
+#define XS_QUOTE_MIN (sizeof(struct icmphdr) + sizeof(struct iphdr) + 8)
+#define XS_QUOTE_MAX sizeof(struct xs_icmp_quote)
+
+/* The quoted L4 checksum after its addresses and ports changed from q to
+ * n (UDP: unless zero, "none"). */
+static __always_inline void xs_quote_l4(__u16 *check, bool udp, const struct xs_icmp_quote *q,
+					const struct xs_icmp_quote *n)
+{
+	if (udp && !*check)
+		return;
+	csum_replace4(check, q->ip.saddr, n->ip.saddr);
+	csum_replace4(check, q->ip.daddr, n->ip.daddr);
+	csum_replace2(check, q->sport, n->sport);
+	csum_replace2(check, q->dport, n->dport);
+	if (udp && !*check)
+		*check = 0xffff;
+}
+
+/*
+ * An ICMP error (destination unreachable, all codes; time exceeded;
+ * parameter problem) quoting a packet of a translated flow gets the
+ * translation of that flow, as kernel NAT gives it: the quoted header is
+ * made the packet its receiver sent or got (VIP, client), the outer
+ * addresses follow, and the quoted IP, quoted L4 and ICMP checksums and the
+ * outer one are updated. Two directions:
+ *  - about a packet to the backend (its reverse entry): the backend's port
+ *    unreachable, a router's "fragmentation needed" or "time exceeded", the
+ *    stack's own: it goes to the client, quoting client -> VIP:port;
+ *  - about a reply to the client (its forward entry): a router's or the
+ *    client's error goes to the backend, quoting backend -> client as the
+ *    backend sent it.
+ * -1: not such an error (untouched); else a tc verdict (ingress: sent on as
+ * a reply; egress: on its way).
+ */
+static __always_inline int xs_icmp_nat(struct __sk_buff *skb, const struct xs_pkt *p, bool ingress)
+{
+	struct xs_icmp_quote q, n;
+	__u32 off = p->l4_off;
+	bool full;
+
+	if (p->proto != IPPROTO_ICMP || skb->len < off + XS_QUOTE_MIN)
+		return -1;
+	full = skb->len >= off + XS_QUOTE_MAX;
+	if (full ? bpf_skb_load_bytes(skb, off, &q, XS_QUOTE_MAX) : bpf_skb_load_bytes(skb, off, &q, XS_QUOTE_MIN))
+		return -1;
+	if (q.icmp.type != ICMP_DEST_UNREACH && q.icmp.type != XS_ICMP_TIME_EXCEEDED &&
+	    q.icmp.type != XS_ICMP_PARAMETERPROB)
+		return -1;
+	if (q.ip.version != 4 || q.ip.ihl != 5 || q.ip.frag_off & bpf_htons(XS_IP_OFFSET) ||
+	    (q.ip.protocol != IPPROTO_TCP && q.ip.protocol != IPPROTO_UDP))
+		return -1;
+	struct xs_ct_key k = {
+		.saddr = q.ip.daddr,
+		.daddr = q.ip.saddr,
+		.sport = q.dport,
+		.dport = q.sport,
+		.proto = q.ip.protocol,
+		.dir = XS_CT_REV,
+	};
+	struct xs_ct_value *ct = bpf_map_lookup_elem(&xs_conntrack, &k);
+	bool to_client = ct;
+
+	if (!ct) {
+		k.dir = XS_CT_FWD;
+		ct = bpf_map_lookup_elem(&xs_conntrack, &k);
+		if (!ct)
+			return -1;
+	}
+	bool udp = q.ip.protocol == IPPROTO_UDP;
+	__be32 osrc = p->iph->saddr, odst = p->iph->daddr, nsrc = osrc, ndst = odst;
+	__be32 qsrc = q.ip.saddr, qdst = q.ip.daddr, nqsrc = qsrc, nqdst = qdst;
+	__be16 qsport = q.sport, qdport = q.dport, nqsport = qsport, nqdport = qdport;
+
+	if (to_client) {
+		/* quoted: client (or SNAT, hairpin source) -> backend */
+		nqdst = ct->nat_addr, nqdport = ct->nat_port;
+		if (ct->snat_addr) {
+			nqsrc = ct->snat_addr, nqsport = ct->snat_port;
+			if (odst == qsrc)
+				ndst = ct->snat_addr;
+		}
+		if (osrc == qdst) /* the backend itself answered: from the VIP */
+			nsrc = ct->nat_addr;
+	} else {
+		/* quoted: VIP -> client, a reply */
+		nqsrc = ct->nat_addr, nqsport = ct->nat_port;
+		if (ct->snat_addr) {
+			nqdst = ct->snat_addr, nqdport = ct->snat_port;
+			if (osrc == qdst)
+				nsrc = ct->snat_addr;
+		}
+		if (odst == qsrc)
+			ndst = ct->nat_addr;
+	}
+	n = q;
+	n.ip.saddr = nqsrc;
+	n.ip.daddr = nqdst;
+	n.sport = nqsport;
+	n.dport = nqdport;
+	csum_replace4(&n.ip.check, qsrc, nqsrc);
+	csum_replace4(&n.ip.check, qdst, nqdst);
+	if (udp)
+		xs_quote_l4((__u16 *)&n.rest[2], true, &q, &n);
+	else if (full)
+		xs_quote_l4((__u16 *)&n.rest[12], false, &q, &n);
+
+	/* The quote, and the ICMP checksum by the difference (no pseudo-header;
+	 * it also keeps a CHECKSUM_COMPLETE skb->csum right). */
+	__u32 ip_off = off + sizeof(struct icmphdr);
+	__s64 diff = full ? bpf_csum_diff((__be32 *)&q.ip, XS_QUOTE_MAX - sizeof(struct icmphdr), (__be32 *)&n.ip,
+					  XS_QUOTE_MAX - sizeof(struct icmphdr), 0)
+			  : bpf_csum_diff((__be32 *)&q.ip, XS_QUOTE_MIN - sizeof(struct icmphdr), (__be32 *)&n.ip,
+					  XS_QUOTE_MIN - sizeof(struct icmphdr), 0);
+	if (diff < 0)
+		return TC_ACT_OK;
+	if (full ? bpf_skb_store_bytes(skb, ip_off, &n.ip, XS_QUOTE_MAX - sizeof(struct icmphdr), 0)
+		 : bpf_skb_store_bytes(skb, ip_off, &n.ip, XS_QUOTE_MIN - sizeof(struct icmphdr), 0))
+		return TC_ACT_SHOT;
+	bpf_l4_csum_replace(skb, off + offsetof(struct icmphdr, checksum), 0, (__u32)diff, 0);
+	if (nsrc != osrc) {
+		bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), osrc, nsrc, 4);
+		bpf_skb_store_bytes(skb, p->l3_off + offsetof(struct iphdr, saddr), &nsrc, 4, 0);
+	}
+	if (ndst != odst) {
+		bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), odst, ndst, 4);
+		bpf_skb_store_bytes(skb, p->l3_off + offsetof(struct iphdr, daddr), &ndst, 4, 0);
+	}
+	xs_count(icmp_nat);
+	return ingress ? xs_deliver(skb, false, true) : TC_ACT_OK;
+}
+
+/* Parse; an ICMP error about a translated flow is translated here
+ * (xs_icmp_nat); *done is set with the verdict when the packet is settled. */
+static __always_inline int xs_tc_parse(struct __sk_buff *skb, struct xs_pkt *p, bool ingress, int *verdict)
+{
+	int rc = xs_skb_parse(skb, p);
+
+	*verdict = TC_ACT_OK;
+	if (rc == XS_PARSE_NOT_L4) {
+		int v = xs_icmp_nat(skb, p, ingress);
+
+		if (v >= 0)
+			*verdict = v;
+	}
+	return rc;
+}
+
 SEC("tc")
 int xs_tc_egress(struct __sk_buff *skb)
 {
 	struct xs_svc_value *sv;
 	struct xs_fwd f;
 	struct xs_pkt p;
+	int v;
 
-	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
-		return TC_ACT_OK;
+	if (xs_tc_parse(skb, &p, false, &v) != XS_PARSE_OK)
+		return v;
 	int rc = xs_reply_nat(skb, &p);
 
 	if (rc != -1)
 		return rc == -2 ? TC_ACT_SHOT : TC_ACT_OK;
-	sv = xs_svc_lookup(&p);
+	bool no_port;
+
+	sv = xs_svc_find(&p, &no_port);
 	if (!sv)
-		return TC_ACT_OK;
+		return no_port ? xs_reject_skb(skb, &p, BPF_F_INGRESS) : TC_ACT_OK;
 
 	/* The node itself talks to a frontend; a Local external address
 	 * sends it to every endpoint, as kube-proxy does. */
@@ -309,10 +475,10 @@ int xs_tc_ingress(struct __sk_buff *skb)
 	struct xs_svc_value *sv;
 	struct xs_fwd f;
 	struct xs_pkt p;
-	int rc;
+	int rc, v;
 
-	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
-		return TC_ACT_OK;
+	if (xs_tc_parse(skb, &p, true, &v) != XS_PARSE_OK)
+		return v;
 	rc = xs_reply_nat(skb, &p);
 	if (rc == -2)
 		return TC_ACT_SHOT;
@@ -324,7 +490,11 @@ int xs_tc_ingress(struct __sk_buff *skb)
 	cfg = xs_config_get();
 	if (!cfg)
 		return TC_ACT_OK;
-	sv = xs_svc_lookup(&p);
+	bool no_port;
+
+	sv = xs_svc_find(&p, &no_port);
+	if (no_port)
+		return xs_reject_skb(skb, &p, 0);
 	if (sv) {
 		if (!xs_src_allowed(&p, sv))
 			return TC_ACT_SHOT;
@@ -393,10 +563,10 @@ int xs_tc_pod(struct __sk_buff *skb)
 	struct xs_svc_value *sv;
 	struct xs_fwd f;
 	struct xs_pkt p;
-	int rc;
+	int rc, v;
 
-	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
-		return TC_ACT_OK;
+	if (xs_tc_parse(skb, &p, true, &v) != XS_PARSE_OK)
+		return v;
 	rc = xs_reply_nat(skb, &p);
 	if (rc == -2)
 		return TC_ACT_SHOT;
@@ -404,9 +574,11 @@ int xs_tc_pod(struct __sk_buff *skb)
 	 * own address, which the stack would take for a martian. */
 	if (rc >= 0)
 		return rc & XS_CT_F_HAIRPIN ? xs_bounce(skb) : xs_deliver(skb, false, true);
-	sv = xs_svc_lookup(&p);
+	bool no_port;
+
+	sv = xs_svc_find(&p, &no_port);
 	if (!sv)
-		return TC_ACT_OK;
+		return no_port ? xs_reject_skb(skb, &p, 0) : TC_ACT_OK;
 	cfg = xs_config_get();
 	if (!cfg)
 		return TC_ACT_OK;

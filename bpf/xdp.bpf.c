@@ -83,8 +83,12 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 		xs_count_parse(rc);
 		return XDP_PASS;
 	}
-	sv = xs_svc_lookup(&p);
+	bool no_port;
+
+	sv = xs_svc_find(&p, &no_port);
 	if (!sv) {
+		if (no_port)
+			return xs_reject(ctx, &p);
 		xs_count(pass_miss);
 		return XDP_PASS;
 	}

@@ -29,6 +29,7 @@
 #define XS_MAP_VIP_BITS     "xs_vip_bits"
 #define XS_MAP_SRC_RANGES   "xs_src_ranges"
 #define XS_MAP_DEVS         "xs_devs"
+#define XS_MAP_CLUSTER_IPS  "xs_cluster_ips"
 #define XS_PROG_XDP         "xs_prog_xdp"
 #define XS_PROG_TC_EGRESS   "xs_prog_tc_egress"
 #define XS_PROG_TC_INGRESS  "xs_prog_tc_ingress"
@@ -264,6 +265,12 @@ struct xs_config {
 	__u32 nic_mode;        /* enum xs_nic_mode */
 };
 
+/* --- xs_cluster_ips (hash): every ClusterIP address (network order) -> 1.
+ * Written by the loader. A packet to one of them on a port no frontend has
+ * is rejected, as kube-proxy's nftables mode rejects it, instead of being
+ * routed on (the address is nobody's). */
+#define XS_MAX_CLUSTER_IPS XS_MAX_SERVICES
+
 /* --- xs_devs (hash): devices the datapath delivers to, by ifindex. Written
  * by the loader (attach-pod); the tc programs read it to pick how a
  * translated packet reaches a device. */
@@ -326,6 +333,9 @@ struct xs_global_stats {
 	__u64 to_stack;        /* translated, then handed to the stack to route */
 	__u64 redirect;        /* translated on tc and sent to its device (redirect, peer or neigh) */
 	__u64 redirect_peer;   /* ... of which straight into a pod (bpf_redirect_peer) */
+	__u64 no_port;         /* to a ClusterIP on a port no frontend has: rejected */
+	__u64 icmp_nat;        /* ICMP error about a translated flow: outer and quoted headers
+				* translated (tc) */
 	__u64 ext_local_cluster; /* a pod's or the node's packet to a Local external
 				  * frontend, sent to the cluster-wide endpoints */
 };

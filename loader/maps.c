@@ -33,6 +33,7 @@ static const struct map_desc map_descs[] = {
 	MAP(XS_MAP_SRC_RANGES, src_ranges, struct xs_src_key, __u8),
 	MAP(XS_MAP_CONFIG, config, __u32, struct xs_config),
 	MAP(XS_MAP_DEVS, devs, __u32, struct xs_dev),
+	MAP(XS_MAP_CLUSTER_IPS, cluster_ips, __be32, __u8),
 };
 #define N_MAPS (sizeof(map_descs) / sizeof(map_descs[0]))
 
@@ -352,7 +353,9 @@ enum wq {
 	WQ_VIP_BITS_ADD,  /*    bits of new addresses, before their frontends */
 	WQ_SRC_ADD,       /*    allowed source ranges, before their frontends */
 	WQ_SERVICES,      /*    the switches */
+	WQ_CIP_ADD,       /*    ClusterIP addresses, after their frontends */
 	WQ_DEL_SERVICES,  /* 4. removed frontends unreachable */
+	WQ_CIP_DEL,       /*    addresses no ClusterIP frontend has any more */
 	WQ_DEL_SLOTS,     /*    then their slots and old generations */
 	WQ_DEL_BACKENDS,  /* 5. unreferenced backends */
 	WQ_SRC_DEL,       /*    source ranges no frontend has any more */
@@ -397,6 +400,8 @@ static void writer_init(struct writer *w, const struct xs_maps *m, struct xs_app
 		{ WQ_DEL_SERVICES, offsetof(struct xs_maps, services), sizeof(struct xs_svc_key), 0 },
 		{ WQ_DEL_SLOTS, offsetof(struct xs_maps, slots), sizeof(struct xs_slot_key), 0 },
 		{ WQ_DEL_BACKENDS, offsetof(struct xs_maps, backends), sizeof(__u32), 0 },
+		{ WQ_CIP_ADD, offsetof(struct xs_maps, cluster_ips), sizeof(__be32), sizeof(__u8) },
+		{ WQ_CIP_DEL, offsetof(struct xs_maps, cluster_ips), sizeof(__be32), 0 },
 	};
 
 	memset(w, 0, sizeof(*w));
@@ -627,6 +632,50 @@ static int queue_in_place(struct writer *w, const struct cur_fe *cur, const __u3
 /* The frontend-address bitmap: bits of new addresses set (as old | new)
  * before any frontend is published, then each changed word written as it
  * must end up once the removed frontends are gone. */
+static int be32_cmp(const void *a, const void *b)
+{
+	__u32 x = ntohl(*(const __be32 *)a), y = ntohl(*(const __be32 *)b);
+
+	return (x > y) - (x < y);
+}
+
+/* xs_cluster_ips := the addresses of the ClusterIP frontends of want. */
+static int queue_cluster_ips(const struct xs_maps *m, const struct xs_model *want, struct writer *w)
+{
+	__be32 *have = NULL, *wanted = malloc((want->n ?: 1) * sizeof(*wanted));
+	__u8 *vals = NULL, one = 1;
+	size_t n_have = 0, n_want = 0, i, j;
+	int err = wanted ? dump_map(m->cluster_ips, sizeof(*have), sizeof(*vals), (void **)&have, (void **)&vals,
+				    &n_have) : -ENOMEM;
+
+	for (i = 0; !err && i < want->n; i++)
+		if (want->fe[i].scope == XS_SCOPE_CLUSTER)
+			wanted[n_want++] = want->fe[i].vip.v4.s_addr;
+	if (!err) {
+		qsort(wanted, n_want, sizeof(*wanted), be32_cmp);
+		qsort(have, n_have, sizeof(*have), be32_cmp);
+	}
+	for (i = j = 0; !err && (i < n_have || j < n_want);) {
+		int c = i == n_have ? 1 : j == n_want ? -1 : be32_cmp(&have[i], &wanted[j]);
+
+		if (c < 0)
+			w_queue(w, WQ_CIP_DEL, &have[i++], NULL);
+		else if (c > 0)
+			w_queue(w, WQ_CIP_ADD, &wanted[j], &one);
+		if (c >= 0) /* skip the duplicates of this address */
+			for (__be32 a = wanted[j]; j < n_want && wanted[j] == a; j++)
+				;
+		if (c == 0)
+			i++;
+	}
+	if (err)
+		fprintf(stderr, "xdpsvc: cannot read %s: %s\n", XS_MAP_CLUSTER_IPS, strerror(-err));
+	free(have);
+	free(vals);
+	free(wanted);
+	return err;
+}
+
 static int queue_vip_bits(const struct xs_maps *m, const struct xs_model *want, struct writer *w)
 {
 	__u64 *old = calloc(XS_VIP_WORDS, sizeof(*old)), *new = calloc(XS_VIP_WORDS, sizeof(*new));
@@ -1091,7 +1140,8 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 	}
 
 	if (!dry_run)
-		err = queue_vip_bits(m, want, &w) ?: queue_src_ranges(m, want, fe_id, &w);
+		err = queue_vip_bits(m, want, &w) ?: queue_src_ranges(m, want, fe_id, &w) ?:
+		      queue_cluster_ips(m, want, &w);
 	if (!dry_run && !err)
 		err = check_capacity(m, &s, &w);
 	if (!dry_run && !err) {
@@ -1430,7 +1480,7 @@ static int sum_svc_stats(const struct xs_maps *m, __u32 id, struct xs_svc_stats 
 #define GLOBAL_FIELDS(X) X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) \
 	X(pass_miss) X(hit) X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) \
 	X(ct_expired) X(reply_nat) X(local_dnat) X(fast_path) X(ct_created) X(pod_dnat) X(hairpin) X(snat) X(drop_snat) \
-	X(to_stack) X(redirect) X(redirect_peer) X(ext_local_cluster)
+	X(to_stack) X(redirect) X(redirect_peer) X(no_port) X(icmp_nat) X(ext_local_cluster)
 
 static int sum_global_stats(const struct xs_maps *m, struct xs_global_stats *sum)
 {

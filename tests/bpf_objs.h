@@ -68,6 +68,8 @@ static inline const char *xs_test_load(struct xs_xdp **xp, struct xs_tc **tp, bo
 		.vip_bits = bpf_map__fd(x->maps.xs_vip_bits),
 		.src_ranges = bpf_map__fd(x->maps.xs_src_ranges),
 		.config = bpf_map__fd(x->maps.xs_config),
+		.devs = bpf_map__fd(x->maps.xs_devs),
+		.cluster_ips = bpf_map__fd(x->maps.xs_cluster_ips),
 		.max_services = bpf_map__max_entries(x->maps.xs_svc_stats),
 		.max_frontends = bpf_map__max_entries(x->maps.xs_services),
 		.max_backends = bpf_map__max_entries(x->maps.xs_backends),

@@ -413,6 +413,45 @@ static inline struct xs_ct_key xsm_key(uint32_t sa, uint32_t da, uint16_t sp, ui
 	return k;
 }
 
+/* The reject of a packet nothing serves (no endpoint, or a ClusterIP port
+ * no frontend has): the RST or ICMP port unreachable, rate-limited. */
+static inline void xsm_reject(const uint8_t *in, const struct xsm_pkt *pp, struct xs_global_stats *g, bool rate_ok,
+			      struct xsm_out *o)
+{
+	struct xsm_pkt p = *pp;
+
+	/* The reply is rebuilt only for an untagged frame without IP options. */
+	if (p.vlan || p.hl != 20) {
+		g->reject_limited++;
+		o->ret = XSM_XDP_DROP;
+		o->cat = XSM_C_LIMITED_FRAME;
+		return;
+	}
+	if (!rate_ok) {
+		g->reject_limited++;
+		o->ret = XSM_XDP_DROP;
+		o->cat = XSM_C_LIMITED_RATE;
+		return;
+	}
+	if (p.proto == PKT_IPPROTO_TCP) {
+		if (p.tcp_flags & 0x04) {
+			o->ret = XSM_XDP_DROP;
+			o->cat = XSM_C_DROP_RST;
+			return;
+		}
+		g->reject_rst++;
+		o->ret = XSM_XDP_TX;
+		o->cat = XSM_C_REJECT_RST;
+		xsm_build_rst(in, &p, o);
+		return;
+	}
+	g->reject_icmp++;
+	o->ret = XSM_XDP_TX;
+	o->cat = XSM_C_REJECT_ICMP;
+	xsm_build_icmp(in, &p, o);
+	return;
+}
+
 /*
  * xs_xdp_ingress on `in` (len bytes), run without an ingress device: the
  * fast path's FIB lookup cannot succeed, so a translated packet goes to the
@@ -446,6 +485,14 @@ static inline void xsm_xdp(const struct xsm_cfg *cfg, struct xsm_ct *ct, struct 
 	}
 	int fi = xsm_fe_find(cfg, p.daddr, p.dport, p.proto);
 	if (fi < 0) {
+		/* Every frontend here is a ClusterIP: its address on a port
+		 * no frontend has is rejected (kube-proxy's nftables mode). */
+		for (size_t i = 0; i < cfg->n; i++)
+			if (cfg->fe[i].vip == p.daddr) {
+				g->no_port++;
+				xsm_reject(in, &p, g, rate_ok, o);
+				return;
+			}
 		g->pass_miss++;
 		o->cat = XSM_C_MISS;
 		return;
@@ -485,35 +532,7 @@ static inline void xsm_xdp(const struct xsm_cfg *cfg, struct xsm_ct *ct, struct 
 			o->cat = XSM_C_DROP_LOCAL;
 			return;
 		}
-		/* The reply is rebuilt only for an untagged frame without IP options. */
-		if (p.vlan || p.hl != 20) {
-			g->reject_limited++;
-			o->ret = XSM_XDP_DROP;
-			o->cat = XSM_C_LIMITED_FRAME;
-			return;
-		}
-		if (!rate_ok) {
-			g->reject_limited++;
-			o->ret = XSM_XDP_DROP;
-			o->cat = XSM_C_LIMITED_RATE;
-			return;
-		}
-		if (p.proto == PKT_IPPROTO_TCP) {
-			if (p.tcp_flags & 0x04) {
-				o->ret = XSM_XDP_DROP;
-				o->cat = XSM_C_DROP_RST;
-				return;
-			}
-			g->reject_rst++;
-			o->ret = XSM_XDP_TX;
-			o->cat = XSM_C_REJECT_RST;
-			xsm_build_rst(in, &p, o);
-			return;
-		}
-		g->reject_icmp++;
-		o->ret = XSM_XDP_TX;
-		o->cat = XSM_C_REJECT_ICMP;
-		xsm_build_icmp(in, &p, o);
+		xsm_reject(in, &p, g, rate_ok, o);
 		return;
 	}
 	int bi = pick(arg, fe, &p);
@@ -577,6 +596,9 @@ static inline bool xsm_tc_egress(const struct xsm_cfg *cfg, struct xsm_ct *ct, s
 	}
 	if (xsm_fe_find(cfg, p.daddr, p.dport, p.proto) >= 0)
 		return false; /* local DNAT: not modelled */
+	for (size_t i = 0; i < cfg->n; i++)
+		if (cfg->fe[i].vip == p.daddr)
+			return false; /* the node's own packet to a ClusterIP port nobody has: refused, not modelled */
 	o->cat = XSM_C_TC_UNKNOWN;
 	return true;
 }

@@ -372,8 +372,6 @@ CASES=(
 # left out. Nothing is reported as passed for them.
 PENDING=(
 	"*2000-byte datagram (fragmented)*"
-	"backend port closed: UDP*"
-	"*to a port the Service does not define*"
 )
 # run_all MODE: every scenario's outcome into R[MODE.i].
 declare -A R
@@ -435,7 +433,9 @@ if out=$(xs attach "$NIC" --node-name node-1 --hairpin-address "$HAIRPIN" "${ext
 	run_all xdpsvc
 	# That run went through xdpsvc: both nodes translated flows.
 	h1=$(xs list --json 2>&1 | jq -r .global.hit 2>&1) h2=$(xs2 list --json 2>&1 | jq -r .global.hit 2>&1)
-	if [[ $h1 =~ ^[0-9]+$ && $h2 =~ ^[0-9]+$ && $h1 -gt 0 && $h2 -gt 0 ]]; then
+	if [ -n "${KDIFF_CASES:-}" ]; then
+		: # a subset need not cross both nodes
+	elif [[ $h1 =~ ^[0-9]+$ && $h2 =~ ^[0-9]+$ && $h1 -gt 0 && $h2 -gt 0 ]]; then
 		pass "${TAG}the xdpsvc run went through xdpsvc on both nodes (hit counters $h1, $h2)"
 	else
 		fail "${TAG}the xdpsvc run went through xdpsvc on both nodes" "hit counters: node-1 '$h1', node-2 '$h2'"

@@ -237,7 +237,8 @@ static bool apply(const struct fe_def *const *fes, size_t n, struct xs_apply_res
 #define GLOBAL_FIELDS(X)                                                                            \
 	X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) X(pass_miss) X(hit)   \
 	X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) X(ct_expired) X(reply_nat)  \
-	X(local_dnat) X(fast_path) X(ct_created) X(pod_dnat) X(hairpin) X(snat) X(drop_snat)
+	X(local_dnat) X(fast_path) X(ct_created) X(pod_dnat) X(hairpin) X(snat) X(drop_snat) X(to_stack)    \
+	X(redirect) X(redirect_peer) X(no_port) X(icmp_nat) X(ext_local_cluster)
 
 #define SVC_FIELDS(X) X(packets) X(bytes) X(new_flows) X(no_backend)
 
@@ -368,12 +369,17 @@ struct delta {
 	struct xs_global_stats g;
 	struct xs_svc_stats s[N_SVC];
 	long ct;
+	/* Where the translated packets went (to_stack, redirect,
+	 * redirect_peer) is checked only where a case says: with no route in
+	 * the test's namespace, every other one hands them to the stack. */
+	bool route;
 };
 
 static bool check_delta(const struct snap *a, const struct snap *b, const struct delta *d)
 {
 #define CHK(f)                                                                                      \
-	if (b->g.f - a->g.f != d->g.f)                                                              \
+	if (b->g.f - a->g.f != d->g.f && (d->route || (strcmp(#f, "to_stack") && strcmp(#f, "redirect") && \
+						       strcmp(#f, "redirect_peer"))))          \
 		return fail("global counter " #f " went up by %llu, want %llu",                    \
 			    (unsigned long long)(b->g.f - a->g.f), (unsigned long long)d->g.f);
 	GLOBAL_FIELDS(CHK)
@@ -647,7 +653,12 @@ enum outcome {
 	O_HIT,  /* XDP_PASS, translated to one of fe's backends, new flow */
 	O_PASS, /* XDP_PASS, byte-identical, counter +1 */
 	O_REJECT, /* XDP_TX, the RST built from scratch, fe's no_backend +1 */
+	O_NO_PORT, /* a ClusterIP on a port no frontend has: XDP_TX, the RST or ICMP port
+		    * unreachable built from scratch, no_port +1 (kube-proxy's nftables reject) */
+	O_NO_PORT_LIMITED, /* ... in a frame the reject does not rebuild: XDP_DROP */
 };
+
+static void build_icmp(const struct pkt *in, struct pkt *w);
 
 struct xcase {
 	const char *name;
@@ -715,15 +726,18 @@ static const struct xcase xcases[] = {
 
 	/* not addressed to a frontend */
 	{ "miss: TCP to another VIP", TCP_TO("198.19.0.11", 80, 10), PASS(pass_miss) },
-	{ "miss: TCP to the VIP on another port", TCP_TO(WEB_VIP, 81, 10), PASS(pass_miss) },
-	{ "miss: UDP to a TCP frontend's VIP:port", UDP_TO(WEB_VIP, 80, 10), PASS(pass_miss) },
-	{ "miss: TCP to a UDP frontend's VIP:port", TCP_TO(DNS_VIP, 53, 10), PASS(pass_miss) },
+	{ "no port: TCP to the ClusterIP on another port is rejected (RST)", TCP_TO(WEB_VIP, 81, 10),
+	  .out = O_NO_PORT },
+	{ "no port: UDP to a TCP frontend's ClusterIP:port is rejected (ICMP port unreachable)",
+	  UDP_TO(WEB_VIP, 80, 10), .out = O_NO_PORT },
+	{ "no port: TCP to a UDP frontend's ClusterIP:port is rejected (RST)", TCP_TO(DNS_VIP, 53, 10),
+	  .out = O_NO_PORT },
 	{ "miss: UDP to a backend directly", UDP_TO(POD1, 5353, 10), PASS(pass_miss) },
 	{ "miss: TCP from the VIP (reply direction)",
 	  { .proto = PKT_IPPROTO_TCP, .saddr = WEB_VIP, .daddr = CLIENT, .sport = 80, .dport = 33333,
 	    .payload = 10 }, PASS(pass_miss) },
-	{ "miss: TCP to the VIP in an 802.1Q frame on another port", TCP_TO(WEB_VIP, 8080, 10, .vlan = true),
-	  PASS(pass_miss) },
+	{ "no port: TCP to the ClusterIP in an 802.1Q frame on another port: dropped (reject_limited)",
+	  TCP_TO(WEB_VIP, 8080, 10, .vlan = true), .out = O_NO_PORT_LIMITED },
 	{ "ICMP echo to the VIP passes untouched", { .proto = PKT_IPPROTO_ICMP, .saddr = CLIENT,
 	  .daddr = WEB_VIP, .payload = 56 }, PASS(pass_not_l4) },
 	{ "ARP for the VIP passes untouched", { .kind = PKT_ARP, .saddr = CLIENT, .daddr = WEB_VIP },
@@ -884,6 +898,28 @@ static bool run_xcase(const struct xcase *c)
 		d.s[slot] = (struct xs_svc_stats){ 1, in.tot, 0, 1 };
 		break;
 	}
+	case O_NO_PORT: {
+		struct pkt want;
+		char diff[512];
+		bool tcp = s.proto == PKT_IPPROTO_TCP;
+
+		if (ret != XDP_TX)
+			return fail("retval %u (%s), want XDP_TX", ret, xdp_act(ret));
+		if (tcp)
+			build_rst(&in, &want);
+		else
+			build_icmp(&in, &want);
+		if (pkt_diff(&out, &want, diff, sizeof(diff)))
+			return fail("the %s differs from one built from scratch: %s", tcp ? "RST" : "ICMP", diff);
+		d.g.no_port = 1;
+		*(tcp ? &d.g.reject_rst : &d.g.reject_icmp) = 1;
+		break;
+	}
+	case O_NO_PORT_LIMITED:
+		if (ret != XDP_DROP)
+			return fail("retval %u (%s), want XDP_DROP", ret, xdp_act(ret));
+		d.g.no_port = d.g.reject_limited = 1;
+		break;
 	}
 	return check_delta(&a, &b, &d);
 }
@@ -1424,6 +1460,7 @@ static bool test_tc_mode(const struct fe_def *fe, int packets)
 	if (!take_snap(&b))
 		return false;
 	d.g.hit = d.g.to_stack = (__u64)packets;
+	d.route = true;
 	d.g.new_flow = 1;
 	d.s[slot_of(fe)].new_flows = 1;
 	d.ct = d.g.ct_created = 2;
@@ -1438,6 +1475,108 @@ static bool test_tc_mode(const struct fe_def *fe, int packets)
 	if (ret != TC_ACT_OK)
 		return fail("reply: retval %u (%s), want TC_ACT_OK", ret, tc_act(ret));
 	return check_translated(&in, &out, false, pkt_ip(fe->vip), fe->port) || refail("reply through tc egress");
+}
+
+/*
+ * An ICMP error from src to dst quoting the first qlen bytes of q's IP
+ * datagram, built from scratch (Ethernet as q's, checksums computed).
+ */
+static void build_icmp_err(struct pkt *w, const char *src, const char *dst, uint8_t type, uint8_t code,
+			   const struct pkt *q, size_t qlen)
+{
+	struct pkt_spec s = { .proto = PKT_IPPROTO_ICMP, .saddr = src, .daddr = dst, .payload = qlen };
+
+	pkt_build(w, &s);
+	w->b[w->l4] = type;
+	w->b[w->l4 + 1] = code;
+	pkt_put16(w, w->l4 + 2, 0);
+	pkt_put32(w, w->l4 + 4, 0);
+	memcpy(w->b + w->l4 + 8, q->b + q->l3, qlen);
+	pkt_put16(w, w->l4 + 2, pkt_fold(pkt_sum(0, w->b + w->l4, 8 + qlen)));
+	pkt_put16(w, w->l3 + PKT_IP_CHECK, pkt_ip_csum(w));
+}
+
+/* Run an ICMP error through a tc program; its output must be want, byte
+ * for byte, and icmp_nat +1. */
+static bool icmp_case(const char *what, int fd, const struct pkt *in, const struct pkt *want)
+{
+	struct snap a, b;
+	struct delta d = {};
+	struct pkt out;
+	char diff[512];
+	__u32 ret;
+
+	if (!take_snap(&a) || !run_tc(fd, in, &out, &ret) || !take_snap(&b))
+		return refail(what);
+	if (ret != TC_ACT_OK)
+		return fail("%s: retval %u (%s), want TC_ACT_OK (no route here: the stack)", what, ret, tc_act(ret));
+	if (pkt_diff(&out, want, diff, sizeof(diff)))
+		return fail("%s: differs from the translated error built from scratch: %s", what, diff);
+	d.g.icmp_nat = 1;
+	return check_delta(&a, &b, &d) || refail(what);
+}
+
+/*
+ * ICMP errors about translated flows (kernel NAT's related packets): a
+ * UDP flow client -> VIP:53 and a TCP flow client -> VIP:80 go through XDP;
+ *  - the backend's port unreachable (8 bytes quoted) through the pod
+ *    program: from the VIP, quoting client -> VIP:53 (the client's own
+ *    datagram, byte for byte, checksums too);
+ *  - a router's time exceeded quoting the whole TCP header (its checksum
+ *    translated too) through the pod program: the router stays the source;
+ *  - a router's fragmentation needed about the reply VIP -> client, coming
+ *    in on the NIC: to the backend, quoting backend -> client as it sent it;
+ *  - an error quoting a flow nobody translated passes untouched.
+ */
+static bool test_icmp_errors(void)
+{
+	uint16_t up = next_sport(), tp = next_sport();
+	struct pkt_spec us = { .proto = PKT_IPPROTO_UDP, .saddr = CLIENT, .sport = up, .daddr = DNS_VIP, .dport = 53,
+			       .payload = 40, .seed = 7 };
+	struct pkt_spec ts = { .proto = PKT_IPPROTO_TCP, .saddr = CLIENT, .sport = tp, .daddr = WEB_VIP, .dport = 80,
+			       .payload = 30, .seed = 9 };
+	struct pkt uin, ut, tin, tt, in, want, r, rv;
+	__u32 ret;
+	int i;
+
+	pkt_build(&uin, &us);
+	pkt_build(&tin, &ts);
+	if (!run_xdp(&uin, &ut, &ret) || !run_xdp(&tin, &tt, &ret))
+		return false;
+	if ((i = which_backend(&FE_WEB, &tt, true)) < 0)
+		return not_a_backend(&FE_WEB, &tt);
+
+	build_icmp_err(&in, POD1, CLIENT, 3, 3, &ut, 28);
+	build_icmp_err(&want, DNS_VIP, CLIENT, 3, 3, &uin, 28);
+	if (!icmp_case("the backend's port unreachable", tc_pod_fd, &in, &want))
+		return false;
+
+	build_icmp_err(&in, "198.18.0.254", CLIENT, 11, 0, &tt, 40);
+	build_icmp_err(&want, "198.18.0.254", CLIENT, 11, 0, &tin, 40);
+	if (!icmp_case("a router's time exceeded quoting the TCP header", tc_pod_fd, &in, &want))
+		return false;
+
+	/* The reply as the backend sent it, and as it left the node. */
+	struct pkt_spec rs = { .proto = PKT_IPPROTO_UDP, .saddr = POD1, .sport = 5353, .daddr = CLIENT, .dport = up,
+			       .payload = 60, .seed = 3 };
+	pkt_build(&r, &rs);
+	rs.saddr = DNS_VIP;
+	rs.sport = 53;
+	pkt_build(&rv, &rs);
+	build_icmp_err(&in, "198.18.0.254", DNS_VIP, 3, 4, &rv, 28);
+	build_icmp_err(&want, "198.18.0.254", POD1, 3, 4, &r, 28);
+	if (!icmp_case("a router's fragmentation needed about the reply, in on the NIC", tc_ingress_fd, &in, &want))
+		return false;
+
+	struct pkt out;
+	struct pkt_spec os = us;
+
+	os.sport = next_sport();
+	pkt_build(&r, &os);
+	build_icmp_err(&in, POD1, CLIENT, 3, 3, &r, 28);
+	if (!run_tc(tc_pod_fd, &in, &out, &ret))
+		return false;
+	return same_bytes(&in, &out) || refail("an error about an unknown flow");
 }
 
 static bool test_local_no_backend(void)
@@ -2330,6 +2469,8 @@ int main(void)
 		   test_tc_mode(&FE_WEB, 3));
 		TC("tc mode: tc ingress DNATs a client's UDP flow (2 packets) like XDP, the reply gets the VIP back",
 		   test_tc_mode(&FE_DNS, 2));
+		TC("tc: ICMP errors about translated flows get their translation (outer, quoted, every checksum), "
+		   "both directions; others pass", test_icmp_errors());
 		TC("tc local DNAT: no backend: the node's SYN gets the RST XDP builds, back in (TC_ACT_REDIRECT)",
 		   test_local_no_backend());
 		TC("tc pod: TCP from a pod to the VIP goes to a backend, the reply gets the VIP back",
