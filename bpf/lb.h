@@ -60,6 +60,38 @@ static __always_inline struct xs_svc_value *xs_svc_find(const struct xs_pkt *p, 
 }
 
 
+/* The first fragment of a datagram was translated: remember its ports for
+ * the later ones (keyed as the packet came, before its translation). */
+static __always_inline void xs_frag_record(const struct xs_pkt *p)
+{
+	if (p->frag != XS_FRAG_FIRST)
+		return;
+	struct xs_frag_key k = { .saddr = p->iph->saddr, .daddr = p->iph->daddr, .id = p->iph->id,
+				 .proto = p->proto };
+	struct xs_frag_value v = { .sport = *p->sport_p, .dport = *p->dport_p, .seen = bpf_ktime_get_ns() };
+
+	bpf_map_update_elem(&xs_frags, &k, &v, BPF_ANY);
+}
+
+/*
+ * The conntrack entry a later fragment belongs to, in direction dir (FWD:
+ * a request, REV: a reply), from the ports its first fragment had; NULL
+ * when the first was not translated here, or too long ago.
+ */
+static __always_inline struct xs_ct_value *xs_frag_ct(const struct xs_pkt *p, __u8 dir)
+{
+	struct xs_frag_key k = { .saddr = p->iph->saddr, .daddr = p->iph->daddr, .id = p->iph->id,
+				 .proto = p->proto };
+	struct xs_frag_value *v = bpf_map_lookup_elem(&xs_frags, &k);
+
+	if (!v || bpf_ktime_get_ns() - v->seen > XS_FRAG_TIMEOUT_S * 1000000000ULL)
+		return 0;
+	struct xs_ct_key ck = { .saddr = k.saddr, .daddr = k.daddr, .sport = v->sport, .dport = v->dport,
+				.proto = k.proto, .dir = dir };
+
+	return bpf_map_lookup_elem(&xs_conntrack, &ck);
+}
+
 enum xs_fwd_rc {
 	XS_FWD_OK = 0,
 	XS_FWD_NO_BACKEND,
@@ -69,6 +101,8 @@ enum xs_fwd_rc {
 static __always_inline __u64 xs_ct_timeout(const struct xs_pkt *p, const struct xs_ct_value *ct,
 					   const struct xs_config *cfg)
 {
+	if (p->proto != IPPROTO_TCP && ct->flags & XS_CT_F_REPLIED)
+		return cfg->ct_udp_stream_timeout_ns ?: XS_CT_UDP_STREAM_TIMEOUT_S * 1000000000ULL;
 	if (p->proto != IPPROTO_TCP)
 		return cfg->ct_udp_timeout_ns ?: XS_CT_UDP_TIMEOUT_S * 1000000000ULL;
 	if (ct->flags & XS_CT_F_CLOSING)
@@ -145,6 +179,7 @@ struct xs_fwd {
 	__be32 saddr;
 	__be16 port;
 	__be16 sport;
+	__u8 flags;       /* the flow's XS_CT_F_* */
 };
 
 /* Is addr reached back out of ifindex, the device the packet came in on
@@ -255,6 +290,31 @@ static __always_inline bool xs_snat_in_use(const struct xs_pkt *p, const struct 
 }
 
 /*
+ * A new flow client -> VIP:port to a backend found this reverse entry at
+ * its reply tuple: does it belong to another live flow (the same client
+ * port through another frontend)? Its own frontend's entry is this flow's,
+ * reused.
+ */
+static __always_inline bool xs_rev_clash(const struct xs_pkt *p, const struct xs_config *cfg,
+					 const struct xs_ct_key *rk, const struct xs_ct_value *old, __u64 now)
+{
+	if (old->nat_addr == p->iph->daddr && old->nat_port == *p->dport_p)
+		return false;
+	struct xs_ct_key fk = {
+		.saddr = old->snat_addr ?: rk->daddr,
+		.daddr = old->nat_addr,
+		.sport = old->snat_addr ? old->snat_port : rk->dport,
+		.dport = old->nat_port,
+		.proto = rk->proto,
+		.dir = XS_CT_FWD,
+	};
+	struct xs_ct_value *fv = bpf_map_lookup_elem(&xs_conntrack, &fk);
+
+	return fv && fv->nat_addr == rk->saddr && fv->nat_port == rk->sport &&
+	       now - fv->last_seen <= xs_ct_timeout(p, fv, cfg);
+}
+
+/*
  * Record the REV entry of a SNAT flow on a free port of the range: a random
  * one, XS_SNAT_TRIES times; rk->dport receives it. A port is free when no
  * REV entry holds it for this backend, or its flow is gone. 0 or -1.
@@ -341,6 +401,8 @@ static __always_inline int xs_forward(void *ctx, const struct xs_pkt *p, const s
 			f->port = ct->nat_port;
 			f->saddr = ct->snat_addr;
 			f->sport = ct->snat_port;
+			f->flags = ct->flags;
+			xs_frag_record(p);
 			return XS_FWD_OK;
 		}
 	}
@@ -390,10 +452,42 @@ static __always_inline int xs_forward(void *ctx, const struct xs_pkt *p, const s
 		}
 		f->sport = rk.dport;
 		xs_count(snat);
-	} else if (xs_ct_put(&rk, &rv, false)) { /* a new flow's reply key is new but for port reuse */
-		xs_count(drop_ct_full);
-		return XS_FWD_CT_FULL;
+	} else {
+		/* A new flow's reply key is new but for port reuse (tried
+		 * without a lookup first). Taken by another live flow to the
+		 * same backend — this client port through another frontend —
+		 * it is a NAT clash, which the kernel resolves by giving this
+		 * flow another source port: so does this. */
+		long rc = bpf_map_update_elem(&xs_conntrack, &rk, &rv, BPF_NOEXIST);
+
+		if (rc == -EEXIST) {
+			struct xs_ct_value *old = bpf_map_lookup_elem(&xs_conntrack, &rk);
+
+			if (old && xs_rev_clash(p, cfg, &rk, old, now)) {
+				ct_flags |= XS_CT_F_PORTMAP;
+				rv.flags = ct_flags;
+				rv.snat_addr = p->iph->saddr;
+				rv.snat_port = *p->sport_p;
+				if (xs_snat_claim(p, cfg, &rk, &rv, now)) {
+					xs_count(drop_snat);
+					return XS_FWD_CT_FULL;
+				}
+				f->saddr = p->iph->saddr;
+				f->sport = rk.dport;
+				xs_count(nat_clash);
+				rc = 0;
+			} else {
+				rc = xs_ct_put(&rk, &rv, true);
+			}
+		} else if (!rc) {
+			xs_count(ct_created);
+		}
+		if (rc) {
+			xs_count(drop_ct_full);
+			return XS_FWD_CT_FULL;
+		}
 	}
+	f->flags = ct_flags;
 	struct xs_ct_value fv = {
 		.nat_addr = f->addr,
 		.nat_port = f->port,
@@ -411,6 +505,7 @@ static __always_inline int xs_forward(void *ctx, const struct xs_pkt *p, const s
 	if (ss)
 		ss->new_flows++;
 	xs_count(new_flow);
+	xs_frag_record(p);
 	return XS_FWD_OK;
 }
 
@@ -427,11 +522,31 @@ static __always_inline struct xs_ct_value *xs_reply_lookup(const struct xs_pkt *
 	};
 	struct xs_ct_value *ct = bpf_map_lookup_elem(&xs_conntrack, &rk);
 
-	if (ct) {
-		__u64 now = bpf_ktime_get_ns();
+	if (!ct)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
 
-		if (now - ct->last_seen > XS_CT_REFRESH_NS)
-			ct->last_seen = now;
+	/* A reply refreshes its flow, both entries, as conntrack does (the
+	 * forward one is what expires: a server that pushes datagrams keeps
+	 * its client's flow), and marks it replied. At most once a second. */
+	if (now - ct->last_seen > XS_CT_REFRESH_NS || !(ct->flags & XS_CT_F_REPLIED)) {
+		struct xs_ct_key fk = {
+			.saddr = ct->snat_addr ?: rk.daddr,
+			.daddr = ct->nat_addr,
+			.sport = ct->snat_addr ? ct->snat_port : rk.dport,
+			.dport = ct->nat_port,
+			.proto = rk.proto,
+			.dir = XS_CT_FWD,
+		};
+		struct xs_ct_value *fv = bpf_map_lookup_elem(&xs_conntrack, &fk);
+
+		ct->last_seen = now;
+		ct->flags |= XS_CT_F_REPLIED;
+		/* Only the entry of this very flow (its backend is the source). */
+		if (fv && fv->nat_addr == rk.saddr && fv->nat_port == rk.sport) {
+			fv->last_seen = now;
+			fv->flags |= XS_CT_F_REPLIED;
+		}
 	}
 	return ct;
 }

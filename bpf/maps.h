@@ -131,6 +131,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xs_cluster_ips SEC(".maps");
 
+/* The ports of fragmented datagrams, from their first fragments. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XS_MAX_FRAGS);
+	__type(key, struct xs_frag_key);
+	__type(value, struct xs_frag_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_frags SEC(".maps");
+
 /* Devices the tc programs deliver to (pods' veths). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

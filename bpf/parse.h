@@ -41,6 +41,13 @@ struct xs_pkt {
 	__u16 ip_len;      /* IPv4 total length, for byte counters */
 	__u8 proto;
 	__u8 tcp_flags;    /* FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10; 0 for UDP */
+	__u8 frag;         /* XS_FRAG_*: not a fragment, the first, a later one */
+};
+
+enum {
+	XS_FRAG_NONE = 0,
+	XS_FRAG_FIRST = 1, /* MF, offset 0: parsed as a packet; its L4 header is here */
+	XS_FRAG_LATER = 2, /* offset > 0 (XS_PARSE_FRAGMENT): no L4 header, ports unknown */
 };
 
 struct vlan_hdr_ {
@@ -81,14 +88,25 @@ static __always_inline int xs_parse(void *data, void *data_end, __u32 frame_len,
 		return XS_PARSE_MALFORMED;
 	if ((void *)iph + hlen > data_end)
 		return XS_PARSE_MALFORMED;
-	if (iph->frag_off & bpf_htons(XS_IP_MF | XS_IP_OFFSET))
-		return XS_PARSE_FRAGMENT;
 
 	p->iph = iph;
 	p->l3_off = off;
 	p->l4_off = off + hlen;
 	p->ip_len = tot;
 	p->proto = iph->protocol;
+	p->frag = XS_FRAG_NONE;
+	/* A later fragment: the IPv4 header is all there is (the caller may
+	 * know its ports from the first one). The first: parsed as a packet,
+	 * but its UDP length is the whole datagram's. */
+	if (iph->frag_off & bpf_htons(XS_IP_OFFSET)) {
+		p->frag = XS_FRAG_LATER;
+		p->l4_check = 0;
+		p->sport_p = p->dport_p = 0;
+		p->tcp_flags = 0;
+		return XS_PARSE_FRAGMENT;
+	}
+	if (iph->frag_off & bpf_htons(XS_IP_MF))
+		p->frag = XS_FRAG_FIRST;
 	__u32 l4_len = tot - hlen;
 	void *l4 = (void *)iph + hlen;
 
@@ -109,7 +127,7 @@ static __always_inline int xs_parse(void *data, void *data_end, __u32 frame_len,
 		if ((void *)(uh + 1) > data_end || l4_len < sizeof(*uh))
 			return XS_PARSE_MALFORMED;
 		__u32 ulen = bpf_ntohs(uh->len);
-		if (ulen < sizeof(*uh) || ulen > l4_len)
+		if (ulen < sizeof(*uh) || (ulen > l4_len && p->frag != XS_FRAG_FIRST))
 			return XS_PARSE_MALFORMED;
 		p->l4_check = (__u16 *)&uh->check;
 		p->tcp_flags = 0;

@@ -78,6 +78,7 @@ static __always_inline int xs_reply_nat(struct __sk_buff *skb, struct xs_pkt *p)
 	client = ct->snat_addr;
 	client_port = ct->snat_port;
 	flags = ct->flags;
+	xs_frag_record(p);
 	xs_skb_nat(skb, p, true, ct->nat_addr, ct->nat_port);
 	xs_count(reply_nat);
 	if (!client)
@@ -106,7 +107,8 @@ static __always_inline int xs_deliver(struct __sk_buff *skb, bool must, bool ing
 	struct xs_pkt p;
 	int rc = xs_skb_parse(skb, &p);
 
-	if (rc != XS_PARSE_OK && rc != XS_PARSE_NOT_L4) /* an ICMP error is sent on too */
+	/* An ICMP error and a later fragment are sent on too. */
+	if (rc != XS_PARSE_OK && rc != XS_PARSE_NOT_L4 && rc != XS_PARSE_FRAGMENT)
 		return TC_ACT_SHOT;
 	struct bpf_fib_lookup fib = {
 		.family = AF_INET,
@@ -339,26 +341,26 @@ static __always_inline int xs_icmp_nat(struct __sk_buff *skb, const struct xs_pk
 	__be32 qsrc = q.ip.saddr, qdst = q.ip.daddr, nqsrc = qsrc, nqdst = qdst;
 	__be16 qsport = q.sport, qdport = q.dport, nqsport = qsport, nqdport = qdport;
 
+	/* The outer header as kernel NAT leaves it (nf_nat_icmp_reply_translation):
+	 * the flow's own translation of the direction the error travels, so
+	 * that it comes from the frontend to the client, and from the SNAT
+	 * address (if any) to the backend, whoever sent it. */
 	if (to_client) {
 		/* quoted: client (or SNAT, hairpin source) -> backend */
 		nqdst = ct->nat_addr, nqdport = ct->nat_port;
+		nsrc = ct->nat_addr;
 		if (ct->snat_addr) {
 			nqsrc = ct->snat_addr, nqsport = ct->snat_port;
-			if (odst == qsrc)
-				ndst = ct->snat_addr;
+			ndst = ct->snat_addr;
 		}
-		if (osrc == qdst) /* the backend itself answered: from the VIP */
-			nsrc = ct->nat_addr;
 	} else {
 		/* quoted: VIP -> client, a reply */
 		nqsrc = ct->nat_addr, nqsport = ct->nat_port;
+		ndst = ct->nat_addr;
 		if (ct->snat_addr) {
 			nqdst = ct->snat_addr, nqdport = ct->snat_port;
-			if (osrc == qdst)
-				nsrc = ct->snat_addr;
+			nsrc = ct->snat_addr;
 		}
-		if (odst == qsrc)
-			ndst = ct->nat_addr;
 	}
 	n = q;
 	n.ip.saddr = nqsrc;
@@ -397,18 +399,69 @@ static __always_inline int xs_icmp_nat(struct __sk_buff *skb, const struct xs_pk
 	return ingress ? xs_deliver(skb, false, true) : TC_ACT_OK;
 }
 
-/* Parse; an ICMP error about a translated flow is translated here
- * (xs_icmp_nat); *done is set with the verdict when the packet is settled. */
-static __always_inline int xs_tc_parse(struct __sk_buff *skb, struct xs_pkt *p, bool ingress, int *verdict)
+enum xs_hook { XS_HOOK_EGRESS, XS_HOOK_INGRESS, XS_HOOK_POD };
+
+/* Rewrite the IPv4 source or destination address old (a later fragment:
+ * no L4 header to update). The packet pointers are stale afterwards. */
+static __always_inline void xs_skb_ipnat(struct __sk_buff *skb, const struct xs_pkt *p, bool src, __be32 old,
+					 __be32 addr)
+{
+	if (old == addr)
+		return;
+	bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old, addr, 4);
+	bpf_skb_store_bytes(skb, p->l3_off + (src ? offsetof(struct iphdr, saddr) : offsetof(struct iphdr, daddr)),
+			    &addr, 4, 0);
+}
+
+/*
+ * A later fragment (no L4 header) of a datagram whose first fragment was
+ * translated gets the same addresses (xs_frags), as a reply (its reverse
+ * entry) or a request (its forward one), and goes where its first went;
+ * any other passes untouched, counted.
+ */
+static __always_inline int xs_tc_frag(struct __sk_buff *skb, const struct xs_pkt *p, enum xs_hook hook)
+{
+	struct xs_ct_value *ct = xs_frag_ct(p, XS_CT_REV);
+	bool reply = ct;
+	__be32 saddr, daddr;
+	__u8 flags;
+
+	if (!ct)
+		ct = xs_frag_ct(p, XS_CT_FWD);
+	if (!ct) {
+		xs_count(pass_fragment);
+		xs_count(frag_unknown);
+		return TC_ACT_OK;
+	}
+	__be32 osrc = p->iph->saddr, odst = p->iph->daddr;
+
+	flags = ct->flags;
+	saddr = reply ? ct->nat_addr : ct->snat_addr ?: osrc;
+	daddr = reply ? ct->snat_addr ?: odst : ct->nat_addr;
+	xs_skb_ipnat(skb, p, true, osrc, saddr);
+	xs_skb_ipnat(skb, p, false, odst, daddr);
+	xs_count(frag_nat);
+	if (hook == XS_HOOK_POD && flags & XS_CT_F_HAIRPIN)
+		return xs_bounce(skb);
+	if (hook == XS_HOOK_EGRESS)
+		return reply ? TC_ACT_OK : xs_deliver(skb, false, false);
+	return xs_deliver(skb, flags & XS_CT_F_SNAT, true);
+}
+
+/* Parse; an ICMP error about a translated flow (xs_icmp_nat) and a later
+ * fragment (xs_tc_frag) are settled here, *verdict saying how. */
+static __always_inline int xs_tc_parse(struct __sk_buff *skb, struct xs_pkt *p, enum xs_hook hook, int *verdict)
 {
 	int rc = xs_skb_parse(skb, p);
 
 	*verdict = TC_ACT_OK;
 	if (rc == XS_PARSE_NOT_L4) {
-		int v = xs_icmp_nat(skb, p, ingress);
+		int v = xs_icmp_nat(skb, p, hook != XS_HOOK_EGRESS);
 
 		if (v >= 0)
 			*verdict = v;
+	} else if (rc == XS_PARSE_FRAGMENT) {
+		*verdict = xs_tc_frag(skb, p, hook);
 	}
 	return rc;
 }
@@ -421,7 +474,7 @@ int xs_tc_egress(struct __sk_buff *skb)
 	struct xs_pkt p;
 	int v;
 
-	if (xs_tc_parse(skb, &p, false, &v) != XS_PARSE_OK)
+	if (xs_tc_parse(skb, &p, XS_HOOK_EGRESS, &v) != XS_PARSE_OK)
 		return v;
 	int rc = xs_reply_nat(skb, &p);
 
@@ -451,6 +504,11 @@ int xs_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	xs_skb_nat(skb, &p, false, f.addr, f.port);
+	if (f.saddr) { /* another source port: a NAT clash */
+		if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
+			return TC_ACT_SHOT;
+		xs_skb_nat(skb, &p, true, f.saddr, f.sport);
+	}
 	xs_count(local_dnat);
 	xs_count(hit);
 	/* The route to the VIP need not be the route to the backend (a pod's
@@ -477,7 +535,7 @@ int xs_tc_ingress(struct __sk_buff *skb)
 	struct xs_pkt p;
 	int rc, v;
 
-	if (xs_tc_parse(skb, &p, true, &v) != XS_PARSE_OK)
+	if (xs_tc_parse(skb, &p, XS_HOOK_INGRESS, &v) != XS_PARSE_OK)
 		return v;
 	rc = xs_reply_nat(skb, &p);
 	if (rc == -2)
@@ -513,11 +571,14 @@ int xs_tc_ingress(struct __sk_buff *skb)
 			xs_skb_nat(skb, &p, true, f.saddr, f.sport);
 		}
 		xs_count(hit);
-		if (cfg->flags & XS_CFG_NO_FAST_PATH && !f.saddr) {
+		/* SNAT: the node's own address as source, which the stack drops */
+		bool snat = f.flags & XS_CT_F_SNAT;
+
+		if (cfg->flags & XS_CFG_NO_FAST_PATH && !snat) {
 			xs_count(to_stack);
 			return TC_ACT_OK;
 		}
-		return xs_deliver(skb, f.saddr, true);
+		return xs_deliver(skb, snat, true);
 	}
 	/* A packet that comes in with the SNAT address as source was
 	 * translated by XDP (--no-fast-path, or no neighbour yet), if its
@@ -565,7 +626,7 @@ int xs_tc_pod(struct __sk_buff *skb)
 	struct xs_pkt p;
 	int rc, v;
 
-	if (xs_tc_parse(skb, &p, true, &v) != XS_PARSE_OK)
+	if (xs_tc_parse(skb, &p, XS_HOOK_POD, &v) != XS_PARSE_OK)
 		return v;
 	rc = xs_reply_nat(skb, &p);
 	if (rc == -2)
@@ -601,6 +662,8 @@ int xs_tc_pod(struct __sk_buff *skb)
 	if (xs_skb_parse(skb, &p) != XS_PARSE_OK)
 		return TC_ACT_SHOT;
 	xs_skb_nat(skb, &p, true, f.saddr, f.sport);
+	if (!(f.flags & XS_CT_F_HAIRPIN)) /* another source port: a NAT clash */
+		return xs_deliver(skb, false, true);
 	xs_count(hairpin);
 	return xs_bounce(skb);
 }

@@ -65,6 +65,40 @@ static __always_inline void xs_nat(struct xs_pkt *p, bool src, __be32 addr, __be
 	*pp = port;
 }
 
+/* Rewrite the IPv4 source or destination address alone (a later fragment). */
+static __always_inline void xs_ipnat(struct xs_pkt *p, bool src, __be32 addr)
+{
+	__be32 *a = src ? &p->iph->saddr : &p->iph->daddr;
+
+	csum_replace4(&p->iph->check, *a, addr);
+	*a = addr;
+}
+
+/* A later fragment of a datagram whose first fragment was translated here
+ * gets the same addresses (xs_frags) and goes the same way; any other
+ * passes untouched. */
+static __always_inline int xs_xdp_frag(struct xdp_md *ctx, struct xs_pkt *p)
+{
+	struct xs_ct_value *ct = xs_frag_ct(p, XS_CT_FWD);
+	const struct xs_config *cfg;
+
+	if (!ct) {
+		xs_count(pass_fragment);
+		xs_count(frag_unknown);
+		return XDP_PASS;
+	}
+	xs_ipnat(p, false, ct->nat_addr);
+	if (ct->snat_addr)
+		xs_ipnat(p, true, ct->snat_addr);
+	xs_count(frag_nat);
+	cfg = xs_config_get();
+	if (!cfg || cfg->flags & XS_CFG_NO_FAST_PATH) {
+		xs_count(to_stack);
+		return XDP_PASS;
+	}
+	return xs_fast_path(ctx, p);
+}
+
 /* xdp.frags: a jumbo MTU needs multi-buffer frames; every header read is
  * in the first buffer, and the length checks use the whole frame's. */
 SEC("xdp.frags")
@@ -79,6 +113,8 @@ int xs_xdp_ingress(struct xdp_md *ctx)
 	int rc;
 
 	rc = xs_parse(data, data_end, (__u32)bpf_xdp_get_buff_len(ctx), &p);
+	if (rc == XS_PARSE_FRAGMENT)
+		return xs_xdp_frag(ctx, &p);
 	if (rc != XS_PARSE_OK) {
 		xs_count_parse(rc);
 		return XDP_PASS;

@@ -30,6 +30,7 @@
 #define XS_MAP_SRC_RANGES   "xs_src_ranges"
 #define XS_MAP_DEVS         "xs_devs"
 #define XS_MAP_CLUSTER_IPS  "xs_cluster_ips"
+#define XS_MAP_FRAGS        "xs_frags"
 #define XS_PROG_XDP         "xs_prog_xdp"
 #define XS_PROG_TC_EGRESS   "xs_prog_tc_egress"
 #define XS_PROG_TC_INGRESS  "xs_prog_tc_ingress"
@@ -198,11 +199,17 @@ struct xs_ct_value {
 			      * entry is keyed on that address and also puts the pod
 			      * back as destination */
 #define XS_CT_F_SNAT    0x08 /* external flow to another node: source := snat_addr:snat_port */
+#define XS_CT_F_REPLIED 0x10 /* a reply was seen (conntrack's SEEN_REPLY): the longer UDP timeout */
+#define XS_CT_F_PORTMAP 0x20 /* the client's port was taken by another flow to the same backend
+			      * (a NAT clash): source port := snat_port, as the kernel does */
 
-/* Conntrack idle timeouts (defaults; `attach --ct-timeout-*` sets them). */
+/* Conntrack idle timeouts (defaults; `attach --ct-timeout-*` sets them).
+ * UDP as the kernel's nf_conntrack_udp_timeout (unreplied) and
+ * nf_conntrack_udp_timeout_stream (once replied). */
 #define XS_CT_TCP_TIMEOUT_S       21600 /* established TCP: 6 h */
 #define XS_CT_TCP_CLOSE_TIMEOUT_S 10    /* after FIN or RST */
-#define XS_CT_UDP_TIMEOUT_S       60
+#define XS_CT_UDP_TIMEOUT_S       30
+#define XS_CT_UDP_STREAM_TIMEOUT_S 120
 
 /* --- xs_config (array, one entry): runtime settings given at attach.
  * Written by the loader at attach, read by the datapath on every translated
@@ -236,7 +243,8 @@ struct xs_config {
 	__u32 flags;          /* XS_CFG_* */
 	__u64 ct_tcp_timeout_ns;
 	__u64 ct_tcp_close_timeout_ns;
-	__u64 ct_udp_timeout_ns;
+	__u64 ct_udp_timeout_ns;       /* unreplied */
+	__u64 ct_udp_stream_timeout_ns; /* once replied */
 	/* This node, for Local traffic policies and topology hints
 	 * (attach --node-name, --zone). */
 	char node_name[XS_NAME_LEN];
@@ -270,6 +278,30 @@ struct xs_config {
  * is rejected, as kube-proxy's nftables mode rejects it, instead of being
  * routed on (the address is nobody's). */
 #define XS_MAX_CLUSTER_IPS XS_MAX_SERVICES
+
+/* --- xs_frags (LRU): the ports of a fragmented datagram, learnt from its
+ * first fragment (which alone carries the TCP/UDP header) when it was
+ * translated, so that the later ones, looked up by (source, destination,
+ * IP id, protocol) as they arrive, get the same translation (Cilium keeps
+ * such a map). Written by the datapath; an entry older than
+ * XS_FRAG_TIMEOUT_S is not used. */
+#define XS_MAX_FRAGS 16384
+#define XS_FRAG_TIMEOUT_S 10
+
+struct xs_frag_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id;
+	__u8 proto;
+	__u8 pad;
+};
+
+struct xs_frag_value {
+	__be16 sport;
+	__be16 dport;
+	__u32 pad;
+	__u64 seen;       /* bpf_ktime_get_ns() of the first fragment */
+};
 
 /* --- xs_devs (hash): devices the datapath delivers to, by ifindex. Written
  * by the loader (attach-pod); the tc programs read it to pick how a
@@ -336,6 +368,11 @@ struct xs_global_stats {
 	__u64 no_port;         /* to a ClusterIP on a port no frontend has: rejected */
 	__u64 icmp_nat;        /* ICMP error about a translated flow: outer and quoted headers
 				* translated (tc) */
+	__u64 nat_clash;       /* a new flow whose reply tuple another live flow had: another
+				* source port (XS_CT_F_PORTMAP) */
+	__u64 frag_nat;        /* a later fragment translated as its first one was */
+	__u64 frag_unknown;    /* a later fragment whose first one was not translated here (or
+				* came later): passed untouched (also counted as pass_fragment) */
 	__u64 ext_local_cluster; /* a pod's or the node's packet to a Local external
 				  * frontend, sent to the cluster-wide endpoints */
 };

@@ -137,15 +137,20 @@ int xs_apply_files(const struct xs_apply_req *req, FILE *out, struct xs_applier 
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t2);
 	reread = a && !xs_config_cache_stats(a->cache)->whole;
+	char forgot[96] = "";
+
+	if (r.ct_forgotten)
+		snprintf(forgot, sizeof(forgot), "; %lu UDP flows to removed endpoints forgotten",
+			 r.ct_forgotten);
 	if (!r.fe_added && !r.fe_changed && !r.fe_removed && !r.be_added && !r.be_removed && !r.ranges_changed)
 		fprintf(out, "%s: no change\n", req->dry_run ? "dry-run" : "apply");
 	else
 		fprintf(out, "%s: frontends %u added, %u changed, %u removed; backends %u added, %u removed"
-			" (%lu map writes, %.1f ms: files %.1f ms, maps %.1f ms%s)\n",
+			" (%lu map writes, %.1f ms: files %.1f ms, maps %.1f ms%s%s)\n",
 			req->dry_run ? "dry-run" : "apply", r.fe_added, r.fe_changed, r.fe_removed, r.be_added,
 			r.be_removed, r.map_writes, ms_between(&t0, &t2), ms_between(&t0, &t1), ms_between(&t1, &t2),
 			reread && delta ? "; changed items and frontends only" : reread ? "; changed items only" :
-			delta ? "; changed frontends only" : "");
+			delta ? "; changed frontends only" : "", forgot);
 	fflush(out);
 out:
 	xs_model_free(&model);

@@ -98,7 +98,9 @@ static const struct cmd cmds[] = {
 		{ { "ct-timeout-tcp-closing", required_argument, NULL, 'C' }, "SECONDS",
 		  "idle timeout after a FIN or RST (default 10)" },
 		{ { "ct-timeout-udp", required_argument, NULL, 'U' }, "SECONDS",
-		  "idle timeout of a UDP flow (default 60)" },
+		  "idle timeout of a UDP flow without a reply (default 30, nf_conntrack_udp_timeout)" },
+		{ { "ct-timeout-udp-stream", required_argument, NULL, 'D' }, "SECONDS",
+		  "idle timeout of a UDP flow that saw a reply (default 120, nf_conntrack_udp_timeout_stream)" },
 		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
 	{ "detach", "DEV", "remove the XDP and tc programs from DEV",
 	  1, 1, cmd_detach, {
@@ -224,6 +226,7 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 		case 'L':
 		case 'T':
 		case 'C':
+		case 'D':
 		case 'U': {
 			char *end;
 			unsigned long long v = strtoull(optarg, &end, 10);
@@ -239,8 +242,9 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 				*(ch == 'c' ? &a->ct_size : ch == 'S' ? &a->max_services : ch == 'B' ? &a->max_backends
 											  : &a->max_slots) = v;
 			else
-				*(ch == 'T' ? &a->cfg.ct_tcp_timeout_ns : ch == 'C' ? &a->cfg.ct_tcp_close_timeout_ns
-								       : &a->cfg.ct_udp_timeout_ns) = v * 1000000000ULL;
+				*(ch == 'T' ? &a->cfg.ct_tcp_timeout_ns : ch == 'C' ? &a->cfg.ct_tcp_close_timeout_ns :
+				  ch == 'D' ? &a->cfg.ct_udp_stream_timeout_ns : &a->cfg.ct_udp_timeout_ns) =
+					v * 1000000000ULL;
 			break;
 		}
 		case ':':

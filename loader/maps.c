@@ -914,6 +914,11 @@ static int live_cmp(const void *a, const void *b)
  * backends nothing live points at); the next apply reads every slot and
  * backend and deletes them in steps 4 and 5.
  */
+struct ct_gone;
+static int ct_gone_backends(const struct xs_frontend *o, const struct xs_frontend *f, __u32 svc_id,
+			    struct ct_gone **g, size_t *n, size_t *cap);
+static long ct_forget(const struct xs_maps *m, const struct ct_gone *g, size_t n);
+
 int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run, FILE *diff,
 	     struct xs_apply_result *r, struct xs_delta_state *ds)
 {
@@ -1167,6 +1172,26 @@ int xs_apply(const struct xs_maps *m, const struct xs_model *want, bool dry_run,
 			if (!be_used[i])
 				w_queue(&w, WQ_DEL_BACKENDS, &s.be[i].id, NULL);
 		err = writer_flush(&w);
+		/* Then the UDP flows of removed endpoints and frontends. */
+		struct ct_gone *gone = NULL;
+		size_t n_gone = 0, cap = 0;
+
+		for (i = 0, j = 0; !err && (i < s.n || j < want->n);) {
+			int c = i == s.n ? 1 : j == want->n ? -1 : xs_frontend_cmp(&s.fe[i].fe, &want->fe[j]);
+
+			if (c <= 0)
+				err = ct_gone_backends(&s.fe[i].fe, c ? NULL : &want->fe[j], s.fe[i].val.svc_id, &gone,
+						       &n_gone, &cap);
+			i += c <= 0;
+			j += c >= 0;
+		}
+		long forgot = err ? 0 : ct_forget(m, gone, n_gone);
+
+		if (forgot < 0)
+			err = (int)forgot;
+		else
+			r->ct_forgotten = (unsigned long)forgot;
+		free(gone);
 	}
 	if (!dry_run && !err && ds) {
 		xs_delta_state_free(ds);
@@ -1277,6 +1302,106 @@ static bool read_frontend(const struct xs_maps *m, const struct xs_frontend *f, 
 	return true;
 }
 
+/* A Service port's UDP flows to forget: to one removed backend, or (all)
+ * every one of a removed frontend. Addresses and ports as in the packet. */
+struct ct_gone {
+	__u32 svc_id;
+	__be32 vip, be_addr;
+	__be16 vport, be_port;
+	bool all;
+};
+
+static int ct_gone_add(struct ct_gone **g, size_t *n, size_t *cap, struct ct_gone e)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		struct ct_gone *ng = realloc(*g, nc * sizeof(*ng));
+
+		if (!ng)
+			return -ENOMEM;
+		*g = ng;
+		*cap = nc;
+	}
+	(*g)[(*n)++] = e;
+	return 0;
+}
+
+/* The UDP backends of o that f serves no more, new flows or old. */
+static int ct_gone_backends(const struct xs_frontend *o, const struct xs_frontend *f, __u32 svc_id,
+			    struct ct_gone **g, size_t *n, size_t *cap)
+{
+	int err = 0;
+
+	if (o->proto != IPPROTO_UDP)
+		return 0;
+	if (!f) /* the whole frontend */
+		return ct_gone_add(g, n, cap, (struct ct_gone){ .svc_id = svc_id, .vip = o->vip.v4.s_addr,
+							      .vport = htons(o->port), .all = true });
+	for (size_t i = 0; i < o->n_backends && !err; i++) {
+		const struct xs_backend_addr *b = &o->backends[i];
+
+		if (bsearch(b, f->backends, f->n_backends, sizeof(*b), xs_backend_addr_cmp) ||
+		    bsearch(b, f->terminating, f->n_terminating, sizeof(*b), xs_backend_addr_cmp))
+			continue;
+		err = ct_gone_add(g, n, cap, (struct ct_gone){ .svc_id = svc_id, .vip = o->vip.v4.s_addr,
+							     .vport = htons(o->port), .be_addr = b->addr.v4.s_addr,
+							     .be_port = htons(b->port) });
+	}
+	return err;
+}
+
+/*
+ * kube-proxy's conntrack cleanup: after an apply, the UDP flows of a
+ * Service port to an endpoint it no longer has are forgotten, so their next
+ * datagram picks a live one (or is rejected when none is left), whatever
+ * other Services share that pod:port. The forward entry is deleted (it is
+ * what a client's datagram finds); the reverse one stays, so that a reply
+ * already on its way still gets the Service's address, and goes with the
+ * LRU (a reverse entry without its forward one is a dead flow's: no port
+ * check counts it). Counted as flushed (xs_config.ct_flushed), not evicted.
+ * Returns the entries deleted, or -errno.
+ */
+static long ct_forget(const struct xs_maps *m, const struct ct_gone *g, size_t n)
+{
+	struct xs_ct_key *keys = NULL;
+	struct xs_ct_value *vals = NULL;
+	struct xs_config cfg;
+	size_t nk = 0;
+	__u64 deleted = 0;
+	__u32 zero = 0;
+	int err;
+
+	if (!n)
+		return 0;
+	err = dump_map(m->ct, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &nk);
+	for (size_t i = 0; !err && i < nk; i++) {
+		const struct xs_ct_key *k = &keys[i];
+		const struct xs_ct_value *v = &vals[i];
+		bool hit = false;
+
+		if (k->proto != IPPROTO_UDP || k->dir != XS_CT_FWD)
+			continue;
+		for (size_t j = 0; j < n && !hit; j++) {
+			const struct ct_gone *e = &g[j];
+
+			hit = v->svc_id == e->svc_id && k->daddr == e->vip && k->dport == e->vport &&
+			      (e->all || (v->nat_addr == e->be_addr && v->nat_port == e->be_port));
+		}
+		if (hit && !bpf_map_delete_elem(m->ct, k))
+			deleted++;
+	}
+	if (deleted && !bpf_map_lookup_elem(m->config, &zero, &cfg)) {
+		cfg.ct_flushed += deleted;
+		bpf_map_update_elem(m->config, &zero, &cfg, BPF_EXIST);
+	}
+	if (err)
+		fprintf(stderr, "xdpsvc: cannot read %s to forget the flows of removed endpoints: %s\n", XS_MAP_CT,
+			strerror(-err));
+	free(keys);
+	free(vals);
+	return err ? err : (long)deleted;
+}
+
 /*
  * xs_apply() for the common live change, some endpoints of some Services,
  * without reading the whole state: the frontends whose backends changed are
@@ -1289,6 +1414,9 @@ int xs_apply_delta(const struct xs_maps *m, const struct xs_model *have, const s
 		   struct xs_delta_state *ds, struct xs_apply_result *r)
 {
 	size_t changed[XS_DELTA_MAX], n_changed = 0, n_fresh = 0, n_gone = 0, n_idx, i, j;
+	__u32 changed_id[XS_DELTA_MAX];     /* their svc ids, as read back */
+	struct ct_gone *cgone = NULL;       /* their UDP flows to forget */
+	size_t n_cgone = 0, cgone_cap = 0;
 	struct be_ent fresh[XS_DELTA_MAX * 4], gone[XS_DELTA_MAX * 4];
 	struct xs_be_index *idx = NULL;
 	struct be_ent *ents = NULL;
@@ -1370,6 +1498,7 @@ int xs_apply_delta(const struct xs_maps *m, const struct xs_model *have, const s
 		/* Step 3: in place when one backend comes or goes, else a new
 		 * generation and one switch. */
 		val = cur.val;
+		changed_id[c] = cur.val.svc_id;
 		val.count = f->n_backends;
 		if (plan_in_place(&cur, want_ids, f->n_backends, &rm, &add)) {
 			slots += queue_in_place(&w, &cur, want_ids, rm, add, &cur.key, &val, true);
@@ -1423,6 +1552,19 @@ int xs_apply_delta(const struct xs_maps *m, const struct xs_model *have, const s
 			idx[n_idx++].e = *e;
 	}
 	err = w.err ?: writer_flush(&w);
+	for (size_t c = 0; !err && c < n_changed; c++) {
+		const struct xs_frontend *o = &have->fe[changed[c]], *f = &want->fe[changed[c]];
+
+		err = ct_gone_backends(o, f, changed_id[c], &cgone, &n_cgone, &cgone_cap);
+	}
+	if (!err) {
+		long forgot = ct_forget(m, cgone, n_cgone);
+
+		if (forgot < 0)
+			err = (int)forgot;
+		else
+			r->ct_forgotten = (unsigned long)forgot;
+	}
 	if (!err) {
 		free(ds->by_key);
 		ds->by_key = idx;
@@ -1434,6 +1576,7 @@ int xs_apply_delta(const struct xs_maps *m, const struct xs_model *have, const s
 out:
 	if (err == -EAGAIN)
 		memset(r, 0, sizeof(*r));
+	free(cgone);
 	free(idx);
 	writer_free(&w);
 	free(ents);
@@ -1480,7 +1623,7 @@ static int sum_svc_stats(const struct xs_maps *m, __u32 id, struct xs_svc_stats 
 #define GLOBAL_FIELDS(X) X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) \
 	X(pass_miss) X(hit) X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) \
 	X(ct_expired) X(reply_nat) X(local_dnat) X(fast_path) X(ct_created) X(pod_dnat) X(hairpin) X(snat) X(drop_snat) \
-	X(to_stack) X(redirect) X(redirect_peer) X(no_port) X(icmp_nat) X(ext_local_cluster)
+	X(to_stack) X(redirect) X(redirect_peer) X(no_port) X(icmp_nat) X(nat_clash) X(frag_nat) X(frag_unknown) X(ext_local_cluster)
 
 static int sum_global_stats(const struct xs_maps *m, struct xs_global_stats *sum)
 {

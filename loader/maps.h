@@ -23,6 +23,7 @@ struct xs_apply_result {
 	unsigned be_added, be_removed;
 	unsigned ranges_changed;   /* loadBalancerSourceRanges entries added or removed */
 	unsigned long map_writes;  /* updates + deletes issued */
+	unsigned long ct_forgotten; /* conntrack entries of UDP flows to removed endpoints deleted */
 };
 
 /* What an applier that keeps its last model (apply --watch) needs to know

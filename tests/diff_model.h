@@ -115,10 +115,33 @@ static inline int xsm_ct_put(struct xsm_ct *ct, const struct xs_ct_key *k, const
 	return created;
 }
 
+/* xs_frags: a first fragment's ports, by (source, destination, IP id,
+ * protocol); cleared with the conntrack table (no timeout, no eviction: the
+ * test keeps far below its size). */
+struct xsm_frag {
+	bool used;
+	uint32_t saddr, daddr;
+	uint16_t id, sport, dport;
+	uint8_t proto;
+};
+#define XSM_FRAG_CAP (1u << 14)
+static struct xsm_frag xsm_frags[XSM_FRAG_CAP];
+
+static inline struct xsm_frag *xsm_frag_slot(uint32_t sa, uint32_t da, uint16_t id, uint8_t proto)
+{
+	uint32_t i = ((sa * 2654435761u) ^ (da * 40503u) ^ (uint32_t)id * 97u ^ proto) & (XSM_FRAG_CAP - 1);
+
+	while (xsm_frags[i].used && !(xsm_frags[i].saddr == sa && xsm_frags[i].daddr == da &&
+				      xsm_frags[i].id == id && xsm_frags[i].proto == proto))
+		i = (i + 1) & (XSM_FRAG_CAP - 1);
+	return &xsm_frags[i];
+}
+
 static inline void xsm_ct_clear(struct xsm_ct *ct)
 {
 	memset(ct->e, 0, XSM_CT_CAP * sizeof(*ct->e));
 	ct->n = 0;
+	memset(xsm_frags, 0, sizeof(xsm_frags));
 }
 
 /* ------------------------------------------------------------ parsing */
@@ -157,12 +180,16 @@ struct xsm_pkt {
 	bool vlan;
 	uint32_t saddr, daddr;  /* host order */
 	uint16_t sport, dport;
+	uint16_t id;       /* IP id */
+	uint8_t frag;      /* 0, 1: the first fragment (MF, offset 0), 2: a later one */
 };
 
 /*
  * README: Ethernet, at most one 802.1Q tag, IPv4 (version 4, IHL >= 5, the
  * header within the frame, total length >= IHL*4 and within the frame --
- * padding after it is allowed), fragments (MF or an offset) pass, TCP with
+ * padding after it is allowed), a first fragment (MF, offset 0) parsed as a
+ * packet (its UDP length the datagram's), a later one as far as its IPv4
+ * header (XSM_FRAGMENT), TCP with
  * a data offset >= 5 whose header fits the datagram, UDP whose length is
  * >= 8 and within the IP payload.
  */
@@ -193,11 +220,16 @@ static inline int xsm_parse(const uint8_t *b, size_t len, struct xsm_pkt *p)
 	p->tot = xsm_g16(b + off + 2);
 	if (p->tot < p->hl || off + p->tot > len)
 		return XSM_MALFORMED;
-	if (xsm_g16(b + off + 6) & 0x3fff)
-		return XSM_FRAGMENT;
 	p->proto = b[off + 9];
 	p->saddr = xsm_g32(b + off + 12);
 	p->daddr = xsm_g32(b + off + 16);
+	p->id = xsm_g16(b + off + 4);
+	if (xsm_g16(b + off + 6) & 0x1fff) {
+		p->frag = 2;
+		return XSM_FRAGMENT;
+	}
+	if (xsm_g16(b + off + 6) & 0x2000)
+		p->frag = 1;
 	p->l4 = off + p->hl;
 	size_t l4len = p->tot - p->hl;
 	const uint8_t *l4 = b + p->l4;
@@ -213,7 +245,7 @@ static inline int xsm_parse(const uint8_t *b, size_t len, struct xsm_pkt *p)
 		if (l4len < 8)
 			return XSM_MALFORMED;
 		size_t ulen = xsm_g16(l4 + 4);
-		if (ulen < 8 || ulen > l4len)
+		if (ulen < 8 || (ulen > l4len && p->frag != 1))
 			return XSM_MALFORMED;
 	} else {
 		return XSM_NOT_L4;
@@ -329,8 +361,39 @@ static inline int xsm_fe_find(const struct xsm_cfg *c, uint32_t vip, uint16_t po
 }
 
 /* Rewrite the destination (dst) or source address and port, checksums from scratch. */
+/* RFC 1624 eqn. 3 on a 16-bit checksum: word from -> to. */
+static inline uint16_t xsm_csum_upd16(uint16_t c, uint16_t from, uint16_t to)
+{
+	uint32_t s = (uint16_t)~c + (uint16_t)~from + to;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
 static inline void xsm_nat(uint8_t *b, const struct xsm_pkt *p, bool dst, uint32_t addr, uint16_t port)
 {
+	uint8_t *l4 = b + p->l4;
+
+	/* A first fragment's UDP checksum covers bytes that are not here:
+	 * only an update can be right (a zero stays zero, a 0 result is
+	 * sent as 0xffff). */
+	if (p->frag == 1 && p->proto == PKT_IPPROTO_UDP && xsm_g16(l4 + 4) > p->tot - p->hl) {
+		uint32_t oa = xsm_g32(b + p->l3 + (dst ? 16 : 12));
+		uint16_t c = xsm_g16(l4 + 6), op = xsm_g16(l4 + (dst ? 2 : 0));
+
+		if (c) {
+			c = xsm_csum_upd16(c, oa >> 16, addr >> 16);
+			c = xsm_csum_upd16(c, oa & 0xffff, addr & 0xffff);
+			c = xsm_csum_upd16(c, op, port);
+			xsm_p16(l4 + 6, c ? c : 0xffff);
+		}
+		xsm_p32(b + p->l3 + (dst ? 16 : 12), addr);
+		xsm_p16(l4 + (dst ? 2 : 0), port);
+		xsm_p16(b + p->l3 + 10, 0);
+		xsm_p16(b + p->l3 + 10, xsm_ip_csum(b + p->l3, p->hl));
+		return;
+	}
 	xsm_p32(b + p->l3 + (dst ? 16 : 12), addr);
 	xsm_p16(b + p->l4 + (dst ? 2 : 0), port);
 	xsm_fix_csums(b, p, true);
@@ -452,6 +515,47 @@ static inline void xsm_reject(const uint8_t *in, const struct xsm_pkt *pp, struc
 	return;
 }
 
+/* A first fragment translated: its ports for the later ones. */
+static inline void xsm_frag_record(const struct xsm_pkt *p)
+{
+	struct xsm_frag *f;
+
+	if (p->frag != 1)
+		return;
+	f = xsm_frag_slot(p->saddr, p->daddr, p->id, p->proto);
+	*f = (struct xsm_frag){ true, p->saddr, p->daddr, p->id, p->sport, p->dport, p->proto };
+}
+
+/* The conntrack entry of a later fragment in direction dir, from its
+ * first fragment's ports; NULL: unknown. */
+static inline struct xs_ct_value *xsm_frag_ct(struct xsm_ct *ct, const struct xsm_pkt *p, uint8_t dir,
+					      struct xs_ct_key *k)
+{
+	struct xsm_frag *f = xsm_frag_slot(p->saddr, p->daddr, p->id, p->proto);
+
+	if (!f->used)
+		return NULL;
+	*k = xsm_key(p->saddr, p->daddr, f->sport, f->dport, p->proto, dir);
+	return xsm_ct_get(ct, k);
+}
+
+/* A later fragment's addresses rewritten, its IPv4 checksum updated for
+ * them (a wrong one stays wrong: nothing else here made it so). */
+static inline void xsm_frag_nat(uint8_t *b, const struct xsm_pkt *p, uint32_t saddr, uint32_t daddr)
+{
+	uint8_t *ip = b + p->l3;
+	uint16_t c = xsm_g16(ip + 10);
+	uint32_t os = xsm_g32(ip + 12), od = xsm_g32(ip + 16);
+
+	c = xsm_csum_upd16(c, os >> 16, saddr >> 16);
+	c = xsm_csum_upd16(c, os & 0xffff, saddr & 0xffff);
+	c = xsm_csum_upd16(c, od >> 16, daddr >> 16);
+	c = xsm_csum_upd16(c, od & 0xffff, daddr & 0xffff);
+	xsm_p16(ip + 10, c);
+	xsm_p32(ip + 12, saddr);
+	xsm_p32(ip + 16, daddr);
+}
+
 /*
  * xs_xdp_ingress on `in` (len bytes), run without an ingress device: the
  * fast path's FIB lookup cannot succeed, so a translated packet goes to the
@@ -480,7 +584,22 @@ static inline void xsm_xdp(const struct xsm_cfg *cfg, struct xsm_ct *ct, struct 
 	switch (rc) {
 	case XSM_NOT_IPV4: g->pass_not_ipv4++; o->cat = XSM_C_NOT_IPV4; return;
 	case XSM_NOT_L4: g->pass_not_l4++; o->cat = XSM_C_NOT_L4; return;
-	case XSM_FRAGMENT: g->pass_fragment++; o->cat = XSM_C_FRAGMENT; return;
+	case XSM_FRAGMENT: {
+		struct xs_ct_key k;
+		struct xs_ct_value *cv = xsm_frag_ct(ct, &p, XS_CT_FWD, &k);
+
+		o->cat = XSM_C_FRAGMENT;
+		if (!cv) {
+			g->pass_fragment++;
+			g->frag_unknown++;
+			return;
+		}
+		o->keys[o->nkeys++] = k;
+		g->frag_nat++;
+		g->to_stack++;
+		xsm_frag_nat(o->b, &p, p.saddr, ntohl(cv->nat_addr));
+		return;
+	}
 	case XSM_MALFORMED: g->pass_malformed++; o->cat = XSM_C_MALFORMED; return;
 	}
 	int fi = xsm_fe_find(cfg, p.daddr, p.dport, p.proto);
@@ -520,6 +639,7 @@ static inline void xsm_xdp(const struct xsm_cfg *cfg, struct xsm_ct *ct, struct 
 			cv->flags |= XS_CT_F_CLOSING;
 		g->hit++;
 		g->to_stack++; /* no FIB here: XDP_PASS, translated */
+		xsm_frag_record(&p);
 		o->cat = XSM_C_ESTABLISHED;
 		xsm_nat(o->b, &p, true, ntohl(cv->nat_addr), ntohs(cv->nat_port));
 		return;
@@ -554,6 +674,7 @@ static inline void xsm_xdp(const struct xsm_cfg *cfg, struct xsm_ct *ct, struct 
 	g->to_stack++;
 	g->new_flow++;
 	s->new_flows++;
+	xsm_frag_record(&p);
 	xsm_nat(o->b, &p, true, be->addr, be->port);
 }
 
@@ -580,7 +701,34 @@ static inline bool xsm_tc_egress(const struct xsm_cfg *cfg, struct xsm_ct *ct, s
 		o->cat = XSM_C_REFUSED;
 		return true;
 	}
-	if (xsm_parse(in, len, &p) != XSM_OK) {
+	int rc = xsm_parse(in, len, &p);
+
+	if (rc == XSM_FRAGMENT) {
+		/* A later fragment: a reply's (reverse entry) or the node's own
+		 * request's (forward: DNAT, then no route: the stack). */
+		struct xs_ct_key k;
+		struct xs_ct_value *v = xsm_frag_ct(ct, &p, XS_CT_REV, &k);
+		bool reply = v;
+
+		o->cat = XSM_C_TC_UNPARSED;
+		if (!v)
+			v = xsm_frag_ct(ct, &p, XS_CT_FWD, &k);
+		if (!v) {
+			g->pass_fragment++;
+			g->frag_unknown++;
+			return true;
+		}
+		o->keys[o->nkeys++] = k;
+		g->frag_nat++;
+		if (reply) {
+			xsm_frag_nat(o->b, &p, ntohl(v->nat_addr), p.daddr);
+		} else {
+			g->to_stack++;
+			xsm_frag_nat(o->b, &p, p.saddr, ntohl(v->nat_addr));
+		}
+		return true;
+	}
+	if (rc != XSM_OK) {
 		o->cat = XSM_C_TC_UNPARSED;
 		return true;
 	}
@@ -589,7 +737,20 @@ static inline bool xsm_tc_egress(const struct xsm_cfg *cfg, struct xsm_ct *ct, s
 
 	o->keys[o->nkeys++] = rk;
 	if (rv) {
+		/* a reply marks both entries replied (the refresh of last_seen
+		 * is not modelled) */
+		struct xs_ct_key fk = xsm_key(rv->snat_addr ? ntohl(rv->snat_addr) : p.daddr, ntohl(rv->nat_addr),
+					      rv->snat_addr ? ntohs(rv->snat_port) : p.dport, ntohs(rv->nat_port),
+					      p.proto, XS_CT_FWD);
+		struct xs_ct_value *fv = xsm_ct_get(ct, &fk);
+
+		rv->flags |= XS_CT_F_REPLIED;
+		if (fv && ntohl(fv->nat_addr) == p.saddr && ntohs(fv->nat_port) == p.sport) {
+			fv->flags |= XS_CT_F_REPLIED;
+			o->keys[o->nkeys++] = fk;
+		}
 		g->reply_nat++;
+		xsm_frag_record(&p);
 		o->cat = XSM_C_TC_REPLY;
 		xsm_nat(o->b, &p, false, ntohl(rv->nat_addr), ntohs(rv->nat_port));
 		return true;

@@ -228,6 +228,22 @@ gro_state() { ip netns exec "$1" ethtool -k "$NIC" 2>/dev/null | awk '/^generic-
 gro() { ip netns exec "$1" ethtool -K "$NIC" gro "$2" >/dev/null 2>&1 && [ "$(gro_state "$1")" = "$2" ]; }
 GRO0=$(gro_state "$NS_NODE")   # as lib.sh left it, restored after each GRO case
 
+# pmtu_hop dlmtu|ulmtu2 on|off: the router's route to the client (dlmtu) or
+# to node-2's pods (ulmtu2) gets (or loses) an MTU of 1400, locked, so that
+# full-sized packets on it need path MTU discovery through the Service
+# (ICMP fragmentation needed). Every namespace's learnt path MTUs are
+# forgotten first, so that each run discovers it anew.
+pmtu_hop() {
+	local ns
+	for ns in "${XS_NAMESPACES[@]}"; do ip -n "$ns" route flush cache 2>/dev/null; done
+	case $1.$2 in
+	dlmtu.on) ip -n "$NS_RT" route add "$CLIENT_IP/32" dev rtc mtu lock 1400 ;;
+	dlmtu.off) ip -n "$NS_RT" route del "$CLIENT_IP/32" dev rtc ;;
+	ulmtu2.on) ip -n "$NS_RT" route replace 198.18.2.0/24 via "$NODE2_IP" mtu lock 1400 ;;
+	ulmtu2.off) ip -n "$NS_RT" route replace 198.18.2.0/24 via "$NODE2_IP" ;;
+	esac
+}
+
 # outcome CLIENT KIND TARGET TRIES: what TRIES new flows got, as the sorted
 # set of distinct answers. KIND: tcp, tcpsrc (with the client address the
 # pod saw), udp, udpbig (a 2000-byte datagram: fragmented), dl / ul (20 MB GET / PUT), dlgro / ulgro (the same with GRO
@@ -245,6 +261,11 @@ outcome() {
 		udpbig) try_udp "$c" "$ip" "$port" "$d/e$i" "$BIG" >"$d/o$i" & ;;
 		aff) try_http "$c" "http://$t/" 0 "$d/e$i" >"$d/o$i"; continue ;;
 		dl | ul) bulk "$c" "$kind" "http://$t" >"$d/o$i" & ;;
+		dlmtu | ulmtu2) # one at a time: a 1400-MTU hop on the router (mtu lock)
+			pmtu_hop "$kind" on && bulk "$c" "${kind%%mtu*}" "http://$t" >"$d/o$i" ||
+				echo pmtu-setup-failed >"$d/o$i"
+			pmtu_hop "$kind" off || echo pmtu-restore-failed >>"$d/o$i"
+			continue ;;
 		dlgro | ulgro) # one at a time: GRO is the NIC's
 			if gro "$NS_NODE" on; then
 				bulk "$c" "${kind%gro}" "http://$t" >"$d/o$i"
@@ -361,31 +382,20 @@ CASES=(
 	"bulk: node-1 uploads 20 MB to a ClusterIP, pod on node-2|node1|ul|198.19.0.31:8000|1|intact"
 	"bulk: 20 MB download from outside through a ClusterIP, pod on node-2|cl|dl|198.19.0.31:8000|1|intact"
 	"bulk: 20 MB upload from outside through a ClusterIP, pod on node-2|cl|ul|198.19.0.31:8000|1|intact"
+	"path MTU: 20 MB download from outside through a ClusterIP, pod on node-1, a 1400 hop to the client|cl|dlmtu|198.19.0.30:8000|1|intact"
+	"path MTU: 20 MB download from outside through node-1's NodePort (SNAT), pod on node-2, a 1400 hop to the client|cl|dlmtu|$NODE1:30800|1|intact"
+	"path MTU: 20 MB upload from outside through node-1's NodePort (SNAT) to a pod on node-2 behind a 1400 hop|cl|ulmtu2|$NODE1:30800|1|intact"
+	"path MTU: a pod uploads 20 MB to a ClusterIP whose backend is on node-2 behind a 1400 hop|pod2|ulmtu2|198.19.0.31:8000|1|intact"
 	"bulk: 20 MB download through node-1's NodePort, pod on node-1, GRO on node-1's NIC|cl|dlgro|$NODE1:30801|1|intact"
 	"bulk: 20 MB upload through node-1's NodePort, pod on node-1, GRO on node-1's NIC|cl|ulgro|$NODE1:30801|1|intact"
 	"bulk: 20 MB download through node-1's NodePort, pod on node-2, GRO on node-1's NIC|cl|dlgro|$NODE1:30800|1|intact"
 	"bulk: 20 MB upload through node-1's NodePort, pod on node-2, GRO on node-1's NIC|cl|ulgro|$NODE1:30800|1|intact"
 )
 
-# Scenarios of work not done yet (issue 11: fragments, ICMP errors of
-# translated flows) run only with KDIFF_PENDING=1; a run says how many it
-# left out. Nothing is reported as passed for them.
-PENDING=(
-	"*2000-byte datagram (fragmented)*"
-)
 # run_all MODE: every scenario's outcome into R[MODE.i].
 declare -A R
 # shellcheck disable=SC2053 # a glob on purpose
-selected() {
-	local p
-	[[ $1 == ${KDIFF_CASES:-*} ]] || return 1
-	[ "${KDIFF_PENDING:-0}" = 1 ] && return 0
-	for p in "${PENDING[@]}"; do
-		# shellcheck disable=SC2053
-		[[ $1 == $p ]] && return 1
-	done
-	return 0
-}
+selected() { [[ $1 == ${KDIFF_CASES:-*} ]]; }
 run_all() {
 	local i name c kind t n want
 	for i in "${!CASES[@]}"; do
@@ -460,8 +470,7 @@ for i in "${!CASES[@]}"; do
 		pass "$TAG$name"
 	fi
 done
-n_pending=0
-for i in "${!CASES[@]}"; do selected "${CASES[$i]%%|*}" || n_pending=$((n_pending + 1)); done
-echo "kdiff [$XS_TOPO]: ${#CASES[@]} scenarios, $n_pending not run (KDIFF_CASES, or pending: KDIFF_PENDING=1)," \
-	"kernel run ${TK}s, total $((SECONDS - T0))s"
+n_sel=0
+for i in "${!CASES[@]}"; do selected "${CASES[$i]%%|*}" && n_sel=$((n_sel + 1)); done
+echo "kdiff [$XS_TOPO]: $n_sel of ${#CASES[@]} scenarios, kernel run ${TK}s, total $((SECONDS - T0))s"
 xs_status

@@ -36,10 +36,35 @@ svc() {
 		"$1" "$(k8s_ports http:8080/TCP dns:5353/UDP bulk:9000/TCP)" "$eps"
 }
 FILE=$RUN_DIR/realnode.json
-mapfile -t items < <(svc local 198.19.0.10 30080 1; svc remote 198.19.0.20 30083 21
-		     svc esipp 198.19.0.30 30086 21 ",\"externalTrafficPolicy\":\"Local\",\"externalIPs\":[\"$EXT_IP\"]"
-		     svc empty 198.19.0.40 30089 "")
+# conntrack cases: two Services on one backend (clash1, clash2), one of two
+# sharing a backend that changes (shared-a, shared-b), a streaming server
+# on two pods (push).
+conntrack_svcs() { # SHARED_A_PODS
+	svc clash1 198.19.0.51 30092 1
+	svc clash2 198.19.0.52 30095 1
+	svc shared-a 198.19.0.61 30098 "$1"
+	svc shared-b 198.19.0.62 30101 1
+	k8s_service push 198.19.0.70 push:60/UDP:6000
+	printf '\n'
+	k8s_slice push push-a "$(pod_ip 1) $(pod_ip 2)" push:6000/UDP
+	printf '\n'
+}
+objects() { # SHARED_A_PODS
+	svc local 198.19.0.10 30080 1; svc remote 198.19.0.20 30083 21
+	svc esipp 198.19.0.30 30086 21 ",\"externalTrafficPolicy\":\"Local\",\"externalIPs\":[\"$EXT_IP\"]"
+	svc empty 198.19.0.40 30089 ""
+	conntrack_svcs "$1"
+}
+mapfile -t items < <(objects 1)
 k8s_list "${items[@]}" >"$FILE"
+for a in 2 ""; do
+	mapfile -t items < <(objects "$a")
+	k8s_list "${items[@]}" >"$RUN_DIR/shared-a-${a:-none}.json"
+done
+SESS=$XS_REPO/tests/tools/udpsess.py
+for n in 1 2; do
+	ip netns exec "$(pod_ns "$n")" /usr/bin/python3 "$SESS" push-server 6000 "pod$n" >"$RUN_DIR/push$n.log" 2>&1 &
+done
 
 for n in 1 21; do
 	ip netns exec "$(pod_ns "$n")" /usr/bin/python3 "$BULK" serve 9000 >"$RUN_DIR/bulk$n.log" 2>&1 &
@@ -108,6 +133,51 @@ if [ "$inside" = "pod21 | pod21 | pod21 | pod21 " ] && ! grep -q pod <<<"$outsid
 else
 	fail "$name" "from outside (want no answer): $outside; from pod1 NodePort | external IP | UDP, node-1 external IP (want pod21): $inside"
 fi
+
+name="a NAT clash (one client port to two Services with one backend): each answer from its own Service, as the kernel gives"
+got=$(in_cl /usr/bin/python3 "$SESS" two 198.19.0.51 198.19.0.52 53 40000 2>&1)
+got2=$(in_pod 2 /usr/bin/python3 "$SESS" two 198.19.0.51 198.19.0.52 53 40001 2>&1)
+want="198.19.0.51 198.19.0.52 198.19.0.51 198.19.0.52"
+if [ "$got" = "$want" ] && [ "$got2" = "$want" ]; then
+	pass "$name"
+else
+	fail "$name" "answers came from: client '$got', pod2 '$got2' (want $want)"
+fi
+
+name="an endpoint removed from one Service moves that Service's UDP flows, though another Service keeps it; emptied: refused"
+q() { in_cl "$TOOLS/udpq" 198.19.0.61 53 --local-port 41000 --timeout-ms 1000 2>&1; }
+before=$(q)
+out=$(xs apply "$RUN_DIR/shared-a-2.json" 2>&1)
+after=$(q)
+other=$(in_cl "$TOOLS/udpq" 198.19.0.62 53 --timeout-ms 1000 2>&1)
+out2=$(xs apply "$RUN_DIR/shared-a-none.json" 2>&1)
+emptied=$(q)
+xs apply "$FILE" >/dev/null 2>&1
+if [ "$before" = pod1 ] && [ "$after" = pod2 ] && [ "$other" = pod1 ] && grep -q "Connection refused" <<<"$emptied" &&
+	grep -q "UDP flows to removed endpoints forgotten" <<<"$out"; then
+	pass "$name"
+else
+	fail "$name" "one client port to shared-a: '$before', after pod1 left it: '$after' (apply: $out), shared-b: '$other', emptied: '$emptied' ($out2)"
+fi
+
+name="a server that streams keeps its UDP flows: replies refresh them (unreplied timeout 2 s, 6 sessions of 4 s)"
+ok=true
+if ! wait_until 5 grep -qs '^ready$' "$RUN_DIR/push1.log" "$RUN_DIR/push2.log" ||
+	! out=$(xs attach "$NIC" --node-name node-1 --cluster-cidr "$CIDRS" --ct-timeout-udp 2 2>&1); then
+	ok=false
+	got="setup: $out $(cat "$RUN_DIR"/push*.log)"
+else
+	pids=()
+	for i in 1 2 3 4 5 6; do
+		in_cl /usr/bin/python3 "$SESS" push-client 198.19.0.70 60 $((42000 + i)) 4 >"$RUN_DIR/sess$i" 2>&1 &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	got=$(cat "$RUN_DIR"/sess? | tr '\n' ';')
+	[ "$(grep -c '^same pod' "$RUN_DIR"/sess? | awk -F: '{ s += $2 } END { print s }')" = 6 ] || ok=false
+	xs attach "$NIC" --node-name node-1 --cluster-cidr "$CIDRS" >/dev/null 2>&1
+fi
+if $ok; then pass "$name"; else fail "$name" "sessions: $got"; fi
 
 name="the node's own connection to a Service without endpoints is refused (TCP), port unreachable (UDP)"
 t0=$(date +%s%N)

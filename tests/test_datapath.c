@@ -238,7 +238,7 @@ static bool apply(const struct fe_def *const *fes, size_t n, struct xs_apply_res
 	X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) X(pass_miss) X(hit)   \
 	X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) X(ct_expired) X(reply_nat)  \
 	X(local_dnat) X(fast_path) X(ct_created) X(pod_dnat) X(hairpin) X(snat) X(drop_snat) X(to_stack)    \
-	X(redirect) X(redirect_peer) X(no_port) X(icmp_nat) X(ext_local_cluster)
+	X(redirect) X(redirect_peer) X(no_port) X(icmp_nat) X(nat_clash) X(frag_nat) X(frag_unknown) X(ext_local_cluster)
 
 #define SVC_FIELDS(X) X(packets) X(bytes) X(new_flows) X(no_backend)
 
@@ -668,6 +668,7 @@ struct xcase {
 	enum outcome out;
 	const struct fe_def *fe;  /* O_HIT, O_REJECT */
 	size_t counter;           /* O_PASS: offsetof(struct xs_global_stats, ...) */
+	size_t counter2;          /* O_PASS: another one that must move too (0: none) */
 	bool want_ffff;           /* the output's UDP checksum must be 0xffff */
 };
 
@@ -748,15 +749,17 @@ static const struct xcase xcases[] = {
 	  PASS(pass_not_ipv4) },
 
 	/* fragments */
-	{ "TCP first fragment (MF, offset 0) to the VIP passes untouched", WEB(64, .frag = 0x2000),
-	  PASS(pass_fragment) },
-	{ "TCP middle fragment (MF, offset 185) passes untouched", WEB(64, .frag = 0x2000 | 185),
-	  PASS(pass_fragment) },
-	{ "TCP last fragment (offset 185) passes untouched", WEB(64, .frag = 185), PASS(pass_fragment) },
-	{ "UDP first fragment (MF, offset 0) to the VIP passes untouched", DNS(64, .frag = 0x2000),
-	  PASS(pass_fragment) },
-	{ "UDP last fragment (offset 1) passes untouched", DNS(64, .frag = 1), PASS(pass_fragment) },
-	{ "UDP fragment with DF|MF passes untouched", DNS(64, .frag = 0x6000), PASS(pass_fragment) },
+	{ "TCP first fragment (MF, offset 0) to the VIP is translated like a packet", WEB(64, .frag = 0x2000),
+	  HIT(FE_WEB) },
+	{ "TCP middle fragment (MF, offset 185) of a datagram never seen passes untouched",
+	  WEB(64, .frag = 0x2000 | 185), PASS(pass_fragment), .counter2 = offsetof(struct xs_global_stats, frag_unknown) },
+	{ "TCP last fragment (offset 185) of a datagram never seen passes untouched", WEB(64, .frag = 185),
+	  PASS(pass_fragment), .counter2 = offsetof(struct xs_global_stats, frag_unknown) },
+	{ "UDP first fragment (MF, offset 0) to the VIP is translated like a packet", DNS(64, .frag = 0x2000),
+	  HIT(FE_DNS) },
+	{ "UDP last fragment (offset 1) of a datagram never seen passes untouched", DNS(64, .frag = 1),
+	  PASS(pass_fragment), .counter2 = offsetof(struct xs_global_stats, frag_unknown) },
+	{ "UDP first fragment with DF|MF is translated like a packet", DNS(64, .frag = 0x6000), HIT(FE_DNS) },
 
 	/* malformed */
 	{ "malformed: IPv4 total length 1 beyond the frame", WEB(20), e_tot_plus, 1, PASS(pass_malformed) },
@@ -883,6 +886,8 @@ static bool run_xcase(const struct xcase *c)
 		if (!same_bytes(&in, &out))
 			return false;
 		*(__u64 *)((char *)&d.g + c->counter) = 1;
+		if (c->counter2)
+			*(__u64 *)((char *)&d.g + c->counter2) = 1;
 		break;
 	case O_REJECT: {
 		struct pkt want;
@@ -1523,7 +1528,8 @@ static bool icmp_case(const char *what, int fd, const struct pkt *in, const stru
  *    program: from the VIP, quoting client -> VIP:53 (the client's own
  *    datagram, byte for byte, checksums too);
  *  - a router's time exceeded quoting the whole TCP header (its checksum
- *    translated too) through the pod program: the router stays the source;
+ *    translated too) through the pod program: from the VIP too, as kernel
+ *    NAT gives the outer header the flow's own translation;
  *  - a router's fragmentation needed about the reply VIP -> client, coming
  *    in on the NIC: to the backend, quoting backend -> client as it sent it;
  *  - an error quoting a flow nobody translated passes untouched.
@@ -1552,7 +1558,7 @@ static bool test_icmp_errors(void)
 		return false;
 
 	build_icmp_err(&in, "198.18.0.254", CLIENT, 11, 0, &tt, 40);
-	build_icmp_err(&want, "198.18.0.254", CLIENT, 11, 0, &tin, 40);
+	build_icmp_err(&want, WEB_VIP, CLIENT, 11, 0, &tin, 40);
 	if (!icmp_case("a router's time exceeded quoting the TCP header", tc_pod_fd, &in, &want))
 		return false;
 
@@ -1778,6 +1784,113 @@ static bool test_hairpin(void)
 }
 
 /* tc egress must leave what it cannot parse alone, like XDP. */
+/*
+ * One fragmented datagram: its first fragment f (built from spec s with MF,
+ * and a UDP length saying the whole datagram) and a later one l (offset 64
+ * bytes, 40 bytes of payload, the same IP id).
+ */
+static void frag_pair(struct pkt_spec s, uint16_t id, struct pkt *f, struct pkt *l)
+{
+	struct pkt_spec ls = s;
+
+	s.frag = 0x2000;
+	pkt_build(f, &s);
+	pkt_put16(f, f->l3 + 4, id);
+	if (s.proto == PKT_IPPROTO_UDP)
+		pkt_put16(f, f->l4 + PKT_UDP_LEN, (uint16_t)(8 + s.payload + 40));
+	pkt_fix_csums(f, false);
+	ls.proto = PKT_IPPROTO_ICMP; /* any 40 bytes after the IP header */
+	ls.payload = 32;
+	pkt_build(l, &ls);
+	l->b[l->l3 + 9] = s.proto;
+	pkt_put16(l, l->l3 + 4, id);
+	pkt_put16(l, l->l3 + 6, 8); /* offset 64 bytes, last */
+	pkt_put16(l, l->l3 + PKT_IP_CHECK, pkt_ip_csum(l));
+}
+
+/* l's addresses made saddr, daddr, its IP checksum right: what a later
+ * fragment becomes. */
+static void frag_want(const struct pkt *l, const char *saddr, const char *daddr, struct pkt *w)
+{
+	*w = *l;
+	pkt_put32(w, w->l3 + PKT_IP_SADDR, pkt_ip(saddr));
+	pkt_put32(w, w->l3 + PKT_IP_DADDR, pkt_ip(daddr));
+	pkt_put16(w, w->l3 + PKT_IP_CHECK, pkt_ip_csum(w));
+}
+
+static bool frag_case(const char *what, int fd, bool xdp, const struct pkt *l, const struct pkt *want)
+{
+	struct snap a, b;
+	struct delta d = {};
+	struct pkt out;
+	char diff[512];
+	__u32 ret;
+
+	if (!take_snap(&a) || !(xdp ? run_xdp(l, &out, &ret) : run_tc(fd, l, &out, &ret)) || !take_snap(&b))
+		return refail(what);
+	if (ret != (xdp ? (__u32)XDP_PASS : (__u32)TC_ACT_OK))
+		return fail("%s: retval %u, want %s (no route here)", what, ret, xdp ? "XDP_PASS" : "TC_ACT_OK");
+	if (pkt_diff(&out, want, diff, sizeof(diff)))
+		return fail("%s: differs from its first fragment's translation: %s", what, diff);
+	d.g.frag_nat = 1;
+	return check_delta(&a, &b, &d) || refail(what);
+}
+
+static bool test_fragments(void)
+{
+	struct pkt_spec s = { .proto = PKT_IPPROTO_UDP, .saddr = CLIENT, .sport = next_sport(), .daddr = DNS_VIP,
+			      .dport = 53, .payload = 56, .seed = 5 };
+	struct pkt f, l, out, want;
+	__u32 ret;
+
+	/* a client's datagram through XDP */
+	frag_pair(s, 0x1234, &f, &l);
+	if (!run_xdp(&f, &out, &ret))
+		return false;
+	if (ret != XDP_PASS || !check_translated(&f, &out, true, pkt_ip(POD1), 5353))
+		return refail("the first fragment through XDP");
+	frag_want(&l, CLIENT, POD1, &want);
+	if (!frag_case("the later fragment through XDP", 0, true, &l, &want))
+		return false;
+
+	/* the backend's reply in fragments, through the pod program */
+	struct pkt_spec r = { .proto = PKT_IPPROTO_UDP, .saddr = POD1, .sport = 5353, .daddr = CLIENT,
+			      .dport = s.sport, .payload = 80, .seed = 6 };
+	frag_pair(r, 0x4321, &f, &l);
+	if (!run_tc(tc_pod_fd, &f, &out, &ret) || !check_translated(&f, &out, false, pkt_ip(DNS_VIP), 53))
+		return refail("the reply's first fragment through the pod program");
+	frag_want(&l, DNS_VIP, CLIENT, &want);
+	if (!frag_case("the reply's later fragment through the pod program", tc_pod_fd, false, &l, &want))
+		return false;
+
+	/* the same datagram id from another client is not that flow's */
+	struct pkt_spec o = s;
+	struct pkt of, ol;
+
+	o.saddr = "198.18.0.9";
+	frag_pair(o, 0x1234, &of, &ol);
+	if (!run_tc(tc_ingress_fd, &ol, &out, &ret) || !same_bytes(&ol, &out))
+		return refail("another client's later fragment with the same id");
+
+	/* a client's datagram through tc ingress (tc mode) */
+	s.sport = next_sport();
+	frag_pair(s, 0x5555, &f, &l);
+	if (!run_tc(tc_ingress_fd, &f, &out, &ret) || !check_translated(&f, &out, true, pkt_ip(POD1), 5353))
+		return refail("the first fragment through tc ingress");
+	frag_want(&l, CLIENT, POD1, &want);
+	if (!frag_case("the later fragment through tc ingress", tc_ingress_fd, false, &l, &want))
+		return false;
+
+	/* the node's own datagram, through tc egress */
+	s.saddr = NODE;
+	s.sport = next_sport();
+	frag_pair(s, 0x7777, &f, &l);
+	if (!run_tc(tc_egress_fd, &f, &out, &ret) || !check_translated(&f, &out, true, pkt_ip(POD1), 5353))
+		return refail("the node's first fragment through tc egress");
+	frag_want(&l, NODE, POD1, &want);
+	return frag_case("the node's later fragment through tc egress", tc_egress_fd, false, &l, &want);
+}
+
 static int untouched_fd; /* the program test_tc_untouched runs: 0 = tc egress */
 
 static bool test_tc_untouched(struct pkt_spec s, void (*edit)(struct pkt *, int), int arg)
@@ -2117,6 +2230,116 @@ static bool test_fast_path(void)
 	return ok;
 }
 
+/* Run p through tc egress (a reply leaving a backend); it must come out
+ * from saddr:sport to daddr:dport, translated. */
+static bool reply_case(const char *what, const struct pkt *in, const char *saddr, uint16_t sport, const char *daddr,
+		       uint16_t dport)
+{
+	struct pkt out, want = *in;
+	char d[512];
+	__u32 ret;
+
+	if (!run_tc(tc_egress_fd, in, &out, &ret))
+		return refail(what);
+	pkt_put32(&want, want.l3 + PKT_IP_SADDR, pkt_ip(saddr));
+	pkt_put16(&want, want.l4, sport);
+	pkt_put32(&want, want.l3 + PKT_IP_DADDR, pkt_ip(daddr));
+	pkt_put16(&want, want.l4 + 2, dport);
+	pkt_fix_csums(&want, true);
+	if (ret != TC_ACT_OK || pkt_diff(&out, &want, d, sizeof(d)))
+		return fail("%s: retval %u; want %s:%u -> %s:%u: %s", what, ret, saddr, sport, daddr, dport, d);
+	return true;
+}
+
+/*
+ * A NAT clash (the kernel's answer: another source port): one client port
+ * to two frontends with the same backend (dns 198.19.0.20:53 and dns2
+ * 198.19.0.25:53, both -> 198.18.1.11:5353). The second flow would take the
+ * first's reply tuple, so it gets a source port of the SNAT range instead;
+ * each reply gets its own frontend back and the client its own port.
+ */
+static bool test_nat_clash(void)
+{
+	static const struct fe_def fe2 = { "dns2", "198.19.0.25", 53, PKT_IPPROTO_UDP, 1, { { POD1, 5353 } } };
+	static const struct fe_def *const fes[] = { &FE_WEB, &FE_DNS, &FE_EMPTY, &fe2 };
+	struct xs_config cfg = { .layout_version = XS_LAYOUT_VERSION, .snat_port_min = 62000, .snat_port_max = 62009 };
+	uint16_t cport = next_sport(), port2;
+	struct pkt_spec a = { .proto = PKT_IPPROTO_UDP, .saddr = CLIENT, .sport = cport, .daddr = DNS_VIP, .dport = 53,
+			      .payload = 20 };
+	struct pkt_spec b = a;
+	struct xs_apply_result r;
+	struct pkt in, out1, out2;
+	struct snap s0, s1;
+	__u32 zero = 0, ret;
+	bool ok;
+
+	b.daddr = fe2.vip;
+	if (!apply(fes, 4, &r) || bpf_map_update_elem(bpf_map__fd(X->maps.xs_config), &zero, &cfg, BPF_ANY))
+		return fail("setup: %s", strerror(errno));
+	pkt_build(&in, &a);
+	ok = run_xdp(&in, &out1, &ret) && check_translated(&in, &out1, true, pkt_ip(POD1), 5353);
+	pkt_build(&in, &b);
+	ok = ok && take_snap(&s0) && run_xdp(&in, &out2, &ret) && take_snap(&s1);
+	port2 = pkt_get16(&out2, out2.l4);
+	if (ok && (pkt_get32(&out2, out2.l3 + PKT_IP_DADDR) != pkt_ip(POD1) || port2 < 62000 || port2 > 62009 ||
+		   s1.g.nat_clash - s0.g.nat_clash != 1))
+		ok = fail("the second flow: to %08x, source port %u (want 62000-62009), nat_clash +%llu",
+			  pkt_get32(&out2, out2.l3 + PKT_IP_DADDR), port2,
+			  (unsigned long long)(s1.g.nat_clash - s0.g.nat_clash));
+	struct pkt_spec r1 = { .proto = PKT_IPPROTO_UDP, .saddr = POD1, .sport = 5353, .daddr = CLIENT, .dport = cport,
+			       .payload = 30 };
+	struct pkt_spec r2 = r1;
+
+	r2.dport = port2;
+	pkt_build(&in, &r1);
+	ok = ok && reply_case("the first flow's reply", &in, DNS_VIP, 53, CLIENT, cport);
+	pkt_build(&in, &r2);
+	ok = ok && reply_case("the second flow's reply", &in, fe2.vip, 53, CLIENT, cport);
+	cfg.snat_port_min = cfg.snat_port_max = 0;
+	bpf_map_update_elem(bpf_map__fd(X->maps.xs_config), &zero, &cfg, BPF_ANY);
+	return apply(svc_fe, N_SVC, &r) && ok;
+}
+
+/*
+ * Both directions refresh a flow, as conntrack does: a reply sets the
+ * forward entry's last_seen (the one that expires) and marks both entries
+ * replied (the longer UDP timeout applies).
+ */
+static bool test_reply_refresh(void)
+{
+	uint16_t cport = next_sport();
+	struct pkt_spec a = { .proto = PKT_IPPROTO_UDP, .saddr = CLIENT, .sport = cport, .daddr = DNS_VIP, .dport = 53,
+			      .payload = 20 };
+	struct pkt_spec rs = { .proto = PKT_IPPROTO_UDP, .saddr = POD1, .sport = 5353, .daddr = CLIENT, .dport = cport,
+			       .payload = 30 };
+	struct xs_ct_key fk = { .saddr = htonl(pkt_ip(CLIENT)), .daddr = htonl(pkt_ip(DNS_VIP)), .sport = htons(cport),
+				.dport = htons(53), .proto = PKT_IPPROTO_UDP, .dir = XS_CT_FWD };
+	struct xs_ct_key rk = { .saddr = htonl(pkt_ip(POD1)), .daddr = htonl(pkt_ip(CLIENT)), .sport = htons(5353),
+				.dport = htons(cport), .proto = PKT_IPPROTO_UDP, .dir = XS_CT_REV };
+	struct xs_ct_value fv, rv;
+	struct pkt in, out;
+	__u64 old;
+	__u32 ret;
+
+	pkt_build(&in, &a);
+	if (!run_xdp(&in, &out, &ret) || bpf_map_lookup_elem(M.ct, &fk, &fv))
+		return fail("the flow's forward entry is missing");
+	if (fv.flags & XS_CT_F_REPLIED)
+		return fail("a flow without a reply is marked replied");
+	old = fv.last_seen -= 20000000000ULL; /* 20 s ago */
+	if (bpf_map_update_elem(M.ct, &fk, &fv, BPF_EXIST))
+		return fail("cannot age the entry: %s", strerror(errno));
+	pkt_build(&in, &rs);
+	if (!reply_case("the reply", &in, DNS_VIP, 53, CLIENT, cport))
+		return false;
+	if (bpf_map_lookup_elem(M.ct, &fk, &fv) || bpf_map_lookup_elem(M.ct, &rk, &rv))
+		return fail("an entry of the flow is gone");
+	if (fv.last_seen <= old || !(fv.flags & XS_CT_F_REPLIED) || !(rv.flags & XS_CT_F_REPLIED))
+		return fail("after the reply: forward last_seen %s, flags forward 0x%x reverse 0x%x (want refreshed, "
+			    "both replied)", fv.last_seen <= old ? "not refreshed" : "refreshed", fv.flags, rv.flags);
+	return true;
+}
+
 /*
  * SNAT (a NodePort, externalTrafficPolicy Cluster): a new flow to a backend
  * behind the NIC gets the SNAT address and a port of the range as source,
@@ -2418,7 +2641,7 @@ int main(void)
 		struct pkt_spec opts = { .payload = 31, .ihl = 9 }, vlan = { .payload = 8, .vlan = true };
 		struct pkt_spec pad = { .payload = 1, .trailer = 13 }, odd = { .payload = 3 };
 		struct pkt_spec frag = { .proto = PKT_IPPROTO_TCP, .saddr = NODE, .daddr = WEB_VIP, .dport = 80,
-					 .payload = 40, .frag = 0x2000 };
+					 .payload = 40, .frag = 185 };
 		struct pkt_spec arp = { .kind = PKT_ARP, .saddr = NODE, .daddr = WEB_VIP };
 		struct pkt_spec udpm = DNS(20), tcpm = WEB(20);
 		const char *sfx = mode ? " [CHECKSUM_COMPLETE]" : "";
@@ -2484,8 +2707,12 @@ int main(void)
 		TC("tc pod: no backend (reject): a SYN gets RST|ACK, UDP ICMP port unreachable, back into the veth "
 		   "byte for byte as XDP builds them; a Local policy drops", test_pod_reject());
 		TC("tc pod: TCP reply of an unknown flow passes untouched", test_reply_unknown(tc_pod_fd, &FE_WEB));
-		TC("tc pod: fragment to the VIP passes untouched", test_pod_untouched(frag));
-		TC("tc egress: fragment to the VIP passes untouched", test_tc_untouched(frag, NULL, 0));
+		TC("tc pod: a later fragment to the VIP of a datagram never seen passes untouched",
+		   test_pod_untouched(frag));
+		TC("tc egress: a later fragment to the VIP of a datagram never seen passes untouched",
+		   test_tc_untouched(frag, NULL, 0));
+		TC("fragments: a datagram's later fragments get its first fragment's translation (XDP, tc "
+		   "ingress, pod program both ways, the node's own), byte for byte", test_fragments());
 		TC("tc egress: UDP length beyond the IP payload passes untouched",
 		   test_tc_untouched(udpm, e_ulen_plus, 1));
 		TC("tc egress: total length beyond the frame passes untouched",
@@ -2511,6 +2738,9 @@ int main(void)
 	    test_reject_rate_limit());
 	RUN("fast path: FIB answer behind the NIC -> TTL-1, MACs, XDP_TX; a local pod (a veth), TTL 1, no route "
 	    "and --no-fast-path -> XDP_PASS, translated", test_fast_path());
+	RUN("NAT clash: one client port to two frontends with one backend: the second flow gets another source "
+	    "port, each reply its own frontend and the client's port back", test_nat_clash());
+	RUN("conntrack: a reply refreshes its flow's forward entry and marks both replied", test_reply_refresh());
 	RUN("SNAT: NodePort to a backend behind the NIC: source := node:62000-62009, same port per flow, XDP_TX; "
 	    "to a local pod the source stays (XDP_PASS); the reply gets NodePort and client back, TC_ACT_REDIRECT",
 	    test_snat());

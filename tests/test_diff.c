@@ -85,7 +85,7 @@ static struct xsm_ct mct;
 static struct xs_global_stats g_model;
 static struct xs_svc_stats s_model[XSM_MAX_FE];
 static unsigned long cat_n[XSM_N_CAT], cat_bad[XSM_N_CAT];
-static unsigned long n_vlan_hit, n_opts_hit, n_udp0_hit, n_udpffff_out, n_udpffff_in, n_trunc, n_csum_complete;
+static unsigned long n_vlan_hit, n_opts_hit, n_udp0_hit, n_udpffff_out, n_udpffff_in, n_trunc, n_csum_complete, n_later, n_frag_nat;
 
 __attribute__((format(printf, 1, 2))) static void setup_fail(const char *fmt, ...)
 {
@@ -498,6 +498,12 @@ static bool ct_compare_flush(void)
 	for (size_t i = 0; i < n; i++)
 		bpf_map_delete_elem(M.ct, &keys[i]);
 	free(keys);
+	/* and the fragments' ports, which the model forgets with it */
+	int ffd = bpf_map__fd(X->maps.xs_frags);
+	struct xs_frag_key fk;
+
+	while (bpf_map_get_next_key(ffd, NULL, &fk) == 0)
+		bpf_map_delete_elem(ffd, &fk);
 	xsm_ct_clear(&mct);
 	return ok;
 }
@@ -677,6 +683,13 @@ static void gen_xdp(struct gen *g)
 	}
 	if (chance(8))
 		p->b[p->l3 + 9] = (uint8_t)(chance(50) ? PKT_IPPROTO_ICMP : rn(256)); /* not TCP/UDP (mostly) */
+	/* the first fragment of a datagram: MF, and a UDP length that says
+	 * the bytes of its later fragments too */
+	if (chance(6)) {
+		pkt_put16(p, p->l3 + 6, (uint16_t)(pkt_get16(p, p->l3 + 6) | 0x2000));
+		if (proto == PKT_IPPROTO_UDP && chance(60))
+			pkt_put16(p, p->l4 + PKT_UDP_LEN, (uint16_t)(pkt_get16(p, p->l4 + PKT_UDP_LEN) + 8 + rn(400)));
+	}
 	fix(p);
 	/* UDP checksums that compute to 0: as the input's value (0xffff), or
 	 * after translation to a one-backend frontend. */
@@ -813,6 +826,46 @@ static bool gen_tc(struct gen *g)
 	return true;
 }
 
+/* The last first fragment generated for each program (0: XDP, 1: tc
+ * egress), for later fragments of its datagram. */
+static struct pkt last_first[2];
+static bool have_first[2];
+
+static void remember_first(const struct pkt *p, int tc)
+{
+	struct xsm_pkt mp;
+
+	if (xsm_parse(p->b, p->len, &mp) == XSM_OK && mp.frag == 1) {
+		last_first[tc] = *p;
+		have_first[tc] = true;
+	}
+}
+
+/* A later fragment of the last first fragment's datagram (the same
+ * addresses, id and protocol, an offset, its own bytes); false if none. */
+static bool gen_later(struct gen *g, int tc)
+{
+	struct pkt *p = &g->p;
+
+	if (!have_first[tc])
+		return false;
+	*p = last_first[tc];
+	size_t hl = (size_t)(p->b[p->l3] & 0xf) * 4, pay = 8 + rn(200);
+
+	p->l4 = p->l3 + hl;
+	p->tot = hl + pay;
+	for (size_t i = 0; i < pay; i++)
+		p->b[p->l4 + i] = (uint8_t)rn(256);
+	pkt_put16(p, p->l3 + 2, (uint16_t)p->tot);
+	pkt_put16(p, p->l3 + 6, (uint16_t)((chance(50) ? 0x2000 : 0) | (1 + rn(185))));
+	p->len = p->l3 + p->tot;
+	memset(p->b + p->len, 0, sizeof(p->b) - p->len);
+	pkt_put16(p, p->l3 + PKT_IP_CHECK, pkt_ip_csum(p));
+	g->tc = tc;
+	n_later++;
+	return true;
+}
+
 /* ------------------------------------------------------------ running one case */
 
 struct pick_arg {
@@ -886,9 +939,14 @@ static void run_case(void)
 	int err;
 
 	memset(&g, 0, sizeof(g));
-	tc = chance(10) && gen_tc(&g);
-	if (!tc)
-		gen_xdp(&g);
+	if (chance(4) && gen_later(&g, chance(30))) {
+		tc = g.tc;
+	} else {
+		tc = chance(10) && gen_tc(&g);
+		if (!tc)
+			gen_xdp(&g);
+		remember_first(&g.p, tc);
+	}
 	prog = tc ? "tc egress" : "xdp";
 	if (tc && have_csum_complete && chance(50))
 		tc_flags = BPF_F_TEST_SKB_CHECKSUM_COMPLETE;
@@ -923,6 +981,7 @@ static void run_case(void)
 	cat_n[o.cat]++;
 	if (tc_flags && o.cat == XSM_C_TC_REPLY)
 		n_csum_complete++;
+	n_frag_nat += g_model.frag_nat != g_before.frag_nat;
 
 	if (o.refused || err) {
 		if (!o.refused)
@@ -980,7 +1039,8 @@ static void run_case(void)
 		} names[] = { GF(pass_not_ipv4), GF(pass_not_l4), GF(pass_fragment), GF(pass_malformed), GF(pass_miss),
 			      GF(hit), GF(new_flow), GF(no_backend), GF(reject_rst), GF(reject_icmp), GF(reject_limited),
 			      GF(drop_ct_full), GF(tcp_backend_gone), GF(ct_expired), GF(reply_nat), GF(local_dnat),
-			      GF(fast_path), GF(ct_created), GF(to_stack), GF(redirect) };
+			      GF(fast_path), GF(ct_created), GF(to_stack), GF(redirect), GF(no_port),
+			      GF(icmp_nat), GF(frag_nat), GF(frag_unknown) };
 #undef GF
 		const __u64 *k = (const __u64 *)&kg, *m = (const __u64 *)&g_model, *b = (const __u64 *)&g_before;
 		char d[512], nb[32];
@@ -1140,6 +1200,12 @@ int main(void)
 	else
 		printf("PASS: diff: live changes: %lu of %lu configurations applied by xs_apply_delta\n", n_delta,
 		       n_delta_tried);
+	if (n_frag_nat)
+		printf("PASS: diff: fragments: %lu later fragments generated, %lu translated as their first one was\n",
+		       n_later, n_frag_nat);
+	else
+		printf("FAIL: diff: fragments: %lu later fragments generated, none translated (seed %llu)\n", n_later,
+		       (unsigned long long)seed);
 	printf("note: of the translated: %lu in 802.1Q frames, %lu with IP options, %lu UDP without checksum, "
 	       "%lu UDP with input checksum 0xffff, %lu UDP sent with 0xffff; %lu truncated frames (%lu refused, "
 	       "< 14 bytes); %lu tc replies under CHECKSUM_COMPLETE\n",

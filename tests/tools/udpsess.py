@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""udpsess: UDP sessions as real applications run them, for conntrack tests.
+
+  udpsess.py two ADDR1 ADDR2 PORT LPORT
+      one socket bound to LPORT asks ADDR1:PORT, ADDR2:PORT, then both
+      again; prints the source address of each answer ("ADDR1 ADDR2 ADDR1
+      ADDR2" when each came back from where it was sent)
+  udpsess.py push-server PORT NAME
+      in a pod: every datagram is answered with NAME, then NAME is pushed to
+      its sender 12 more times, every 0.4 s (a server that streams)
+  udpsess.py push-client ADDR PORT LPORT WAIT
+      from LPORT: one datagram, the pushes for WAIT seconds, then another
+      datagram; prints "same NAME" when every answer came from the pod that
+      answered first, "moved NAME1 NAME2" when the second one went elsewhere
+
+Every wait is bounded; exit 1 with a reason on a timeout or error.
+"""
+import socket
+import sys
+import threading
+import time
+
+
+def two(a1, a2, port, lport):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", lport))
+    s.settimeout(2)
+    got = []
+    for a in (a1, a2, a1, a2):
+        s.sendto(b"q", (a, port))
+        _, src = s.recvfrom(2048)
+        got.append(src[0])
+    print(" ".join(got))
+    return 0
+
+
+def push_server(port, name):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", port))
+    print("ready", flush=True)
+
+    def push(peer):
+        for _ in range(12):
+            time.sleep(0.4)
+            s.sendto(name.encode(), peer)
+
+    while True:
+        _, peer = s.recvfrom(2048)
+        s.sendto(name.encode(), peer)
+        threading.Thread(target=push, args=(peer,), daemon=True).start()
+
+
+def push_client(addr, port, lport, wait):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", lport))
+    s.connect((addr, port))
+    s.settimeout(2)
+    s.send(b"hello")
+    first = s.recv(2048).decode()
+    names = {first}
+    end = time.monotonic() + wait
+    while time.monotonic() < end:
+        s.settimeout(max(0.05, end - time.monotonic()))
+        try:
+            names.add(s.recv(2048).decode())
+        except socket.timeout:
+            break
+    s.send(b"again")
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:
+        s.settimeout(max(0.05, end - time.monotonic()))
+        try:
+            names.add(s.recv(2048).decode())
+        except socket.timeout:
+            break
+    others = sorted(names - {first})
+    print(f"same {first}" if not others else f"moved {first} {' '.join(others)}")
+    return 0
+
+
+def main(a):
+    try:
+        if len(a) == 6 and a[1] == "two":
+            return two(a[2], a[3], int(a[4]), int(a[5]))
+        if len(a) == 4 and a[1] == "push-server":
+            return push_server(int(a[2]), a[3])
+        if len(a) == 6 and a[1] == "push-client":
+            return push_client(a[2], int(a[3]), int(a[4]), float(a[5]))
+        print(__doc__, file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as e:
+        print(f"error: {e}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
