@@ -305,12 +305,12 @@ static __always_inline void xs_quote_l4(__u16 *check, bool udp, const struct xs_
 static __always_inline int xs_icmp_nat(struct __sk_buff *skb, const struct xs_pkt *p, bool ingress)
 {
 	struct xs_icmp_quote q, n;
-	__u32 off = p->l4_off;
+	__u32 off = p->l4_off, avail = p->ip_len - (p->l4_off - p->l3_off); /* the ICMP message, not padding */
 	bool full;
 
-	if (p->proto != IPPROTO_ICMP || skb->len < off + XS_QUOTE_MIN)
+	if (p->proto != IPPROTO_ICMP || avail < XS_QUOTE_MIN)
 		return -1;
-	full = skb->len >= off + XS_QUOTE_MAX;
+	full = avail >= XS_QUOTE_MAX;
 	if (full ? bpf_skb_load_bytes(skb, off, &q, XS_QUOTE_MAX) : bpf_skb_load_bytes(skb, off, &q, XS_QUOTE_MIN))
 		return -1;
 	if (q.icmp.type != ICMP_DEST_UNREACH && q.icmp.type != XS_ICMP_TIME_EXCEEDED &&

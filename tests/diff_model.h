@@ -324,6 +324,7 @@ enum xsm_cat {
 	XSM_C_TC_REPLY,       /* tc egress: reply translated back to the VIP */
 	XSM_C_TC_UNKNOWN,     /* tc egress: parsed, no reverse entry: untouched */
 	XSM_C_TC_UNPARSED,    /* tc egress: does not parse: untouched */
+	XSM_C_TC_ICMP,        /* tc egress: an ICMP error about a translated flow, translated */
 	XSM_N_CAT
 };
 
@@ -333,7 +334,7 @@ static const char *const xsm_cat_name[XSM_N_CAT] = {
 	"reject: TCP RST, ack wraps to 0", "reject: ICMP port unreachable", "no backend: 802.1Q or IP options, dropped",
 	"no backend: over the rate limit, dropped", "no backend: Local policy, dropped",
 	"no backend: RST not answered", "tc egress: reply to the VIP", "tc egress: unknown flow untouched",
-	"tc egress: unparsed untouched",
+	"tc egress: unparsed untouched", "tc egress: ICMP error about a flow, translated",
 };
 
 struct xsm_out {
@@ -679,6 +680,104 @@ static inline void xsm_xdp(const struct xsm_cfg *cfg, struct xsm_ct *ct, struct 
 }
 
 /*
+ * An ICMP error (destination unreachable, time exceeded, parameter
+ * problem) quoting a TCP/UDP header of a translated flow (no quoted IP
+ * options, not a later fragment): the quoted addresses and ports, the outer
+ * addresses (the flow's own translation of the way the error travels), and
+ * every checksum updated, as xs_icmp_nat does (incrementally: a wrong
+ * checksum stays wrong). False: not such an error, untouched.
+ */
+static inline bool xsm_icmp(struct xsm_ct *ct, struct xs_global_stats *g, const struct xsm_pkt *p, uint8_t *b,
+			    struct xsm_out *o)
+{
+	size_t avail = p->tot - p->hl, off = p->l4;
+	uint8_t *ic = b + off, *q = ic + 8, *ql4 = q + 20;
+
+	if (p->proto != PKT_IPPROTO_ICMP || avail < 36)
+		return false;
+	bool full = avail >= 48;
+
+	if (ic[0] != 3 && ic[0] != 11 && ic[0] != 12)
+		return false;
+	if (q[0] != 0x45 || (xsm_g16(q + 6) & 0x1fff) || (q[9] != PKT_IPPROTO_TCP && q[9] != PKT_IPPROTO_UDP))
+		return false;
+	uint8_t proto = q[9];
+	uint32_t qs = xsm_g32(q + 12), qd = xsm_g32(q + 16);
+	uint16_t qsp = xsm_g16(ql4), qdp = xsm_g16(ql4 + 2);
+	struct xs_ct_key k = xsm_key(qd, qs, qdp, qsp, proto, XS_CT_REV);
+	struct xs_ct_value *v = xsm_ct_get(ct, &k);
+	bool to_client = v;
+
+	if (!v) {
+		k = xsm_key(qd, qs, qdp, qsp, proto, XS_CT_FWD);
+		v = xsm_ct_get(ct, &k);
+		if (!v)
+			return false;
+	}
+	o->keys[o->nkeys++] = k;
+	uint32_t os = p->saddr, od = p->daddr, ns = os, nd = od, nqs = qs, nqd = qd;
+	uint16_t nqsp = qsp, nqdp = qdp;
+	uint32_t nat = ntohl(v->nat_addr), snat = ntohl(v->snat_addr);
+
+	if (to_client) {
+		nqd = nat, nqdp = ntohs(v->nat_port), ns = nat;
+		if (snat)
+			nqs = snat, nqsp = ntohs(v->snat_port), nd = snat;
+	} else {
+		nqs = nat, nqsp = ntohs(v->nat_port), nd = nat;
+		if (snat)
+			nqd = snat, nqdp = ntohs(v->snat_port), ns = snat;
+	}
+	size_t qlen = full ? 40 : 28;
+	uint8_t old[40];
+
+	memcpy(old, q, qlen);
+	/* quoted IP header and its checksum */
+	uint16_t c = xsm_g16(q + 10);
+
+	c = xsm_csum_upd16(c, qs >> 16, nqs >> 16);
+	c = xsm_csum_upd16(c, qs & 0xffff, nqs & 0xffff);
+	c = xsm_csum_upd16(c, qd >> 16, nqd >> 16);
+	c = xsm_csum_upd16(c, qd & 0xffff, nqd & 0xffff);
+	xsm_p16(q + 10, c);
+	xsm_p32(q + 12, nqs);
+	xsm_p32(q + 16, nqd);
+	xsm_p16(ql4, nqsp);
+	xsm_p16(ql4 + 2, nqdp);
+	/* the quoted L4 checksum, where the quote holds it */
+	uint8_t *l4c = proto == PKT_IPPROTO_UDP ? ql4 + 6 : full ? ql4 + 16 : NULL;
+
+	if (l4c && (proto != PKT_IPPROTO_UDP || xsm_g16(l4c))) {
+		c = xsm_g16(l4c);
+		c = xsm_csum_upd16(c, qs >> 16, nqs >> 16);
+		c = xsm_csum_upd16(c, qs & 0xffff, nqs & 0xffff);
+		c = xsm_csum_upd16(c, qd >> 16, nqd >> 16);
+		c = xsm_csum_upd16(c, qd & 0xffff, nqd & 0xffff);
+		c = xsm_csum_upd16(c, qsp, nqsp);
+		c = xsm_csum_upd16(c, qdp, nqdp);
+		if (proto == PKT_IPPROTO_UDP && !c)
+			c = 0xffff;
+		xsm_p16(l4c, c);
+	}
+	/* the ICMP checksum, for every word of the quote that changed */
+	c = xsm_g16(ic + 2);
+	for (size_t i = 0; i < qlen; i += 2)
+		c = xsm_csum_upd16(c, xsm_g16(old + i), xsm_g16(q + i));
+	xsm_p16(ic + 2, c);
+	/* the outer header */
+	c = xsm_g16(b + p->l3 + 10);
+	c = xsm_csum_upd16(c, os >> 16, ns >> 16);
+	c = xsm_csum_upd16(c, os & 0xffff, ns & 0xffff);
+	c = xsm_csum_upd16(c, od >> 16, nd >> 16);
+	c = xsm_csum_upd16(c, od & 0xffff, nd & 0xffff);
+	xsm_p16(b + p->l3 + 10, c);
+	xsm_p32(b + p->l3 + 12, ns);
+	xsm_p32(b + p->l3 + 16, nd);
+	g->icmp_nat++;
+	return true;
+}
+
+/*
  * xs_tc_egress on a packet leaving the node, as long as it is not addressed
  * to a frontend (node-originated DNAT is not modelled; the caller does not
  * send such packets): a reply whose reverse entry exists gets the VIP:port
@@ -726,6 +825,10 @@ static inline bool xsm_tc_egress(const struct xsm_cfg *cfg, struct xsm_ct *ct, s
 			g->to_stack++;
 			xsm_frag_nat(o->b, &p, p.saddr, ntohl(v->nat_addr));
 		}
+		return true;
+	}
+	if (rc == XSM_NOT_L4 && xsm_icmp(ct, g, &p, o->b, o)) {
+		o->cat = XSM_C_TC_ICMP;
 		return true;
 	}
 	if (rc != XSM_OK) {

@@ -144,6 +144,16 @@ else
 	fail "$name" "answers came from: client '$got', pod2 '$got2' (want $want)"
 fi
 
+name="a TCP NAT clash (two source ports for four connections to two Services with one backend): all four answered"
+ip netns exec "$NS_CL" sysctl -qw net.ipv4.ip_local_port_range="40100 40101"
+got=$(in_cl /usr/bin/python3 "$SESS" tcp4 198.19.0.51 198.19.0.52 80 2>&1)
+ip netns exec "$NS_CL" sysctl -qw net.ipv4.ip_local_port_range="32768 60999"
+if [ "$got" = "pod1 pod1 pod1 pod1" ]; then
+	pass "$name"
+else
+	fail "$name" "answers: '$got' (want pod1 four times)"
+fi
+
 name="an endpoint removed from one Service moves that Service's UDP flows, though another Service keeps it; emptied: refused"
 q() { in_cl "$TOOLS/udpq" 198.19.0.61 53 --local-port 41000 --timeout-ms 1000 2>&1; }
 before=$(q)

@@ -751,6 +751,69 @@ static void gen_xdp(struct gen *g)
 	g->empty_bucket = fe >= 0 && cfg.fe[fe].n == 0 && chance(15);
 }
 
+/*
+ * An ICMP error on its way to a client of flow f, for tc egress: from its
+ * backend (bsrc:bport) or a router, about the flow's packet as the backend
+ * got it (or a near miss), quoting 28 to 48 bytes; now and then of another
+ * type, with quoted IP options, or as a reply's error (the other way).
+ */
+static bool gen_icmp_err(struct gen *g, const struct flow *f, const struct xsm_fe *fe, uint32_t bsrc, uint16_t bport)
+{
+	static const uint8_t types[] = { 3, 3, 3, 11, 12, 0, 8 };
+	struct pkt_spec s = { .kind = PKT_IPV4, .proto = PKT_IPPROTO_ICMP };
+	struct pkt *p = &g->p;
+	char sa[16], da[16];
+	size_t ql = 28 + rn(21);
+	bool back = chance(25); /* about a reply VIP -> client, on its way to the VIP */
+	uint32_t qs = back ? fe->vip : f->client, qd = back ? f->client : bsrc;
+	uint16_t qsp = back ? fe->port : f->sport, qdp = back ? f->sport : bport;
+	uint8_t q[48];
+
+	if (chance(10))
+		qdp = (uint16_t)(qdp + 1);
+	memset(q, 0, sizeof(q));
+	q[0] = chance(5) ? 0x46 : 0x45;
+	q[2] = 0, q[3] = (uint8_t)(20 + 8 + rn(1000));
+	q[6] = chance(5) ? 0x20 : 0x40;
+	q[7] = chance(5) ? 0x10 : 0;
+	q[8] = (uint8_t)rn(256);
+	q[9] = fe->proto;
+	for (int i = 0; i < 4; i++) {
+		q[12 + i] = (uint8_t)(qs >> (24 - 8 * i));
+		q[16 + i] = (uint8_t)(qd >> (24 - 8 * i));
+	}
+	uint32_t sum = pkt_sum(0, q, 10);
+
+	sum = pkt_sum(sum, q + 12, 8);
+	q[10] = (uint8_t)(pkt_fold(sum) >> 8), q[11] = (uint8_t)pkt_fold(sum);
+	q[20] = (uint8_t)(qsp >> 8), q[21] = (uint8_t)qsp, q[22] = (uint8_t)(qdp >> 8), q[23] = (uint8_t)qdp;
+	for (size_t i = 24; i < ql; i++)
+		q[i] = (uint8_t)rn(256);
+	if (fe->proto == PKT_IPPROTO_UDP && chance(20))
+		q[26] = q[27] = 0; /* no UDP checksum */
+	s.saddr = pkt_ipstr(back ? 0xc6120001u + rn(3) : chance(70) ? bsrc : 0xc61200feu, sa);
+	s.daddr = pkt_ipstr(back ? fe->vip : f->client, da);
+	s.payload = ql;
+	s.vlan = chance(10);
+	pkt_build(p, &s);
+	p->b[p->l4] = types[rn(sizeof(types))];
+	p->b[p->l4 + 1] = (uint8_t)rn(16);
+	pkt_put16(p, p->l4 + 2, 0);
+	pkt_put32(p, p->l4 + 4, chance(50) ? 0 : (uint32_t)rnd());
+	memcpy(p->b + p->l4 + 8, q, ql);
+	pkt_put16(p, p->l4 + 2, pkt_fold(pkt_sum(0, p->b + p->l4, 8 + ql)));
+	pkt_put16(p, p->l3 + PKT_IP_CHECK, pkt_ip_csum(p));
+	if (chance(5)) {
+		size_t len = rn((uint32_t)p->len);
+
+		memset(p->b + len, 0, sizeof(p->b) - len);
+		p->len = len;
+		n_trunc++;
+	}
+	g->tc = true;
+	return true;
+}
+
 /* A reply leaving a backend, for tc egress: of a flow the model holds, or
  * near it; sometimes malformed or truncated. */
 static bool gen_tc(struct gen *g)
@@ -781,6 +844,8 @@ static bool gen_tc(struct gen *g)
 	}
 	dst = f->client;
 	dport = f->sport;
+	if (chance(25))
+		return gen_icmp_err(g, f, fe, src, sport);
 	s.proto = fe->proto;
 	switch (rn(8)) {
 	case 0: dport = (uint16_t)(dport + 1); break;

@@ -14,6 +14,12 @@
       datagram; prints "same NAME" when every answer came from the pod that
       answered first, "moved NAME1 NAME2" when the second one went elsewhere
 
+  udpsess.py tcp4 ADDR1 ADDR2 PORT
+      four TCP connections held open together, two to ADDR1:PORT, then two
+      to ADDR2:PORT (with a 2-port ip_local_port_range the second pair
+      reuses the first pair's source ports), then an HTTP request on each;
+      prints the answers' bodies in order
+
 Every wait is bounded; exit 1 with a reason on a timeout or error.
 """
 import socket
@@ -81,8 +87,31 @@ def push_client(addr, port, lport, wait):
     return 0
 
 
+def tcp4(a1, a2, port):
+    conns = []
+    for a in (a1, a1, a2, a2):
+        c = socket.create_connection((a, port), timeout=2)
+        conns.append(c)
+    got = []
+    for c in conns:
+        c.settimeout(2)
+        c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            b = c.recv(4096)
+            if not b:
+                break
+            data += b
+        got.append(data.split(b"\r\n\r\n", 1)[-1].decode().strip() or "empty")
+        c.close()
+    print(" ".join(got))
+    return 0
+
+
 def main(a):
     try:
+        if len(a) == 5 and a[1] == "tcp4":
+            return tcp4(a[2], a[3], int(a[4]))
         if len(a) == 6 and a[1] == "two":
             return two(a[2], a[3], int(a[4]), int(a[5]))
         if len(a) == 4 and a[1] == "push-server":
