@@ -344,6 +344,7 @@ struct xsm_out {
 	enum xsm_cat cat;
 	int fe;                /* the frontend matched, or -1 */
 	bool bad_pick;         /* the datapath's choice is none of fe's backends */
+	bool clash;            /* XDP_DROP is allowed: a NAT clash without SNAT ports */
 	/* conntrack keys this packet could have written */
 	struct xs_ct_key keys[3];
 	size_t nkeys;
@@ -658,6 +659,30 @@ static inline void xsm_xdp(const struct xsm_cfg *cfg, struct xsm_ct *ct, struct 
 	}
 	int bi = pick(arg, fe, &p);
 	if (bi < 0 || (size_t)bi >= fe->n) {
+		/* A NAT clash: the backend picked would get this client port's
+		 * reply tuple, which another live flow (through another
+		 * frontend) holds; the datapath would give this one a port of
+		 * the SNAT range, which the test leaves empty: dropped. Allowed
+		 * when some backend of fe clashes. */
+		for (size_t i = 0; i < fe->n; i++) {
+			struct xs_ct_key ck = xsm_key(fe->be[i].addr, p.saddr, fe->be[i].port, p.sport, p.proto,
+						      XS_CT_REV);
+			struct xs_ct_value *cr = xsm_ct_get(ct, &ck);
+
+			if (!cr || (ntohl(cr->nat_addr) == p.daddr && ntohs(cr->nat_port) == p.dport))
+				continue;
+			struct xs_ct_key ok = xsm_key(cr->snat_addr ? ntohl(cr->snat_addr) : p.saddr, ntohl(cr->nat_addr),
+						      cr->snat_addr ? ntohs(cr->snat_port) : p.sport, ntohs(cr->nat_port),
+						      p.proto, XS_CT_FWD);
+			struct xs_ct_value *of = xsm_ct_get(ct, &ok);
+
+			if (of && ntohl(of->nat_addr) == fe->be[i].addr && ntohs(of->nat_port) == fe->be[i].port) {
+				g->drop_snat++;
+				o->ret = XSM_XDP_DROP;
+				o->clash = true;
+				return;
+			}
+		}
 		o->bad_pick = true;
 		return;
 	}
