@@ -48,6 +48,8 @@
  * labels: at most 63 characters, plus the terminating NUL. */
 #define XS_NAME_LEN 64
 #define XS_PORT_NAME_LEN 64
+/* Node names are DNS subdomains: up to 253 characters. */
+#define XS_NODE_NAME_LEN 256
 
 /* --- xs_services: frontend (VIP, port, proto) -> service. Written by the loader. */
 struct xs_svc_key {
@@ -247,7 +249,7 @@ struct xs_config {
 	__u64 ct_udp_stream_timeout_ns; /* once replied */
 	/* This node, for Local traffic policies and topology hints
 	 * (attach --node-name, --zone). */
-	char node_name[XS_NAME_LEN];
+	char node_name[XS_NODE_NAME_LEN];
 	char zone[XS_NAME_LEN];
 	/* The node's NodePort addresses (attach --nodeport-addresses). */
 	__u32 n_nodeport_addrs;

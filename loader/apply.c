@@ -77,7 +77,8 @@ int xs_apply_files(const struct xs_apply_req *req, FILE *out, struct xs_applier 
 {
 	struct xs_addr nodeport[XS_MAX_NODEPORT_ADDRS];
 	struct xs_config cfg;
-	struct xs_config_opts co = { .notes = stderr, .errors = stderr, .nodeport_addrs = nodeport };
+	struct xs_config_info info = {};
+	struct xs_config_opts co = { .notes = stderr, .errors = stderr, .nodeport_addrs = nodeport, .info = &info };
 	struct xs_model model = {};
 	struct xs_apply_result r;
 	struct xs_maps maps;
@@ -109,6 +110,21 @@ int xs_apply_files(const struct xs_apply_req *req, FILE *out, struct xs_applier 
 		goto out;
 	}
 	err = xs_maps_open(req->pin, &maps);
+	/* A real cluster always has the default/kubernetes Service: input
+	 * without any (an empty List, empty documents) is a broken export far
+	 * more often than a wish to remove every frontend. */
+	if (!err && !info.services && !req->allow_empty) {
+		struct xs_svc_key k;
+
+		if (!bpf_map_get_next_key(maps.services, NULL, &k)) {
+			fprintf(stderr, "xdpsvc apply: the input has no Service at all (a real cluster always has "
+				"default/kubernetes), and the maps hold frontends: nothing was changed; --allow-empty "
+				"removes every frontend\n");
+			err = -EINVAL;
+		}
+		if (err)
+			xs_maps_close(&maps);
+	}
 	if (!err && !req->dry_run)
 		err = bump_seq(req->pin, &seq, &seq_now);
 	if (!err) {

@@ -11,6 +11,7 @@ struct xs_apply_req {
 	const char *const *files;
 	int nfiles;
 	bool dry_run;
+	bool allow_empty; /* input without any Service may empty the maps */
 };
 
 /* What a process that applies again and again (apply --watch) keeps

@@ -75,6 +75,8 @@ struct ep {
 	bool local;              /* nodeName is this node */
 	bool hinted;             /* has hints.forZones */
 	bool for_zone;           /* ... and one of them is this node's zone */
+	bool node_hinted;        /* has hints.forNodes (PreferSameNode) */
+	bool for_node;           /* ... and one of them is this node */
 };
 
 /* One EndpointSlice, or one subset of a legacy v1 Endpoints. */
@@ -88,11 +90,22 @@ struct ep_set {
 	size_t n_ports;
 };
 
+/* An object read (Service, EndpointSlice, Endpoints; skipped ones too): the
+ * API has one object per kind, namespace and name (check_idents). */
+struct ident {
+	char *key;               /* "Kind\0ns\0name\0FILE:LINE" */
+	size_t len;              /* of "Kind\0ns\0name" */
+	int file_no;             /* which file, and where in it: one node aliased twice */
+	size_t at;               /* is one object */
+};
+
 struct state {
 	struct svc *svcs;
 	size_t n_svcs, cap_svcs;
 	struct ep_set *sets;
 	size_t n_sets, cap_sets;
+	struct ident *ids;
+	size_t n_ids, cap_ids;
 };
 
 /*
@@ -105,6 +118,7 @@ struct item_span {
 	size_t line, col;        /* where it starts, 0-based */
 	size_t svc0, n_svc;      /* its records: state.svcs[svc0, svc0 + n_svc) */
 	size_t set0, n_set;      /*              state.sets[set0, set0 + n_set) */
+	size_t id0, n_id;        /*              state.ids[id0, id0 + n_id) */
 };
 
 struct file_cache {
@@ -115,6 +129,7 @@ struct file_cache {
 	bool by_item;            /* one document, a List, no anchors, ASCII only */
 	struct item_span *items;
 	size_t n_items, cap_items;
+	char item_kind[64], item_api[64]; /* a typed list's (see read_list) */
 };
 
 /* A Service an edit touched: its frontends are built again. */
@@ -130,7 +145,9 @@ struct xs_config_cache {
 	struct state st;
 	struct file_cache *files;
 	int nfiles;
-	char node_name[XS_NAME_LEN], zone[XS_NAME_LEN]; /* what the records were read for */
+	char node_name[254], zone[254]; /* what the records were read for (a DNS subdomain) */
+	bool shadowed;           /* the last build dropped a frontend (check_duplicates):
+				  * the next one is whole */
 	struct xs_config_cache_stats stats;
 };
 
@@ -144,22 +161,49 @@ struct ctx {
 	size_t line_base;        /* added to every line shown (an item read on its own) */
 	yaml_document_t *doc;
 	const char *kind, *ns, *name; /* the object being read (point into doc) */
+	bool v1beta1;            /* ... is a discovery.k8s.io/v1beta1 EndpointSlice */
+	char item_kind[64], item_api[64]; /* of a typed list's items ("": none) */
 	struct compose *k;       /* the document being composed (read_file) */
 	struct file_cache *fc;   /* with a cache: where the file's items are recorded */
 	long item_idx;           /* >= 0: the document is items[item_idx] of a List */
 	bool split;              /* a file was read in two halves (read_split) */
+	bool shadowed;           /* a frontend was dropped for another's address (check_duplicates) */
+	int file_no;             /* the file being read: files[file_no] */
 	bool no_split;           /* ... never (the reading again after an error) */
 	size_t index_base;       /* added to recorded byte offsets (half of a split file) */
 };
 
 /* --- messages */
 
+#define XS_QUOTE_MAX 253 /* characters of a name quoted in a message (a DNS subdomain) */
+
+/* s, at most max characters of it (then "..."), control characters as '?':
+ * one short line whatever the input. */
+static void put_clean(FILE *f, const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < max; i++)
+		fputc((unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i], f);
+	if (s[i])
+		fputs("...", f);
+}
+
 static void print_object(FILE *f, const struct ctx *c)
 {
-	if (c->kind && c->name)
-		fprintf(f, " %s %s%s%s:", c->kind, c->ns ? c->ns : "", c->ns ? "/" : "", c->name);
-	else if (c->kind)
-		fprintf(f, " %s:", c->kind);
+	if (!c->kind)
+		return;
+	fputc(' ', f);
+	put_clean(f, c->kind, XS_QUOTE_MAX);
+	if (c->name) {
+		fputc(' ', f);
+		if (c->ns) {
+			put_clean(f, c->ns, XS_QUOTE_MAX);
+			fputc('/', f);
+		}
+		put_clean(f, c->name, XS_QUOTE_MAX);
+	}
+	fputc(':', f);
 }
 
 /* "FILE:LINE:COL: Kind ns/name: path.key: what is wrong"; returns -EINVAL. */
@@ -180,21 +224,104 @@ static int fail(const struct ctx *c, const yaml_node_t *at, const char *path, co
 	return -EINVAL;
 }
 
-/* "note: FILE:LINE: skipping Kind ns/name: why"; returns 0. */
-static int skip(const struct ctx *c, const yaml_node_t *at, const char *fmt, ...)
+/*
+ * A skipped object (or part of one): a record "reason TAB FILE:LINE TAB
+ * Kind ns/name TAB detail" on c->notes, where the streams of items read
+ * provisionally and of split halves carry them as they carry errors;
+ * print_notes() turns them into notes, one line per reason. reason is a
+ * fixed text; fmt (NULL: none) says which part. Returns 0.
+ */
+static void note_record(FILE *f, const char *reason, const char *file, size_t line, const struct ctx *c,
+			const char *detail)
 {
+	fprintf(f, "%s\t%s:%zu\t", reason, file, line);
+	print_object(f, c);
+	fputc('\t', f);
+	if (detail)
+		put_clean(f, detail, XS_QUOTE_MAX);
+	fputc('\n', f);
+}
+
+static int skip(const struct ctx *c, const yaml_node_t *at, const char *reason, const char *fmt, ...)
+{
+	char detail[256];
 	va_list ap;
 
 	if (!c->notes)
 		return 0;
-	fprintf(c->notes, "note: %s:%zu: skipping", c->file, c->line_base + at->start_mark.line + 1);
-	print_object(c->notes, c);
-	fputc(' ', c->notes);
-	va_start(ap, fmt);
-	vfprintf(c->notes, fmt, ap);
-	va_end(ap);
-	fputc('\n', c->notes);
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(detail, sizeof(detail), fmt, ap);
+		va_end(ap);
+	}
+	note_record(c->notes, reason, c->file, c->line_base + at->start_mark.line + 1, c, fmt ? detail : NULL);
 	return 0;
+}
+
+#define XS_NOTE_NAMES 3 /* objects named in a note about several */
+
+/*
+ * The records as notes, in the order their reasons first came: one object
+ * "note: FILE:LINE: skipping Kind ns/name: detail: reason" each, up to
+ * XS_NOTE_NAMES of them; more, one line "note: skipping N (reason): FILE:LINE
+ * Kind ns/name (detail), ... and M more".
+ */
+static void print_notes(FILE *out, char *buf, size_t len)
+{
+	struct group {
+		const char *reason;
+		size_t count;
+		char *first[XS_NOTE_NAMES];
+	} *g = NULL;
+	size_t n = 0, cap = 0;
+
+	for (char *line = buf, *end; line < buf + len; line = end + 1) {
+		char *f[4] = { line };
+		size_t i;
+
+		end = memchr(line, '\n', (size_t)(buf + len - line));
+		if (!end)
+			break;
+		*end = 0;
+		for (i = 1; i < 4 && (f[i] = strchr(f[i - 1], '\t')); i++)
+			*f[i]++ = 0;
+		if (i < 4)
+			continue;
+		for (i = 0; i < n && strcmp(g[i].reason, line); i++)
+			;
+		if (i == n) {
+			struct group *ng = n == cap ? reallocarray(g, cap = cap ? 2 * cap : 8, sizeof(*g)) : g;
+
+			if (!ng)
+				break;
+			g = ng;
+			g[n++] = (struct group){ line, 0, { NULL } };
+		}
+		if (g[i].count < XS_NOTE_NAMES)
+			g[i].first[g[i].count] = f[1];
+		g[i].count++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* each first[] is "FILE:LINE\0 Kind ns/name:\0detail" */
+		for (size_t j = 0; j < g[i].count && j < XS_NOTE_NAMES; j++) {
+			char *where = g[i].first[j], *obj = where + strlen(where) + 1, *detail = obj + strlen(obj) + 1;
+
+			if (g[i].count <= XS_NOTE_NAMES) {
+				fprintf(out, "note: %s: skipping%s %s%s%s\n", where, obj, detail, *detail ? ": " : "",
+					g[i].reason);
+				continue;
+			}
+			if (!j)
+				fprintf(out, "note: skipping %zu (%s):", g[i].count, g[i].reason);
+			if (*obj)
+				obj[strlen(obj) - 1] = 0; /* its ':' */
+			fprintf(out, "%s %s%s%s%s%s", j ? "," : "", where, obj, *detail ? " (" : "", detail,
+				*detail ? ")" : "");
+		}
+		if (g[i].count > XS_NOTE_NAMES)
+			fprintf(out, " and %zu more\n", g[i].count - XS_NOTE_NAMES);
+	}
+	free(g);
 }
 
 static int oom(const struct ctx *c)
@@ -391,6 +518,35 @@ static int get_proto(const struct ctx *c, const yaml_node_t *parent, const char 
 	return 0;
 }
 
+/*
+ * An IP address literal as kube-proxy reads it (k8s.io/utils/net
+ * ParseIPSloppy, kept for objects written before the API server refused
+ * them): IPv4 fields may have leading zeros, read as decimal
+ * ("198.019.000.010" is 198.19.0.10). 0 or -EINVAL.
+ */
+static int parse_addr(const char *s, struct xs_addr *out)
+{
+	unsigned v[4];
+	int i;
+
+	if (!xs_addr_parse(s, out))
+		return 0;
+	for (i = 0; i < 4; i++) {
+		if (i && *s++ != '.')
+			return -EINVAL;
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		for (v[i] = 0; *s >= '0' && *s <= '9'; s++)
+			if ((v[i] = v[i] * 10 + (unsigned)(*s - '0')) > 255)
+				return -EINVAL;
+	}
+	if (*s)
+		return -EINVAL;
+	out->family = AF_INET;
+	out->v4.s_addr = htonl(v[0] << 24 | v[1] << 16 | v[2] << 8 | v[3]);
+	return 0;
+}
+
 /* A scalar node holding an IP address literal. */
 static int parse_ip(const struct ctx *c, const yaml_node_t *n, const char *path, const char *key,
 		    struct xs_addr *out)
@@ -399,7 +555,7 @@ static int parse_ip(const struct ctx *c, const yaml_node_t *n, const char *path,
 
 	if (err)
 		return err;
-	if (xs_addr_parse(sval(n), out))
+	if (parse_addr(sval(n), out))
 		return fail(c, n, path, key, "\"%.60s\" is not an IP address", sval(n));
 	return 0;
 }
@@ -508,7 +664,7 @@ static int cluster_ip(const struct ctx *c, const yaml_node_t *spec, struct xs_ad
 		if ((err = parse_ip(c, item(c, ips, i), at_index(p, sizeof(p), "spec", "clusterIPs", i), NULL, &a)))
 			return err;
 	if (!seq_len(fams)) {
-		xs_addr_parse(sval(primary), &a); /* checked above */
+		parse_addr(sval(primary), &a); /* checked above */
 		if (xs_addr_is_v4(&a)) {
 			*vip = a;
 			return 1;
@@ -527,10 +683,10 @@ static int cluster_ip(const struct ctx *c, const yaml_node_t *spec, struct xs_ad
 		ip = ips ? (i < seq_len(ips) ? item(c, ips, i) : NULL) : (i == 0 ? one : NULL);
 		if (!ip)
 			return fail(c, f, p, NULL, "IPv4 has no matching cluster IP in spec.clusterIPs");
-		xs_addr_parse(sval(ip), &a); /* checked above */
+		parse_addr(sval(ip), &a); /* checked above */
 		if (!xs_addr_is_v4(&a))
 			return fail(c, ip, ips ? at_index(p, sizeof(p), "spec", "clusterIPs", i) : "spec.clusterIP",
-				    NULL, "%s is not an IPv4 address but spec.ipFamilies[%zu] is IPv4", sval(ip), i);
+				    NULL, "%.60s is not an IPv4 address but spec.ipFamilies[%zu] is IPv4", sval(ip), i);
 		*vip = a;
 		return 1;
 	}
@@ -648,12 +804,22 @@ static int get_source_ranges(struct ctx *c, yaml_node_t *spec, struct svc *s)
 		at_index(p, sizeof(p), "spec", "loadBalancerSourceRanges", i);
 		if ((err = want(c, it, YAML_SCALAR_NODE, p, NULL)))
 			return err;
-		snprintf(buf, sizeof(buf), "%s", sval(it));
+		/* kube-proxy trims white space ("validation mistakenly allows
+		 * whitespace padding"); a longer value is no CIDR anyway */
+		const char *v = sval(it);
+		size_t n;
+
+		while (*v && strchr(" \t\n\r\v\f", *v))
+			v++;
+		n = strlen(v);
+		while (n && strchr(" \t\n\r\v\f", v[n - 1]))
+			n--;
+		snprintf(buf, sizeof(buf), "%.*s", (int)(n < sizeof(buf) ? n : sizeof(buf) - 1), v);
 		slash = strchr(buf, '/');
 		if (slash)
 			*slash = 0;
-		len = slash ? strtol(slash + 1, &end, 10) : -1;
-		if (!slash || *end || !slash[1] || xs_addr_parse(buf, &r.addr) || len < 0 ||
+		len = slash && slash[1] >= '0' && slash[1] <= '9' ? strtol(slash + 1, &end, 10) : -1;
+		if (!slash || len < 0 || *end || n >= sizeof(buf) || parse_addr(buf, &r.addr) ||
 		    len > (xs_addr_is_v4(&r.addr) ? 32 : 128))
 			return fail(c, it, p, NULL, "\"%.60s\" is not a CIDR (address/length)", sval(it));
 		if (!xs_addr_is_v4(&r.addr))
@@ -697,14 +863,14 @@ static int read_service(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 	if ((err = get_str(c, spec, "spec", "type", &type)))
 		return err;
 	if (type && !strcmp(type, "ExternalName"))
-		return skip(c, obj, "type ExternalName");
+		return skip(c, obj, "type ExternalName", NULL);
 	if (type && strcmp(type, "ClusterIP") && strcmp(type, "NodePort") && strcmp(type, "LoadBalancer"))
 		return fail(c, child(c, spec, "type"), "spec", "type",
 			    "unknown Service type \"%.40s\" (expected ClusterIP, NodePort, LoadBalancer or ExternalName)",
 			    type);
 	err = cluster_ip(c, spec, &vip, &why);
 	if (err <= 0)
-		return err ? err : skip(c, obj, "%s", why);
+		return err ? err : skip(c, obj, why, NULL);
 	if ((err = get_node(c, spec, "spec", "ports", YAML_SEQUENCE_NODE, &ports)))
 		return err;
 
@@ -738,7 +904,7 @@ static int read_service(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 		    (node_ports && (err = get_port(c, it, p, "nodePort", false, &sp->node_port))))
 			return err;
 		if (sp->proto == IPPROTO_SCTP) {
-			skip(c, it, "%s (%u/SCTP): SCTP is not supported", p, sp->port);
+			skip(c, it, "SCTP is not supported", "%s (%u/SCTP)", p, sp->port);
 			continue;
 		}
 		sp->at = (struct origin){ c->file, c->line_base + it->start_mark.line + 1, it->start_mark.column + 1, i };
@@ -802,7 +968,7 @@ static int read_slice(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 		return fail(c, child(c, obj, "addressType"), "", "addressType",
 			    "unknown addressType \"%.40s\" (expected IPv4, IPv6 or FQDN)", type);
 	if (!svc)
-		return skip(c, obj, "no label " LABEL_SERVICE_NAME);
+		return skip(c, obj, "no label " LABEL_SERVICE_NAME, NULL);
 
 	if (!(set = new_set(c)))
 		return oom(c);
@@ -838,7 +1004,7 @@ static int read_slice(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 			if ((err = parse_ip(c, a, q, NULL, &addr)))
 				return err;
 			if (addr.family != family)
-				return fail(c, a, q, NULL, "%s is not an %s address (addressType is %s)", sval(a),
+				return fail(c, a, q, NULL, "%.60s is not an %s address (addressType is %s)", sval(a),
 					    type, type);
 			if (j == 0)
 				ep->addr = addr;
@@ -858,36 +1024,62 @@ static int read_slice(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 	return 0;
 }
 
-/* nodeName and hints.forZones[].name of an endpoint, against this node's. */
+static bool is_me(const char *name, const char *mine)
+{
+	return name && mine && *mine && !strcmp(name, mine);
+}
+
+/* hints.forZones[].name or hints.forNodes[].name: any? one of them mine? */
+static int read_hints(struct ctx *c, yaml_node_t *hints, const char *q, const char *key, const char *mine,
+		      bool *any, bool *match)
+{
+	yaml_node_t *seq;
+	int err = get_node(c, hints, q, key, YAML_SEQUENCE_NODE, &seq);
+
+	*any = seq_len(seq) > 0;
+	for (size_t i = 0; !err && i < seq_len(seq); i++) {
+		yaml_node_t *h = item(c, seq, i);
+		char r[160];
+		const char *name;
+
+		at_index(r, sizeof(r), q, key, i);
+		if (!(err = want(c, h, YAML_MAPPING_NODE, r, NULL)) && !(err = get_str(c, h, r, "name", &name)))
+			*match |= is_me(name, mine);
+	}
+	return err;
+}
+
+/*
+ * nodeName and the hints of an endpoint, against this node's name and zone
+ * (kube-proxy's topologyModeFromHints). discovery.k8s.io/v1beta1 has the
+ * node in topology["kubernetes.io/hostname"] when nodeName is absent.
+ */
 static int read_ep_topology(struct ctx *c, yaml_node_t *it, const char *p, struct ep *ep)
 {
-	yaml_node_t *hints, *zones;
+	yaml_node_t *hints, *topo;
 	const char *node;
 	char q[128];
 	int err;
 
 	if ((err = get_str(c, it, p, "nodeName", &node)))
 		return err;
-	ep->local = node && c->opts->node_name && *c->opts->node_name && !strcmp(node, c->opts->node_name);
+	if (!node && c->v1beta1) {
+		at_key(q, sizeof(q), p, "topology");
+		if ((err = get_node(c, it, p, "topology", YAML_MAPPING_NODE, &topo)) ||
+		    (err = get_str(c, topo, q, "kubernetes.io/hostname", &node)))
+			return err;
+	}
+	ep->local = is_me(node, c->opts->node_name);
 	at_key(q, sizeof(q), p, "hints");
 	if ((err = get_node(c, it, p, "hints", YAML_MAPPING_NODE, &hints)) ||
-	    (err = get_node(c, hints, q, "forZones", YAML_SEQUENCE_NODE, &zones)))
+	    (err = read_hints(c, hints, q, "forZones", c->opts->zone, &ep->hinted, &ep->for_zone)) ||
+	    (err = read_hints(c, hints, q, "forNodes", c->opts->node_name, &ep->node_hinted, &ep->for_node)))
 		return err;
-	ep->hinted = seq_len(zones) > 0;
-	for (size_t i = 0; i < seq_len(zones); i++) {
-		yaml_node_t *z = item(c, zones, i);
-		char r[160];
-		const char *name;
-
-		at_index(r, sizeof(r), q, "forZones", i);
-		if ((err = want(c, z, YAML_MAPPING_NODE, r, NULL)) || (err = get_str(c, z, r, "name", &name)))
-			return err;
-		ep->for_zone |= name && c->opts->zone && *c->opts->zone && !strcmp(name, c->opts->zone);
-	}
 	return 0;
 }
 
-/* Legacy v1 Endpoints: one set per subset; notReadyAddresses are not used. */
+/* Legacy v1 Endpoints: one set per subset; notReadyAddresses are not used;
+ * addresses[].nodeName says which are local. */
 static int read_endpoints(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 {
 	yaml_node_t *subsets;
@@ -897,6 +1089,7 @@ static int read_endpoints(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 		return err;
 	for (size_t i = 0; i < seq_len(subsets); i++) {
 		yaml_node_t *sub = item(c, subsets, i), *addrs, *ports;
+		const char *node;
 		struct ep_set *set;
 		char p[64], q[96];
 
@@ -924,9 +1117,11 @@ static int read_endpoints(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 				return err;
 			if (!ip)
 				return fail(c, a, q, "ip", "is required");
-			if ((err = parse_ip(c, ip, q, "ip", &ep->addr)))
+			if ((err = parse_ip(c, ip, q, "ip", &ep->addr)) ||
+			    (err = get_str(c, a, q, "nodeName", &node)))
 				return err;
 			ep->ready = true;
+			ep->local = is_me(node, c->opts->node_name);
 			if (xs_addr_is_v4(&ep->addr))
 				set->n_eps++;
 		}
@@ -937,39 +1132,84 @@ static int read_endpoints(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta)
 /* --- objects and files */
 
 static const struct kind {
-	const char *kind, *api_version;
+	const char *kind, *api_version, *api_old; /* api_old: read too (NULL: none) */
 	int (*read)(struct ctx *c, yaml_node_t *obj, yaml_node_t *meta);
 } kinds[] = {
-	{ "Service", "v1", read_service },
-	{ "EndpointSlice", "discovery.k8s.io/v1", read_slice },
-	{ "Endpoints", "v1", read_endpoints },
+	{ "Service", "v1", NULL, read_service },
+	/* v1beta1: clusters before 1.21; the same fields, and topology */
+	{ "EndpointSlice", "discovery.k8s.io/v1", "discovery.k8s.io/v1beta1", read_slice },
+	{ "Endpoints", "v1", NULL, read_endpoints },
 };
 
 static int read_object(struct ctx *c, yaml_node_t *obj, const char *where, bool top);
-static void state_truncate(struct state *st, size_t n_svcs, size_t n_sets);
+static void state_truncate(struct state *st, size_t n_svcs, size_t n_sets, size_t n_ids);
 struct stream_info;
 static int read_whole(struct ctx *c, const char *b, size_t len, struct stream_info *info);
 static int slurp(const char *path, char **buf, size_t *cap_io, size_t *len, FILE *errors);
 static bool streamed(const struct ctx *c);
+static size_t n_streamed(const struct ctx *c);
 static int commit_items(struct ctx *c);
 
-/* kubectl's "kind: List": items are objects (already read if they were streamed). */
-static int read_list(struct ctx *c, yaml_node_t *obj, const char *api_version)
+/* "List", or a typed list ("ServiceList", what the API and client libraries
+ * return: its items carry no kind and apiVersion, they are the list's). */
+static bool is_list(const char *kind)
+{
+	size_t n = strlen(kind);
+
+	return n >= 4 && !strcmp(kind + n - 4, "List");
+}
+
+/* The kind and apiVersion of a typed list's items (kind "" for "List"). */
+static void set_item_kind(struct ctx *c, const char *list_kind, const char *api_version)
+{
+	size_t n = strlen(list_kind) - 4;
+
+	snprintf(c->item_kind, sizeof(c->item_kind), "%.*s", (int)(n < sizeof(c->item_kind) ? n : 0), list_kind);
+	snprintf(c->item_api, sizeof(c->item_api), "%s", strlen(api_version) < sizeof(c->item_api) ? api_version : "");
+	if (c->fc) { /* for an item read on its own (apply --watch) */
+		memcpy(c->fc->item_kind, c->item_kind, sizeof(c->item_kind));
+		memcpy(c->fc->item_api, c->item_api, sizeof(c->item_api));
+	}
+}
+
+/* kubectl's "kind: List", or a typed list: items are objects (those streamed
+ * already read; the rest are in items, after them). */
+static int read_list(struct ctx *c, yaml_node_t *obj, const char *kind, const char *api_version)
 {
 	yaml_node_t *items;
+	size_t first = n_streamed(c);
 	char p[64];
 	int err;
 
-	if (strcmp(api_version, "v1"))
+	if (!strcmp(kind, "List") && strcmp(api_version, "v1"))
 		return fail(c, child(c, obj, "apiVersion"), "", "apiVersion",
 			    "%.40s is not supported for List (expected v1)", api_version);
+	set_item_kind(c, kind, api_version);
 	if ((err = get_node(c, obj, "", "items", YAML_SEQUENCE_NODE, &items)))
 		return err;
-	if (streamed(c))
-		return commit_items(c);
+	if (streamed(c) && (err = commit_items(c)))
+		return err;
 	for (size_t i = 0; i < seq_len(items); i++)
-		if ((err = read_object(c, item(c, items, i), at_index(p, sizeof(p), "", "items", i), false)))
+		if ((err = read_object(c, item(c, items, i), at_index(p, sizeof(p), "", "items", first + i), false)))
 			return err;
+	return 0;
+}
+
+/* Record the object read (c->kind, ns, name) for check_idents(). */
+static int add_ident(struct ctx *c, const yaml_node_t *obj)
+{
+	struct state *st = c->st;
+	size_t lk = strlen(c->kind), ln = strlen(c->ns), lm = strlen(c->name);
+	struct ident *v = grow(st->ids, &st->cap_ids, st->n_ids, sizeof(*v));
+	char *key;
+
+	if (!v)
+		return oom(c);
+	st->ids = v;
+	if (asprintf(&key, "%s%c%s%c%s%c%s:%zu", c->kind, 0, c->ns, 0, c->name, 0, c->file,
+		     c->line_base + obj->start_mark.line + 1) < 0)
+		return oom(c);
+	st->ids[st->n_ids++] = (struct ident){ key, lk + ln + lm + 2, c->file_no, c->index_base + obj->start_mark.index };
 	return 0;
 }
 
@@ -981,12 +1221,21 @@ static int read_object(struct ctx *c, yaml_node_t *obj, const char *where, bool 
 	int err;
 
 	c->kind = c->ns = c->name = NULL;
+	c->v1beta1 = false;
 	if ((err = want(c, obj, YAML_MAPPING_NODE, where, NULL)) ||
-	    (err = need_str(c, obj, where, "kind", &c->kind)) ||
-	    (err = need_str(c, obj, "", "apiVersion", &api_version)))
+	    (err = get_str(c, obj, where, "kind", &c->kind)) ||
+	    (err = get_str(c, obj, "", "apiVersion", &api_version)))
 		return err;
-	if (top && !strcmp(c->kind, "List"))
-		return read_list(c, obj, api_version);
+	if (!top && !c->kind && *c->item_kind) { /* an item of a typed list */
+		c->kind = c->item_kind;
+		if (!api_version)
+			api_version = c->item_api;
+	}
+	if ((!c->kind && (err = need_str(c, obj, where, "kind", &c->kind))) ||
+	    (!api_version && (err = need_str(c, obj, "", "apiVersion", &api_version))))
+		return err;
+	if (top && is_list(c->kind))
+		return read_list(c, obj, c->kind, api_version);
 	if ((err = get_node(c, obj, "", "metadata", YAML_MAPPING_NODE, &meta)))
 		return err;
 	if (!meta)
@@ -998,18 +1247,20 @@ static int read_object(struct ctx *c, yaml_node_t *obj, const char *where, bool 
 		if (!strcmp(c->kind, kinds[i].kind))
 			k = &kinds[i];
 	if (!k)
-		return skip(c, obj, "kind not handled");
+		return skip(c, obj, "kind not handled", NULL);
 	if (!c->ns)
 		c->ns = "default";
-	if (strcmp(api_version, k->api_version))
-		return fail(c, child(c, obj, "apiVersion"), "", "apiVersion",
+	c->v1beta1 = k->api_old && !strcmp(api_version, k->api_old);
+	if (strcmp(api_version, k->api_version) && !c->v1beta1)
+		return fail(c, child(c, obj, "apiVersion") ?: obj, "", "apiVersion",
 			    "%.40s is not supported for %s (expected %s)", api_version, k->kind, k->api_version);
-	if ((err = get_node(c, meta, "metadata", "labels", YAML_MAPPING_NODE, &labels)))
+	if ((err = add_ident(c, obj)) ||
+	    (err = get_node(c, meta, "metadata", "labels", YAML_MAPPING_NODE, &labels)))
 		return err;
 	if (find(c, labels, LABEL_PROXY_NAME))
-		return skip(c, obj, "labelled " LABEL_PROXY_NAME);
+		return skip(c, obj, "labelled " LABEL_PROXY_NAME, NULL);
 	if (find(c, labels, LABEL_HEADLESS))
-		return skip(c, obj, "labelled " LABEL_HEADLESS);
+		return skip(c, obj, "labelled " LABEL_HEADLESS, NULL);
 	return k->read(c, obj, meta);
 }
 
@@ -1078,6 +1329,8 @@ struct memo {
 
 struct tree {
 	yaml_document_t doc;     /* only doc.nodes is used */
+	size_t *size;            /* by node id minus one: its nodes, aliases expanded */
+	size_t cap_size;
 	struct arena mem;
 	struct memo *memo;       /* by node id of the other tree, minus one */
 	size_t n_memo;
@@ -1114,20 +1367,35 @@ struct compose {
 	int root;                /* the document's root node (OUTER) once complete */
 	bool any_anchor;         /* an anchor or alias was seen in the file */
 	size_t n_docs;           /* documents so far */
+	size_t n_nodes, n_aliased; /* nodes of the document, and what aliases added */
 	bool seen_items;         /* the root mapping had an "items" key */
 	bool no_items;           /* never stream (an item read on its own) */
 	bool was_list;           /* the document was a List with streamed items */
 	/* the streamed items */
 	bool streamed;
 	size_t n_items;
+	size_t n_streamed;       /* items read as they came (the rest: in the list node) */
 	int items_err;           /* the first item's error, in errors_buf */
-	size_t n_svcs, n_sets;   /* the state before the items */
+	size_t n_svcs, n_sets, n_ids; /* the state before the items */
 	FILE *notes, *errors;
 	char *notes_buf, *errors_buf;
 	size_t notes_len, errors_len;
 };
 
 #define CHUNK_SIZE (64 * 1024)
+
+/*
+ * Bounds that keep every reading linear in the input. libyaml checks every
+ * open flow collection at every token (its simple keys): time grows with
+ * the input times its nesting, 200,000 nested "{" took minutes; no
+ * Kubernetes object nests more than a few dozen levels. Aliases: a node
+ * aliased many times is walked as often ("billion laughs"); Go's YAML
+ * reader (kubectl) refuses excessive aliasing too.
+ */
+#define XS_MAX_DEPTH 64
+#define XS_MAX_ALIASED ((size_t)1000000)
+#define XS_STR_(x) #x
+#define XS_STR(x) XS_STR_(x)
 
 static void *arena_alloc(struct arena *a, size_t n)
 {
@@ -1179,6 +1447,7 @@ static void tree_free(struct tree *t)
 	}
 	free(t->doc.nodes.start);
 	free(t->memo);
+	free(t->size);
 }
 
 static yaml_node_t *tnode(struct tree *t, int id)
@@ -1201,7 +1470,17 @@ static int new_node(struct tree *t, yaml_node_type_t type, yaml_mark_t start, ya
 		d->nodes.top = n + len;
 		d->nodes.end = n + cap;
 	}
+	if ((size_t)(d->nodes.top - d->nodes.start) >= t->cap_size) {
+		size_t cap = (size_t)(d->nodes.end - d->nodes.start);
+		size_t *z = reallocarray(t->size, cap, sizeof(*z));
+
+		if (!z)
+			return 0;
+		t->size = z;
+		t->cap_size = cap;
+	}
 	n = d->nodes.top++;
+	t->size[n - d->nodes.start] = 1;
 	memset(n, 0, sizeof(*n));
 	n->type = type;
 	n->start_mark = start;
@@ -1311,6 +1590,7 @@ static int copy_node(struct compose *k, int dst, int sid)
 	*m = (struct memo){ sid, k->gen };
 	switch (sn->type) {
 	case YAML_SCALAR_NODE:
+		d->size[id - 1] = 1;
 		return set_scalar(d, id, sn->data.scalar.value, sn->data.scalar.length,
 				  sn->data.scalar.style) ? 0 : id;
 	case YAML_SEQUENCE_NODE:
@@ -1334,6 +1614,7 @@ static int copy_node(struct compose *k, int dst, int sid)
 	default:
 		return 0;
 	}
+	d->size[id - 1] = s->size[sid - 1];
 	return finish_node(k, d, id, base) ? 0 : id;
 }
 
@@ -1419,6 +1700,11 @@ static bool streamed(const struct ctx *c)
 	return c->k && c->k->streamed;
 }
 
+static size_t n_streamed(const struct ctx *c)
+{
+	return streamed(c) ? c->k->n_streamed : 0;
+}
+
 static int start_items(struct ctx *c)
 {
 	struct compose *k = c->k;
@@ -1426,6 +1712,7 @@ static int start_items(struct ctx *c)
 	k->streamed = true;
 	k->n_svcs = c->st->n_svcs;
 	k->n_sets = c->st->n_sets;
+	k->n_ids = c->st->n_ids;
 	if (!(k->errors = open_memstream(&k->errors_buf, &k->errors_len)) ||
 	    (c->notes && !(k->notes = open_memstream(&k->notes_buf, &k->notes_len))))
 		return oom(c);
@@ -1448,7 +1735,7 @@ static void end_items(struct compose *k)
 /* Take back what the items added: the object was not a List. */
 static void drop_items(struct ctx *c)
 {
-	state_truncate(c->st, c->k->n_svcs, c->k->n_sets);
+	state_truncate(c->st, c->k->n_svcs, c->k->n_sets, c->k->n_ids);
 	if (c->fc)
 		c->fc->n_items = 0;
 	end_items(c->k);
@@ -1469,7 +1756,7 @@ static int commit_items(struct ctx *c)
 	return k->items_err;
 }
 
-static int record_item(const struct ctx *c, const yaml_node_t *n, size_t svc0, size_t set0)
+static int record_item(const struct ctx *c, const yaml_node_t *n, size_t svc0, size_t set0, size_t id0)
 {
 	struct file_cache *fc = c->fc;
 	const struct state *st = c->st;
@@ -1482,21 +1769,62 @@ static int record_item(const struct ctx *c, const yaml_node_t *n, size_t svc0, s
 		.start = c->index_base + n->start_mark.index, .end = c->index_base + n->end_mark.index,
 		.line = c->line_base + n->start_mark.line, .col = n->start_mark.column,
 		.svc0 = svc0, .n_svc = st->n_svcs - svc0, .set0 = set0, .n_set = st->n_sets - set0,
+		.id0 = id0, .n_id = st->n_ids - id0,
 	};
 	return 0;
 }
 
-/* Item i of the streamed list is node id of tree: read it (until one fails). */
+/* The value of key in the root mapping so far (the streamed list's
+ * siblings before it), or NULL. */
+static const char *root_value(struct compose *k, const char *key)
+{
+	const struct frame *root = &k->frames[0], *items = &k->frames[k->n_frames - 1];
+
+	for (size_t j = root->base; j + 1 < items->base; j += 2) {
+		const yaml_node_t *kn = tnode(&k->t[OUTER], k->kids[j]), *v = tnode(&k->t[OUTER], k->kids[j + 1]);
+
+		if (kn->type == YAML_SCALAR_NODE && v->type == YAML_SCALAR_NODE &&
+		    !strcmp((const char *)kn->data.scalar.value, key))
+			return (const char *)v->data.scalar.value;
+	}
+	return NULL;
+}
+
+/*
+ * Item i of the streamed list is node id of tree: read it (until one fails).
+ * A typed list's items carry no kind: when the list's kind came before its
+ * items, they are read with it; when it comes after (YAML with sorted keys)
+ * the first item without a kind and all later ones are composed into the
+ * OUTER tree and read with the list (read_list).
+ */
 static int item_done(struct ctx *c, int tree, int id)
 {
 	struct compose *k = c->k;
 	size_t i = k->n_items++;
+	const char *list_kind = root_value(k, "kind"), *api = root_value(k, "apiVersion");
+	bool has_kind;
 
+	c->doc = &k->t[tree].doc;
+	has_kind = find(c, tnode(&k->t[tree], id), "kind");
+	c->doc = NULL;
+	if (!list_kind && !has_kind) {
+		int oid = tree == OUTER ? id : copy_node(k, OUTER, id);
+
+		if (!oid || push_kid(k, oid))
+			return oom(c);
+		k->frames[k->n_frames - 1].kind = F_SEQ; /* the rest too */
+		goto anchors;
+	}
+	k->n_streamed = k->n_items;
+	if (list_kind && is_list(list_kind))
+		set_item_kind(c, list_kind, api ?: "");
+	else
+		c->item_kind[0] = 0;
 	if (!k->items_err) {
 		FILE *notes = c->notes, *errors = c->errors;
 		char p[64];
 
-		size_t svc0 = c->st->n_svcs, set0 = c->st->n_sets;
+		size_t svc0 = c->st->n_svcs, set0 = c->st->n_sets, id0 = c->st->n_ids;
 
 		c->doc = &k->t[tree].doc;
 		c->notes = k->notes;
@@ -1505,9 +1833,10 @@ static int item_done(struct ctx *c, int tree, int id)
 		c->notes = notes;
 		c->errors = errors;
 		c->doc = NULL;
-		if (c->fc && !k->items_err && record_item(c, tnode(&k->t[tree], id), svc0, set0))
+		if (c->fc && !k->items_err && record_item(c, tnode(&k->t[tree], id), svc0, set0, id0))
 			return oom(c);
 	}
+anchors:
 	if (tree != ITEM)
 		return 0;
 	/* keep the item's anchored nodes for later aliases */
@@ -1562,6 +1891,10 @@ static int on_alias(struct ctx *c, const yaml_event_t *ev)
 	k->any_anchor = true;
 	if (!a || !a->name)
 		return composer_error(c, NULL, ev->start_mark, "found undefined alias", ev->start_mark);
+	k->n_aliased += k->t[a->tree].size[a->id - 1];
+	if (k->n_aliased > XS_MAX_ALIASED + k->n_nodes)
+		return composer_error(c, NULL, ev->start_mark,
+				      "aliases expand the document by more than a million nodes beyond its own", ev->start_mark);
 	if (top && top->kind == F_ITEMS)
 		return item_done(c, a->tree, a->id); /* read in place */
 	tree = top ? top->tree : OUTER;
@@ -1580,6 +1913,10 @@ static int on_node(struct ctx *c, const yaml_event_t *ev)
 	int tree, id, err;
 	struct frame *f;
 
+	if (++k->n_nodes && ev->type != YAML_SCALAR_EVENT && k->n_frames >= XS_MAX_DEPTH)
+		return composer_error(c, NULL, ev->start_mark,
+				      "nested deeper than " XS_STR(XS_MAX_DEPTH) " levels (no Kubernetes object is)",
+				      ev->start_mark);
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
 		type = YAML_SCALAR_NODE;
@@ -1635,6 +1972,10 @@ static int on_end(struct ctx *c, const yaml_event_t *ev)
 	struct tree *t = &k->t[f.tree];
 
 	tnode(t, f.id)->end_mark = ev->end_mark;
+	for (size_t i = f.base; i < k->n_kids; i++) /* saturating: aliases of aliases grow fast */
+		t->size[f.id - 1] += t->size[k->kids[i] - 1] < XS_MAX_ALIASED ? t->size[k->kids[i] - 1] : XS_MAX_ALIASED;
+	if (t->size[f.id - 1] > XS_MAX_ALIASED)
+		t->size[f.id - 1] = XS_MAX_ALIASED;
 	if (finish_node(k, t, f.id, f.base)) /* an empty list stands for streamed items */
 		return oom(c);
 	return attach(c, f.tree, f.id);
@@ -1656,7 +1997,8 @@ static int read_root(struct ctx *c)
 		return err;
 	}
 	kind = find(c, root, "kind");
-	if (k->streamed && !(kind && kind->type == YAML_SCALAR_NODE && !strcmp(sval(kind), "List")))
+	c->item_kind[0] = 0;
+	if (k->streamed && !(kind && kind->type == YAML_SCALAR_NODE && is_list(sval(kind))))
 		drop_items(c);
 	k->was_list = k->streamed;
 	err = is_null(root) ? 0 : read_object(c, root, "", true);
@@ -1679,7 +2021,8 @@ static int read_document(struct ctx *c)
 	k->n_frames = k->n_kids = 0;
 	k->root = 0;
 	k->seen_items = false;
-	k->n_items = 0;
+	k->n_items = k->n_streamed = 0;
+	k->n_nodes = k->n_aliased = 0;
 	k->items_err = 0;
 	while (!err) {
 		yaml_event_t ev;
@@ -1991,7 +2334,7 @@ static void *read_half(void *arg)
 static int join_half(struct ctx *c, struct half *h)
 {
 	struct state *st = c->st;
-	size_t svc0 = st->n_svcs, set0 = st->n_sets;
+	size_t svc0 = st->n_svcs, set0 = st->n_sets, id0 = st->n_ids;
 
 	if (h->st.n_svcs) {
 		struct svc *v = grow(st->svcs, &st->cap_svcs, st->n_svcs + h->st.n_svcs - 1, sizeof(*v));
@@ -2011,7 +2354,16 @@ static int join_half(struct ctx *c, struct half *h)
 		memcpy(v + st->n_sets, h->st.sets, h->st.n_sets * sizeof(*v));
 		st->n_sets += h->st.n_sets;
 	}
-	h->st.n_svcs = h->st.n_sets = 0; /* moved */
+	if (h->st.n_ids) {
+		struct ident *v = grow(st->ids, &st->cap_ids, st->n_ids + h->st.n_ids - 1, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		st->ids = v;
+		memcpy(v + st->n_ids, h->st.ids, h->st.n_ids * sizeof(*v));
+		st->n_ids += h->st.n_ids;
+	}
+	h->st.n_svcs = h->st.n_sets = h->st.n_ids = 0; /* moved */
 	for (size_t i = 0; c->fc && i < h->fc.n_items; i++) {
 		struct item_span *it = grow(c->fc->items, &c->fc->cap_items, c->fc->n_items, sizeof(*it));
 
@@ -2022,6 +2374,7 @@ static int join_half(struct ctx *c, struct half *h)
 		*it = h->fc.items[i];
 		it->svc0 += svc0;
 		it->set0 += set0;
+		it->id0 += id0;
 	}
 	return 0;
 }
@@ -2092,9 +2445,10 @@ out:
 		free(h[i].notes_buf);
 		free(h[i].errors_buf);
 		free(h[i].fc.items);
-		state_truncate(&h[i].st, 0, 0);
+		state_truncate(&h[i].st, 0, 0, 0);
 		free(h[i].st.svcs);
 		free(h[i].st.sets);
+		free(h[i].st.ids);
 	}
 	return ret;
 }
@@ -2130,24 +2484,146 @@ static int fe_ref_cmp(const void *a, const void *b)
 	return r ? r : (x->fe > y->fe) - (x->fe < y->fe); /* then load order */
 }
 
-/* Two Services claiming one ClusterIP:port/proto: reported on the later one. */
-static int check_duplicates(struct ctx *c, const struct xs_model *m, struct fe_ref *refs)
+/* Which of two frontends on one address:port/protocol is served: a cluster
+ * IP's, else the first Service by namespace and name, and in one Service its
+ * first address (cluster IP, externalIPs, load-balancer IPs, NodePorts). */
+static bool fe_wins(const struct xs_frontend *x, const struct xs_frontend *y)
+{
+	int r;
+
+	if ((x->scope == XS_SCOPE_CLUSTER) != (y->scope == XS_SCOPE_CLUSTER))
+		return x->scope == XS_SCOPE_CLUSTER;
+	r = strcmp(x->ns, y->ns) ?: strcmp(x->name, y->name);
+	return r ? r < 0 : x < y;
+}
+
+/*
+ * Frontends on one address:port/protocol. Two cluster IPs', or two
+ * NodePorts of different Services, cannot be (the API server allocates
+ * them): an error on the later one. Otherwise (an external or load-balancer
+ * IP also claimed elsewhere, which the API allows and kube-proxy programs)
+ * one is served (fe_wins) and the others are dropped, with a note when they
+ * are another Service's.
+ */
+static int check_duplicates(struct ctx *c, struct xs_model *m, struct fe_ref *refs)
 {
 	char vip[XS_ADDR_STRLEN];
+	bool *drop = NULL;
+	size_t n = 0;
 
 	qsort(refs, m->n, sizeof(*refs), fe_ref_cmp);
-	for (size_t i = 1; i < m->n; i++) {
-		const struct fe_ref *a = &refs[i - 1], *b = &refs[i];
+	for (size_t g = 0, e; g < m->n; g = e) {
+		const struct fe_ref *win = &refs[g];
 
-		if (xs_frontend_cmp(a->fe, b->fe))
+		for (e = g + 1; e < m->n && !xs_frontend_cmp(refs[g].fe, refs[e].fe); e++)
+			if (fe_wins(refs[e].fe, win->fe))
+				win = &refs[e];
+		for (size_t i = g, cluster = e, nodeport = e; i < e; i++) { /* in load order */
+			const struct fe_ref *a = NULL, *b = &refs[i];
+
+			if (b->fe->scope == XS_SCOPE_CLUSTER && cluster < e)
+				a = &refs[cluster];
+			else if (b->fe->scope == XS_SCOPE_NODEPORT && nodeport < e &&
+				 (strcmp(refs[nodeport].fe->ns, b->fe->ns) || strcmp(refs[nodeport].fe->name, b->fe->name)))
+				a = &refs[nodeport];
+			if (b->fe->scope == XS_SCOPE_CLUSTER && cluster == e)
+				cluster = i;
+			if (b->fe->scope == XS_SCOPE_NODEPORT && nodeport == e)
+				nodeport = i;
+			if (!a)
+				continue;
+			fprintf(c->errors,
+				"%s:%zu:%zu: Service %s/%s: spec.ports[%zu]: %s:%u/%s is already the frontend of Service %s/%s port \"%s\" (%s:%zu)\n",
+				b->at->file, b->at->line, b->at->col, b->fe->ns, b->fe->name, b->at->idx,
+				xs_addr_str(&b->fe->vip, vip), b->fe->port, xs_proto_name(b->fe->proto), a->fe->ns,
+				a->fe->name, a->fe->port_name, a->at->file, a->at->line);
+			free(drop);
+			return -EINVAL;
+		}
+		for (size_t i = g; i < e; i++) {
+			const struct xs_frontend *fe = refs[i].fe;
+
+			if (&refs[i] == win)
+				continue;
+			if (!drop && !(drop = calloc(m->n, sizeof(*drop))))
+				return oom(c);
+			drop[fe - m->fe] = true;
+			if (c->notes && (strcmp(fe->ns, win->fe->ns) || strcmp(fe->name, win->fe->name))) {
+				struct ctx o = *c;
+				char detail[400];
+
+				o.kind = "Service";
+				o.ns = fe->ns;
+				o.name = fe->name;
+				snprintf(detail, sizeof(detail), "spec.ports[%zu]: %s:%u/%s (%s) is served as Service %s/%s's",
+					 refs[i].at->idx, xs_addr_str(&fe->vip, vip), fe->port, xs_proto_name(fe->proto),
+					 xs_scope_name(fe->scope), win->fe->ns, win->fe->name);
+				note_record(c->notes, "an address also claimed by another Service", refs[i].at->file,
+					    refs[i].at->line, &o, detail);
+			}
+		}
+	}
+	if (!drop)
+		return 0;
+	c->shadowed = true;
+	for (size_t i = 0; i < m->n; i++) {
+		if (!drop[i]) {
+			m->fe[n++] = m->fe[i];
 			continue;
-		fprintf(c->errors,
-			"%s:%zu:%zu: Service %s/%s: spec.ports[%zu]: %s:%u/%s is already the frontend of Service %s/%s port \"%s\" (%s:%zu)\n",
-			b->at->file, b->at->line, b->at->col, b->fe->ns, b->fe->name, b->at->idx,
-			xs_addr_str(&b->fe->vip, vip), b->fe->port, xs_proto_name(b->fe->proto), a->fe->ns,
-			a->fe->name, a->fe->port_name, a->at->file, a->at->line);
+		}
+		free(m->fe[i].backends);
+		free(m->fe[i].terminating);
+		free(m->fe[i].src_ranges);
+	}
+	m->n = n;
+	free(drop);
+	return 0;
+}
+
+static int ident_cmp(const void *a, const void *b)
+{
+	const struct ident *x = *(const struct ident *const *)a, *y = *(const struct ident *const *)b;
+	int r = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+
+	if (!r)
+		r = (x->len > y->len) - (x->len < y->len);
+	return r ? r : (x > y) - (x < y); /* then read order */
+}
+
+/* One object per kind, namespace and name: the same one twice is an error,
+ * on the later copy. Fills opts->info. */
+static int check_idents(struct ctx *c)
+{
+	const struct state *st = c->st;
+	const struct ident **v = malloc((st->n_ids ?: 1) * sizeof(*v));
+	const struct ident *dup = NULL, *first = NULL;
+	size_t services = 0;
+
+	if (!v)
+		return oom(c);
+	for (size_t i = 0; i < st->n_ids; i++) {
+		v[i] = &st->ids[i];
+		services += !strcmp(v[i]->key, "Service");
+	}
+	qsort(v, st->n_ids, sizeof(*v), ident_cmp);
+	for (size_t i = 1; i < st->n_ids && !dup; i++)
+		if (v[i]->len == v[i - 1]->len && !memcmp(v[i]->key, v[i - 1]->key, v[i]->len) &&
+		    (v[i]->file_no != v[i - 1]->file_no || v[i]->at != v[i - 1]->at)) /* not one node, aliased */
+			dup = v[i], first = v[i - 1];
+	free(v);
+	if (dup) {
+		const char *ns = dup->key + strlen(dup->key) + 1, *name = ns + strlen(ns) + 1;
+
+		fprintf(c->errors, "%s: %s ", name + strlen(name) + 1, dup->key);
+		put_clean(c->errors, ns, XS_QUOTE_MAX);
+		fputc('/', c->errors);
+		put_clean(c->errors, name, XS_QUOTE_MAX);
+		fprintf(c->errors, ": the same object is already at %s (the API has one object per kind, namespace and name)\n",
+			first->key + first->len + 1);
 		return -EINVAL;
 	}
+	if (c->opts->info)
+		*c->opts->info = (struct xs_config_info){ .services = services, .objects = st->n_ids };
 	return 0;
 }
 
@@ -2172,7 +2648,7 @@ static int fill_endpoints(struct xs_frontend *fe, const struct ep_set *const *se
 			  const struct svc_port *sp, bool local)
 {
 	size_t n = 0, n_ready = 0;
-	bool all_hinted = true, any_zone = false, by_zone;
+	bool all_hinted = true, any_zone = false, by_zone, all_node_hinted = true, any_node = false, by_node;
 
 	for (size_t k = 0; k < n_sets; k++)
 		if (sets[k]->legacy != slices && sets[k]->ipv4 && set_port(sets[k], sp)) {
@@ -2185,12 +2661,16 @@ static int fill_endpoints(struct xs_frontend *fe, const struct ep_set *const *se
 				n_ready++;
 				all_hinted &= ep->hinted;
 				any_zone |= ep->for_zone;
+				all_node_hinted &= ep->node_hinted;
+				any_node |= ep->for_node;
 			}
 		}
 	if (n && (!(fe->backends = calloc(n, sizeof(*fe->backends))) ||
 		  !(fe->terminating = calloc(n, sizeof(*fe->terminating)))))
 		return -ENOMEM;
-	by_zone = !local && n_ready && all_hinted && any_zone;
+	/* PreferSameNode before PreferSameZone (topologyModeFromHints) */
+	by_node = !local && n_ready && all_node_hinted && any_node;
+	by_zone = !local && !by_node && n_ready && all_hinted && any_zone;
 	for (size_t k = 0; k < n_sets; k++) {
 		const struct ep_set *set = sets[k];
 		uint16_t port = set->legacy != slices && set->ipv4 ? set_port(set, sp) : 0;
@@ -2200,7 +2680,7 @@ static int fill_endpoints(struct xs_frontend *fe, const struct ep_set *const *se
 			struct xs_backend_addr ba = { ep->addr, port };
 			bool mine = !local || ep->local;
 
-			if (ep->ready && mine && (!by_zone || ep->for_zone))
+			if (ep->ready && mine && (by_node ? ep->for_node : !by_zone || ep->for_zone))
 				fe->backends[fe->n_backends++] = ba;
 			else if (ep->ready || ep->serving_terminating)
 				fe->terminating[fe->n_terminating++] = ba;
@@ -2373,7 +2853,7 @@ static int build(struct ctx *c, struct xs_model *out)
 
 	if (!svcs || !by_svc) {
 		err = oom(c);
-	} else {
+	} else if (!(err = check_idents(c))) {
 		for (size_t i = 0; i < st->n_svcs; i++)
 			svcs[i] = &st->svcs[i];
 		err = build_from(c, svcs, st->n_svcs, by_svc, n_sets, out);
@@ -2414,8 +2894,10 @@ static void set_free(struct ep_set *s)
 }
 
 /* Take back the records added after the first n_svcs and n_sets. */
-static void state_truncate(struct state *st, size_t n_svcs, size_t n_sets)
+static void state_truncate(struct state *st, size_t n_svcs, size_t n_sets, size_t n_ids)
 {
+	while (st->n_ids > n_ids)
+		free(st->ids[--st->n_ids].key);
 	while (st->n_svcs > n_svcs)
 		svc_free(&st->svcs[--st->n_svcs]);
 	while (st->n_sets > n_sets)
@@ -2424,9 +2906,10 @@ static void state_truncate(struct state *st, size_t n_svcs, size_t n_sets)
 
 static void state_free(struct state *st)
 {
-	state_truncate(st, 0, 0);
+	state_truncate(st, 0, 0, 0);
 	free(st->svcs);
 	free(st->sets);
+	free(st->ids);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -2444,30 +2927,86 @@ static struct ctx ctx_init(const struct xs_config_opts *opts, struct state *st)
 	};
 }
 
+/* The load's notes are records until notes_end() prints them (print_notes). */
+struct notes {
+	FILE *out;
+	char *buf;
+	size_t len;
+};
+
+static void notes_begin(struct ctx *c, struct notes *n)
+{
+	*n = (struct notes){ .out = c->notes };
+	if (c->notes && !(c->notes = open_memstream(&n->buf, &n->len)))
+		n->out = NULL; /* out of memory: no notes */
+}
+
+static void notes_end(struct ctx *c, struct notes *n)
+{
+	if (n->out) {
+		fclose(c->notes);
+		print_notes(n->out, n->buf, n->len);
+	}
+	free(n->buf);
+	c->notes = n->out;
+}
+
+static int load(struct ctx *c, const char *const *files, int nfiles, struct xs_model *out);
+
 int xs_config_load(const char *const *files, int nfiles, const struct xs_config_opts *opts,
 		   struct xs_model *out)
 {
 	struct state st = { 0 };
 	struct ctx c = ctx_init(opts, &st);
+	struct notes n;
+	int err;
+
+	notes_begin(&c, &n);
+	err = load(&c, files, nfiles, out);
+	notes_end(&c, &n);
+	state_free(&st);
+	return err;
+}
+
+/* Read the files and build; the notes of a reading in two halves that is read
+ * again (a join error) are those of the second reading alone. */
+static int load(struct ctx *c_, const char *const *files, int nfiles, struct xs_model *out)
+{
+	struct ctx c = *c_;
+	FILE *notes = c.notes;
+	char *tbuf = NULL;
+	size_t tlen = 0;
 	bool built = false;
 	int err = 0;
 
 	out->fe = NULL;
 	out->n = 0;
+	if (notes && !(c.notes = open_memstream(&tbuf, &tlen)))
+		return oom(&c);
 	for (int i = 0; i < nfiles && !err; i++)
-		err = read_file(&c, files[i]);
+		c.file_no = i, err = read_file(&c, files[i]);
 	if (!err && c.split) {
 		/* A join error is reported by a reading in one piece. */
 		err = build_quietly(&c, NULL, out);
 		built = !err;
 		if (err) {
 			xs_model_free(out);
-			state_free(&st);
+			state_free(c.st);
+			if (notes)
+				rewind(c.notes);
 			c.no_split = true;
 			err = 0;
 			for (int i = 0; i < nfiles && !err; i++)
-				err = read_file(&c, files[i]);
+				c.file_no = i, err = read_file(&c, files[i]);
 		}
+	}
+	if (notes) {
+		long at = ftell(c.notes);
+
+		fclose(c.notes);
+		fwrite(tbuf, 1, at > 0 ? (size_t)at : 0, notes);
+		free(tbuf);
+		c.notes = notes;
 	}
 	if (!err && !built)
 		err = build(&c, out);
@@ -2475,7 +3014,6 @@ int xs_config_load(const char *const *files, int nfiles, const struct xs_config_
 		xs_model_free(out);
 	else
 		xs_model_normalize(out);
-	state_free(&st);
 	return err;
 }
 
@@ -2626,7 +3164,7 @@ static bool reread_item(struct ctx *c, struct xs_config_cache *cache, struct fil
 {
 	size_t olen = fc->len, pre = 0, suf = 0, lim = olen < nlen ? olen : nlen, lo = 0, hi = fc->n_items;
 	struct state *st = c->st;
-	size_t svc0 = st->n_svcs, set0 = st->n_sets, nstart, nend, pad, blen;
+	size_t svc0 = st->n_svcs, set0 = st->n_sets, id0 = st->n_ids, nstart, nend, pad, blen;
 	FILE *notes = c->notes, *errors = c->errors;
 	char *notes_buf = NULL, *errors_buf = NULL, *b;
 	size_t notes_len = 0, errors_len = 0;
@@ -2676,6 +3214,9 @@ static bool reread_item(struct ctx *c, struct xs_config_cache *cache, struct fil
 
 	c->line_base = it->line;
 	c->item_idx = (long)(it - fc->items);
+	memcpy(c->item_kind, fc->item_kind, sizeof(c->item_kind));
+	c->index_base = nstart - pad; /* the item's bytes where they are in the file */
+	memcpy(c->item_api, fc->item_api, sizeof(c->item_api));
 	c->errors = open_memstream(&errors_buf, &errors_len);
 	c->notes = notes ? open_memstream(&notes_buf, &notes_len) : NULL;
 	err = c->errors && (!notes || c->notes) ? read_buffer(c, b, blen, true, &info) : -ENOMEM;
@@ -2687,9 +3228,11 @@ static bool reread_item(struct ctx *c, struct xs_config_cache *cache, struct fil
 	c->errors = errors;
 	c->line_base = 0;
 	c->item_idx = -1;
+	c->item_kind[0] = 0;
+	c->index_base = 0;
 	free(b);
 	ok = !err && info.n_docs == 1 && !info.any_anchor && st->n_svcs - svc0 == it->n_svc &&
-	     st->n_sets - set0 == it->n_set;
+	     st->n_sets - set0 == it->n_set && st->n_ids - id0 == it->n_id;
 	/* The Services of the old and of the new records. */
 	for (size_t i = 0; ok && i < it->n_svc; i++)
 		ok = touch(cache, st->svcs[it->svc0 + i].ns, st->svcs[it->svc0 + i].name) &&
@@ -2710,8 +3253,13 @@ static bool reread_item(struct ctx *c, struct xs_config_cache *cache, struct fil
 			set_free(&st->sets[it->set0 + i]);
 			st->sets[it->set0 + i] = st->sets[set0 + i];
 		}
+		for (size_t i = 0; i < it->n_id; i++) {
+			free(st->ids[it->id0 + i].key);
+			st->ids[it->id0 + i] = st->ids[id0 + i];
+		}
 		st->n_svcs = svc0;
 		st->n_sets = set0;
+		st->n_ids = id0;
 		it->end = nend;
 		for (struct item_span *j = it + 1; j < fc->items + fc->n_items; j++) {
 			j->start += nlen - olen; /* modular: also when the file shrank */
@@ -2719,7 +3267,7 @@ static bool reread_item(struct ctx *c, struct xs_config_cache *cache, struct fil
 			j->line += dl;
 		}
 	} else {
-		state_truncate(st, svc0, set0);
+		state_truncate(st, svc0, set0, id0);
 	}
 	free(notes_buf);
 	free(errors_buf);
@@ -2753,7 +3301,7 @@ static int build_touched(struct ctx *c, struct xs_config_cache *cache)
 	for (size_t k = 0; k < st->n_svcs; k++)
 		if (is_touched(cache, st->svcs[k].ns, st->svcs[k].name))
 			svcs[n_svcs++] = &st->svcs[k];
-	err = build_from(c, svcs, n_svcs, by_svc, n_sets, &sub);
+	err = check_idents(c) ?: build_from(c, svcs, n_svcs, by_svc, n_sets, &sub);
 	if (err)
 		goto out;
 	xs_model_normalize(&sub);
@@ -2817,6 +3365,7 @@ static int read_all(struct ctx *c, struct xs_config_cache *cache, const char *co
 		struct stream_info info;
 
 		c->file = files[i];
+		c->file_no = i;
 		c->fc = fc;
 		err = read_whole(c, bufs[i], lens[i], &info);
 		c->fc = NULL;
@@ -2833,15 +3382,33 @@ static int read_all(struct ctx *c, struct xs_config_cache *cache, const char *co
 	return err;
 }
 
+static int load_cached(const char *const *files, int nfiles, const struct xs_config_opts *opts,
+		       struct xs_config_cache *cache, struct xs_model *out);
+
 int xs_config_load_cached(const char *const *files, int nfiles, const struct xs_config_opts *opts,
 			  struct xs_config_cache *cache, struct xs_model *out)
+{
+	struct xs_config_opts o = opts ? *opts : (struct xs_config_opts){ 0 };
+	struct ctx c = ctx_init(&o, NULL);
+	struct notes n;
+	int err;
+
+	notes_begin(&c, &n);
+	o.notes = c.notes;
+	err = load_cached(files, nfiles, &o, cache, out);
+	notes_end(&c, &n);
+	return err;
+}
+
+static int load_cached(const char *const *files, int nfiles, const struct xs_config_opts *opts,
+		       struct xs_config_cache *cache, struct xs_model *out)
 {
 	struct ctx c = ctx_init(opts, &cache->st);
 	const char *node = c.opts->node_name ?: "", *zone = c.opts->zone ?: "";
 	char **bufs = calloc(nfiles ?: 1, sizeof(*bufs));
 	size_t *lens = calloc(nfiles ?: 1, sizeof(*lens)), *caps = calloc(nfiles ?: 1, sizeof(*caps));
-	bool by_item = cache->valid && cache->nfiles == nfiles && !strcmp(cache->node_name, node) &&
-		       !strcmp(cache->zone, zone);
+	bool by_item = cache->valid && !cache->shadowed && cache->nfiles == nfiles && strlen(node) < sizeof(cache->node_name) &&
+		       strlen(zone) < sizeof(cache->zone) && !strcmp(cache->node_name, node) && !strcmp(cache->zone, zone);
 	int err = 0;
 
 	out->fe = NULL;
@@ -2866,6 +3433,7 @@ int xs_config_load_cached(const char *const *files, int nfiles, const struct xs_
 		struct file_cache *fc = &cache->files[i];
 
 		c.file = files[i];
+		c.file_no = i;
 		if (lens[i] != fc->len || memcmp(bufs[i], fc->buf, lens[i])) {
 			by_item = reread_item(&c, cache, fc, bufs[i], lens[i]);
 			cache->stats.items_reread += by_item;
@@ -2919,6 +3487,7 @@ int xs_config_load_cached(const char *const *files, int nfiles, const struct xs_
 		cache_reset(cache);
 		goto out;
 	}
+	cache->shadowed = c.shadowed;
 	snprintf(cache->node_name, sizeof(cache->node_name), "%s", node);
 	snprintf(cache->zone, sizeof(cache->zone), "%s", zone);
 	cache->valid = true;

@@ -9,6 +9,12 @@
 #include <stdio.h>
 #include "model.h"
 
+/* What a successful load read (see xs_config_opts.info). */
+struct xs_config_info {
+	size_t services;  /* Service objects, skipped ones included (0: no Service at all) */
+	size_t objects;   /* Service, EndpointSlice and Endpoints objects */
+};
+
 struct xs_config_opts {
 	FILE *notes;   /* where "note: ..." lines go (skipped objects); NULL = silent */
 	FILE *errors;  /* where the error message goes; NULL = stderr */
@@ -19,6 +25,10 @@ struct xs_config_opts {
 	/* This node's name and zone, for Local traffic policies and topology
 	 * hints; NULL or "" = unknown (no endpoint is local, no hints used). */
 	const char *node_name, *zone;
+	/* When not NULL: filled by a successful load. A real cluster always has
+	 * the default/kubernetes Service: input without any Service (an empty
+	 * List, empty documents) is almost always a broken export. */
+	struct xs_config_info *info;
 };
 
 /*

@@ -24,7 +24,7 @@ struct args {
 	const char *service;
 	const char *nodeport_cidrs;
 	const char *cluster_cidrs;
-	bool force, recreate_maps, purge, dry_run, watch, json, verbose, help;
+	bool force, recreate_maps, purge, dry_run, watch, json, verbose, help, allow_empty;
 	__u32 ct_size, max_services, max_backends, max_slots;
 	struct xs_config cfg;
 	char **pos;     /* positional arguments */
@@ -119,6 +119,8 @@ static const struct cmd cmds[] = {
 		{ { "dry-run", no_argument, NULL, 'n' }, NULL, "print the changes, write nothing" },
 		{ { "watch", no_argument, NULL, 'w' }, NULL,
 		  "stay running: apply again when a FILE changes or on SIGHUP; stop on SIGTERM/SIGINT" },
+		{ { "allow-empty", no_argument, NULL, 'E' }, NULL,
+		  "let input without any Service remove every frontend (refused otherwise)" },
 		OPT_PIN, OPT_VERBOSE, OPT_HELP, OPT_END } },
 	{ "list", "", "show frontends, backends and counters from the pinned maps",
 	  0, 0, cmd_list, {
@@ -178,9 +180,10 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 		case 'M': a->cfg.flags |= XS_CFG_MASQ_ALL; break;
 		case 'O':
 		case 'Z':
-			if (strlen(optarg) >= XS_NAME_LEN) {
-				fprintf(stderr, "xdpsvc %s: --%s is longer than %d characters\n", c->name,
-					ch == 'O' ? "node-name" : "zone", XS_NAME_LEN - 1);
+			/* a node name is a DNS subdomain (253), a zone a label value (63) */
+			if (strlen(optarg) > (ch == 'O' ? 253u : XS_NAME_LEN - 1u)) {
+				fprintf(stderr, "xdpsvc %s: --%s is longer than %u characters\n", c->name,
+					ch == 'O' ? "node-name" : "zone", ch == 'O' ? 253u : XS_NAME_LEN - 1u);
 				return -EINVAL;
 			}
 			strcpy(ch == 'O' ? a->cfg.node_name : a->cfg.zone, optarg);
@@ -216,6 +219,7 @@ static int parse_args(const struct cmd *c, int argc, char **argv, struct args *a
 		case 'P': a->purge = true; break;
 		case 'n': a->dry_run = true; break;
 		case 'w': a->watch = true; break;
+		case 'E': a->allow_empty = true; break;
 		case 'j': a->json = true; break;
 		case 's': a->service = optarg; break;
 		case 'v': a->verbose = true; break;
@@ -346,7 +350,7 @@ static int cmd_apply(struct args *a)
 {
 	struct xs_apply_req req = {
 		.pin = a->pin, .files = (const char *const *)a->pos, .nfiles = a->n_pos,
-		.dry_run = a->dry_run,
+		.dry_run = a->dry_run, .allow_empty = a->allow_empty,
 	};
 
 	if (a->watch) {

@@ -1967,7 +1967,7 @@ int xs_pinned_config(const char *pin, struct xs_config *cfg)
 	}
 	if (fd >= 0)
 		close(fd);
-	cfg->node_name[XS_NAME_LEN - 1] = cfg->zone[XS_NAME_LEN - 1] = 0;
+	cfg->node_name[XS_NODE_NAME_LEN - 1] = cfg->zone[XS_NAME_LEN - 1] = 0;
 	if (cfg->n_nodeport_addrs > XS_MAX_NODEPORT_ADDRS)
 		cfg->n_nodeport_addrs = XS_MAX_NODEPORT_ADDRS;
 	return err;

@@ -232,6 +232,7 @@ done <<EOF
 1|apply $RUN_DIR/bad.yaml --pin-path $PIN
 1|apply $RUN_DIR/badaddr.json --pin-path $PIN
 1|apply $RUN_DIR/empty.json $RUN_DIR/missing.json --pin-path $PIN
+1|apply $RUN_DIR/empty.json --pin-path $PIN
 1|apply $RUN_DIR/empty.json --pin-path $RUN_DIR/nothing
 1|apply $RUN_DIR/empty.json --dry-run --pin-path $RUN_DIR/nothing
 1|list --pin-path $RUN_DIR/nothing
@@ -258,6 +259,17 @@ elif [ "$(in_node "$XDPSVC" list --json --pin-path "$PIN" 2>&1)" != "$listed" ];
 	fail "$name" "list --json changed: $(diff <(echo "$listed") <(in_node "$XDPSVC" list --json --pin-path "$PIN" 2>&1) | head -c 600)"
 else
 	pass "$name"
+fi
+
+name="input without any Service is refused while the maps hold frontends; --allow-empty removes them"
+run root apply "$RUN_DIR/empty.json" --pin-path "$PIN"
+refused="$status $(grep -c 'has no Service at all' "$RUN_DIR/err")"
+run root apply "$RUN_DIR/empty.json" --allow-empty --pin-path "$PIN"
+left=$(in_node "$XDPSVC" list --json --pin-path "$PIN" 2>/dev/null | jq '.frontends | length')
+if [ "$refused" = "1 1" ] && [ "$status" -eq 0 ] && [ "$left" = 0 ]; then
+	pass "$name"
+else
+	fail "$name" "without --allow-empty: exit and message '$refused' (want '1 1'); with it: exit $status, $left frontends left: $err"
 fi
 
 xs_status

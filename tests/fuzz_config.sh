@@ -11,14 +11,17 @@
 #     timeout or out-of-memory; what it finds goes to $BUILD/fuzz/artifacts/.
 # A found input: copy it to tests/fuzz/regressions/ (a name saying what it
 # broke), fix, and it is run every time from then on.
+# Slowness fails too: one input taking longer than FUZZ_TIMEOUT seconds is a
+# timeout (libFuzzer writes it as timeout-*), the reader must stay linear in
+# its input (tests/fuzz/regressions/slow-*: what once was not).
 # Env: BUILD (default build), FUZZ_SECONDS (default 60), FUZZ_TIMEOUT (seconds
-# one input may take, default 10).
+# one input may take under ASan and UBSan, default 2).
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-10}
+FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-2}
 BIN=$BUILD/fuzz/fuzz_config
 CORPUS=$BUILD/fuzz/corpus
 ARTIFACTS=$BUILD/fuzz/artifacts

@@ -28,7 +28,14 @@ struct tcase {
 	const char *err[MAX];    /* substrings of the (single) error line */
 	const char *nodeport[MAX]; /* the node's NodePort addresses */
 	const char *node, *zone;   /* this node's name and zone */
+	int services;              /* with ret 0: info.services + 1 (0: not checked) */
 };
+
+/* A node name of 252 characters (a DNS subdomain; long-node-name.yaml). */
+#define LONG_NODE "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn." \
+	"node-node-node-node-node-node-node-node-node-node-node-node-node-node-node-node-node-node-" \
+	"node-node-node-node-node-node-node-node-node-node-node-node-node-node-node-node-node-node-" \
+	"node-local1"
 
 /* The frontends of kubectl-list.json and kubectl-stream.yaml. */
 #define CLUSTER_MODEL                                                                          \
@@ -203,6 +210,68 @@ static const struct tcase cases[] = {
 	  .want = "demo/web/http TCP 198.19.0.10:80 -> 198.18.1.11:8080 198.18.1.12:8080 198.18.1.13:8080\n"
 		  "demo/echo/udp UDP 198.19.0.20:53 -> 198.18.1.11:5353 198.18.1.12:5353 198.18.1.13:5353\n" },
 
+	/* --- what real clusters print (issue: read what real clusters print) */
+	{ .name = "typed lists: a ServiceList (API JSON, kind first) and an EndpointSliceList (YAML, keys sorted: "
+		  "items before kind), items without kind or apiVersion",
+	  .files = { "service-list.json", "slice-list-sorted.yaml" }, .services = 1 + 1,
+	  .want = "default/kubernetes/https TCP 10.96.0.1:443 -> 172.18.0.2:6443\n" },
+	{ .name = "PreferSameNode: every ready endpoint hinted forNodes and one for this node: only it serves "
+		  "(before the zone rule); one ready endpoint without a node hint: the zone rule",
+	  .files = { "prefer-same-node.yaml" }, .node = "node-1", .zone = "zone-a",
+	  .want = "shop/cache/redis TCP 10.96.7.20:6379 -> 10.244.1.20:6379 ~10.244.2.20:6379 ~10.244.3.20:6379\n"
+		  "shop/mixed/http TCP 10.96.7.21:80 -> 10.244.1.21:8080 10.244.2.21:8080 ~10.244.3.21:8080\n" },
+	{ .name = "PreferSameNode hints naming no endpoint on this node are ignored (zone hints then apply)",
+	  .files = { "prefer-same-node.yaml" }, .node = "node-9", .zone = "zone-b",
+	  .has = { "shop/cache/redis TCP 10.96.7.20:6379 -> 10.244.3.20:6379 ~10.244.1.20:6379 ~10.244.2.20:6379" } },
+	{ .name = "an external IP:port on two Services and an LB IP equal to the Service's own external IP: "
+		  "one frontend each, the first Service by namespace/name served, a note for the other",
+	  .files = { "shared-external.yaml" },
+	  .want = "shop/web-a/http TCP 10.96.9.1:80 -> (none)\n"
+		  "shop/web-b/http TCP 10.96.9.2:80 -> (none)\n"
+		  "shop/web-a/http TCP 192.0.2.50:80 [ExternalIP] -> (none)\n"
+		  "shop/web-a/http TCP 192.0.2.51:80 [ExternalIP] -> (none)\n"
+		  "shop/web-b/http TCP 192.0.2.60:80 [LoadBalancer] -> (none)\n",
+	  .notes = { "shared-external.yaml:12: skipping Service shop/web-b: spec.ports[0]: 192.0.2.50:80/TCP (ExternalIP) "
+		     "is served as Service shop/web-a's: an address also claimed by another Service" } },
+	{ .name = "IPv4 with leading zeros (ParseIPSloppy) and white space around loadBalancerSourceRanges (trimmed) are read",
+	  .files = { "tolerated.yaml" },
+	  .want = "old/legacy/http TCP 192.0.2.70:80 [ExternalIP] -> 10.244.1.7:8080\n"
+		  "old/legacy/http TCP 192.0.2.71:80 [LoadBalancer] -> 10.244.1.7:8080 from=203.0.113.0/24 from=198.51.100.7/32\n"
+		  "old/legacy/http TCP 198.19.0.10:80 -> 10.244.1.7:8080\n" },
+	{ .name = "v1 Endpoints: addresses[].nodeName makes an endpoint local (externalTrafficPolicy Local); "
+		  "notReadyAddresses are not ready",
+	  .files = { "endpoints-nodename.yaml" }, .node = "node-1", .nodeport = { "198.18.0.2" },
+	  .want = "edge/ingress/http TCP 10.96.61.1:80 -> 10.244.1.61:8080 10.244.2.61:8080\n"
+		  "edge/ingress/http TCP 198.18.0.2:30610 [NodePort] -> 10.244.1.61:8080 !drop-if-none ~10.244.2.61:8080\n" },
+	{ .name = "discovery.k8s.io/v1beta1 EndpointSlice is read, its node from topology[kubernetes.io/hostname]",
+	  .files = { "slice-v1beta1.yaml" }, .node = "node-1",
+	  .want = "default/web/http TCP 10.96.0.80:80 -> 10.244.1.5:8080 !drop-if-none ~10.244.2.5:8080\n" },
+	{ .name = "a node name of 252 characters is matched whole (not cut at 63)",
+	  .files = { "long-node-name.yaml" }, .node = LONG_NODE,
+	  .want = "default/local/http TCP 10.96.0.90:80 -> 10.244.1.90:80 !drop-if-none ~10.244.2.90:80\n" },
+	{ .name = "an empty ServiceList reads, and says it has no Service (apply refuses it unless --allow-empty)",
+	  .files = { "empty-list.json" }, .want = "", .services = 0 + 1 },
+	{ .name = "a List of kubectl get all: the kubernetes Service counts",
+	  .files = { LIST }, .services = 9 + 1 },
+	{ .name = "many skipped objects: one note line per reason, with a count and the first names",
+	  .files = { "many-skipped.yaml" }, .services = 1 + 1,
+	  .notes = { "note: skipping 5 (kind not handled): ", "many-skipped.yaml:4 ConfigMap kube-system/a, ",
+		     "many-skipped.yaml:6 Secret kube-system/c and 2 more\n" } },
+	{ .name = "the same EndpointSlice twice in one stream is an error naming both places",
+	  .ret = -EINVAL, .files = { "bad/same-object-twice.yaml" },
+	  .err = { "same-object-twice.yaml:15: EndpointSlice shop/web-abc: the same object is already at ",
+		   "same-object-twice.yaml:8 (the API has one object per kind, namespace and name)" } },
+	{ .name = "the same file twice is an error (each object twice)",
+	  .ret = -EINVAL, .files = { "services.yaml", "services.yaml" },
+	  .err = { "services.yaml:", ": the same object is already at " } },
+	{ .name = "nesting deeper than 64 levels is a parse error where it happens",
+	  ERR("deep-nesting.json", ":1:454: parse error: nested deeper than 64 levels") },
+	{ .name = "aliases expanding a small document to millions of nodes (billion laughs) are a parse error",
+	  ERR("alias-bomb.yaml", ":11:38: parse error: aliases expand the document by more than a million nodes") },
+	{ .name = "an error quotes at most a short prefix of a 1000-character name",
+	  .ret = -EINVAL, .files = { "bad/long-value.yaml" },
+	  .err = { "long-value.yaml:4:9: Service default/xxxxxxxxxx", "xxx...: metadata.name: too long (1000 characters, at most 63)" } },
+
 	/* --- validation: exactly one error line, nothing loaded */
 	{ .name = "bad clusterIP is an error",
 	  ERR("bad-cluster-ip.yaml", ":7:14: Service default/web: spec.clusterIP: \"10.96.0.300\" is not an IP address") },
@@ -226,8 +295,9 @@ static const struct tcase cases[] = {
 	  ERR("ready-quoted.yaml", ":13:12: EndpointSlice default/web-1: endpoints[0].conditions.ready: \"true\" is a string, expected true or false") },
 	{ .name = "protocol ICMP is an error",
 	  ERR("protocol-icmp.yaml", ":11:15: Service default/web: spec.ports[0].protocol: unknown protocol \"ICMP\" (expected TCP, UDP or SCTP)") },
-	{ .name = "EndpointSlice apiVersion discovery.k8s.io/v1beta1 is an error",
-	  ERR("slice-v1beta1.yaml", ":1:13: EndpointSlice default/web-1: apiVersion: discovery.k8s.io/v1beta1 is not supported for EndpointSlice (expected discovery.k8s.io/v1)") },
+	{ .name = "EndpointSlice apiVersion discovery.k8s.io/v2 is an error",
+	  .ret = -EINVAL, .files = { "bad/slice-v2.yaml" },
+	  .err = { "slice-v2.yaml:1:13: EndpointSlice default/web-1: apiVersion: discovery.k8s.io/v2 is not supported for EndpointSlice (expected discovery.k8s.io/v1)" } },
 	{ .name = "Service apiVersion apps/v1 is an error",
 	  ERR("service-apps-v1.yaml", ":1:13: Service default/web: apiVersion: apps/v1 is not supported for Service (expected v1)") },
 	{ .name = "malformed JSON (missing brace) is a parse error",
@@ -334,6 +404,9 @@ static bool check(const struct tcase *t, const char *dir, FILE *f)
 	bool ok = false;
 	int ret;
 
+	struct xs_config_info info = { 99, 99 };
+
+	opts.info = &info;
 	if (!ef || !nf)
 		abort();
 	for (; opts.n_nodeport_addrs < MAX && t->nodeport[opts.n_nodeport_addrs]; opts.n_nodeport_addrs++)
@@ -397,6 +470,10 @@ static bool check(const struct tcase *t, const char *dir, FILE *f)
 			fputc('"', f);
 			goto out;
 		}
+	if (t->services && info.services + 1 != (size_t)t->services) {
+		fprintf(f, "info.services is %zu, expected %d", info.services, t->services - 1);
+		goto out;
+	}
 	for (size_t i = 0; i < MAX && t->notes[i]; i++)
 		if (!strstr(notes, t->notes[i])) {
 			fprintf(f, "notes have no \"%s\"; notes are \"", t->notes[i]);
