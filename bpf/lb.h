@@ -60,6 +60,15 @@ static __always_inline struct xs_svc_value *xs_svc_find(const struct xs_pkt *p, 
 }
 
 
+/* A conntrack entry: an assured flow's (XS_CT_F_ASSURED), else a new
+ * one's; NULL: none. */
+static __always_inline struct xs_ct_value *xs_ct_find(const struct xs_ct_key *k)
+{
+	struct xs_ct_value *v = bpf_map_lookup_elem(&xs_ct_assured, k);
+
+	return v ?: bpf_map_lookup_elem(&xs_conntrack, k);
+}
+
 /* The first fragment of a datagram was translated: remember its ports for
  * the later ones (keyed as the packet came, before its translation). */
 static __always_inline void xs_frag_record(const struct xs_pkt *p)
@@ -78,18 +87,24 @@ static __always_inline void xs_frag_record(const struct xs_pkt *p)
  * a request, REV: a reply), from the ports its first fragment had; NULL
  * when the first was not translated here, or too long ago.
  */
+static __always_inline struct xs_ct_value *xs_frag_ct_key(const struct xs_frag_key *k, __u8 dir)
+{
+	struct xs_frag_value *v = bpf_map_lookup_elem(&xs_frags, k);
+
+	if (!v || bpf_ktime_get_ns() - v->seen > XS_FRAG_TIMEOUT_S * 1000000000ULL)
+		return 0;
+	struct xs_ct_key ck = { .saddr = k->saddr, .daddr = k->daddr, .sport = v->sport, .dport = v->dport,
+				.proto = k->proto, .dir = dir };
+
+	return xs_ct_find(&ck);
+}
+
 static __always_inline struct xs_ct_value *xs_frag_ct(const struct xs_pkt *p, __u8 dir)
 {
 	struct xs_frag_key k = { .saddr = p->iph->saddr, .daddr = p->iph->daddr, .id = p->iph->id,
 				 .proto = p->proto };
-	struct xs_frag_value *v = bpf_map_lookup_elem(&xs_frags, &k);
 
-	if (!v || bpf_ktime_get_ns() - v->seen > XS_FRAG_TIMEOUT_S * 1000000000ULL)
-		return 0;
-	struct xs_ct_key ck = { .saddr = k.saddr, .daddr = k.daddr, .sport = v->sport, .dport = v->dport,
-				.proto = k.proto, .dir = dir };
-
-	return bpf_map_lookup_elem(&xs_conntrack, &ck);
+	return xs_frag_ct_key(&k, dir);
 }
 
 enum xs_fwd_rc {
@@ -98,12 +113,12 @@ enum xs_fwd_rc {
 	XS_FWD_CT_FULL,
 };
 
-static __always_inline __u64 xs_ct_timeout(const struct xs_pkt *p, const struct xs_ct_value *ct,
+static __always_inline __u64 xs_ct_timeout(__u8 proto, const struct xs_ct_value *ct,
 					   const struct xs_config *cfg)
 {
-	if (p->proto != IPPROTO_TCP && ct->flags & XS_CT_F_REPLIED)
+	if (proto != IPPROTO_TCP && ct->flags & XS_CT_F_REPLIED)
 		return cfg->ct_udp_stream_timeout_ns ?: XS_CT_UDP_STREAM_TIMEOUT_S * 1000000000ULL;
-	if (p->proto != IPPROTO_TCP)
+	if (proto != IPPROTO_TCP)
 		return cfg->ct_udp_timeout_ns ?: XS_CT_UDP_TIMEOUT_S * 1000000000ULL;
 	if (ct->flags & XS_CT_F_CLOSING)
 		return cfg->ct_tcp_close_timeout_ns ?: XS_CT_TCP_CLOSE_TIMEOUT_S * 1000000000ULL;
@@ -260,6 +275,7 @@ static __always_inline long xs_ct_put(const struct xs_ct_key *k, const struct xs
 {
 	long rc = bpf_map_update_elem(&xs_conntrack, k, v, exists ? BPF_EXIST : BPF_NOEXIST);
 
+
 	if (rc == -EEXIST || rc == -ENOENT) {
 		exists = !exists;
 		rc = bpf_map_update_elem(&xs_conntrack, k, v, exists ? BPF_EXIST : BPF_NOEXIST);
@@ -272,8 +288,8 @@ static __always_inline long xs_ct_put(const struct xs_ct_key *k, const struct xs
 /* Does the SNAT port of this REV entry still belong to a live flow? Its FWD
  * entry tells (a REV entry is refreshed by replies only, and outlives the
  * connection's close). */
-static __always_inline bool xs_snat_in_use(const struct xs_pkt *p, const struct xs_config *cfg,
-					   const struct xs_ct_key *rk, const struct xs_ct_value *rv, __u64 now)
+static __always_inline bool xs_snat_in_use(const struct xs_config *cfg, const struct xs_ct_key *rk,
+					   const struct xs_ct_value *rv, __u64 now)
 {
 	struct xs_ct_key fk = {
 		.saddr = rv->snat_addr,
@@ -283,10 +299,10 @@ static __always_inline bool xs_snat_in_use(const struct xs_pkt *p, const struct 
 		.proto = rk->proto,
 		.dir = XS_CT_FWD,
 	};
-	struct xs_ct_value *fv = bpf_map_lookup_elem(&xs_conntrack, &fk);
+	struct xs_ct_value *fv = xs_ct_find(&fk);
 
 	return fv && fv->nat_addr == rk->saddr && fv->snat_port == rk->dport &&
-	       now - fv->last_seen <= xs_ct_timeout(p, fv, cfg);
+	       now - fv->last_seen <= xs_ct_timeout(rk->proto, fv, cfg);
 }
 
 /*
@@ -295,10 +311,10 @@ static __always_inline bool xs_snat_in_use(const struct xs_pkt *p, const struct 
  * port through another frontend)? Its own frontend's entry is this flow's,
  * reused.
  */
-static __always_inline bool xs_rev_clash(const struct xs_pkt *p, const struct xs_config *cfg,
-					 const struct xs_ct_key *rk, const struct xs_ct_value *old, __u64 now)
+static __always_inline bool xs_rev_clash(const struct xs_config *cfg, const struct xs_ct_key *rk,
+					 const struct xs_ct_value *rv, const struct xs_ct_value *old, __u64 now)
 {
-	if (old->nat_addr == p->iph->daddr && old->nat_port == *p->dport_p)
+	if (old->nat_addr == rv->nat_addr && old->nat_port == rv->nat_port)
 		return false;
 	struct xs_ct_key fk = {
 		.saddr = old->snat_addr ?: rk->daddr,
@@ -308,10 +324,10 @@ static __always_inline bool xs_rev_clash(const struct xs_pkt *p, const struct xs
 		.proto = rk->proto,
 		.dir = XS_CT_FWD,
 	};
-	struct xs_ct_value *fv = bpf_map_lookup_elem(&xs_conntrack, &fk);
+	struct xs_ct_value *fv = xs_ct_find(&fk);
 
 	return fv && fv->nat_addr == rk->saddr && fv->nat_port == rk->sport &&
-	       now - fv->last_seen <= xs_ct_timeout(p, fv, cfg);
+	       now - fv->last_seen <= xs_ct_timeout(rk->proto, fv, cfg);
 }
 
 /*
@@ -319,8 +335,8 @@ static __always_inline bool xs_rev_clash(const struct xs_pkt *p, const struct xs
  * one, XS_SNAT_TRIES times; rk->dport receives it. A port is free when no
  * REV entry holds it for this backend, or its flow is gone. 0 or -1.
  */
-static __always_inline int xs_snat_claim(const struct xs_pkt *p, const struct xs_config *cfg,
-					 struct xs_ct_key *rk, const struct xs_ct_value *rv, __u64 now)
+static __always_inline int xs_snat_claim(const struct xs_config *cfg, struct xs_ct_key *rk,
+					 const struct xs_ct_value *rv, __u64 now)
 {
 	__u32 min = cfg->snat_port_min, n = (__u32)cfg->snat_port_max - min + 1;
 
@@ -328,14 +344,113 @@ static __always_inline int xs_snat_claim(const struct xs_pkt *p, const struct xs
 		return -1;
 	for (int i = 0; i < XS_SNAT_TRIES; i++) {
 		rk->dport = bpf_htons(min + bpf_get_prandom_u32() % n);
-		struct xs_ct_value *old = bpf_map_lookup_elem(&xs_conntrack, rk);
+		struct xs_ct_value *old = xs_ct_find(rk);
 
-		if (old && xs_snat_in_use(p, cfg, rk, old, now))
+		if (old && xs_snat_in_use(cfg, rk, old, now))
 			continue;
+		if (old && old->flags & XS_CT_F_ASSURED) { /* a dead flow's: back to the new flows */
+			bpf_map_delete_elem(&xs_ct_assured, rk);
+			if (!bpf_map_update_elem(&xs_conntrack, rk, rv, BPF_ANY))
+				return 0;
+			continue;
+		}
 		if (!xs_ct_put(rk, rv, old))
 			return 0;
 	}
 	return -1;
+}
+
+/*
+ * Record a new flow's reverse entry rk -> rv (rv->last_seen: now). SNAT
+ * (XS_CT_F_SNAT in rv): on a free port of the range (rk->dport receives
+ * it). Else at its reply tuple, new but for port reuse (tried without a
+ * lookup first). Taken by another live flow to the same backend — this
+ * client port through another frontend — it is a NAT clash, which the
+ * kernel resolves by giving this flow another source port: so does this
+ * (rv becomes XS_CT_F_PORTMAP, rk->dport the port). 0, 1 (another port),
+ * or -1 (dropped, counted). A global function: verified once on its own.
+ */
+__noinline int xs_rev_put(struct xs_ct_key *rk, struct xs_ct_value *rv, const struct xs_config *cfg)
+{
+	if (!rk || !rv || !cfg)
+		return -1;
+	__u64 now = rv->last_seen;
+
+	if (rv->flags & XS_CT_F_SNAT) {
+		if (xs_snat_claim(cfg, rk, rv, now)) {
+			xs_count(drop_snat);
+			return -1;
+		}
+		xs_count(snat);
+		return 0;
+	}
+	struct xs_ct_value *aold = bpf_map_lookup_elem(&xs_ct_assured, rk);
+	long rc = aold ? -EEXIST : bpf_map_update_elem(&xs_conntrack, rk, rv, BPF_NOEXIST);
+
+	if (!rc) {
+		xs_count(ct_created);
+		return 0;
+	}
+	if (rc == -EEXIST) {
+		struct xs_ct_value *old = aold ?: bpf_map_lookup_elem(&xs_conntrack, rk);
+
+		if (old && xs_rev_clash(cfg, rk, rv, old, now)) {
+			rv->flags |= XS_CT_F_PORTMAP;
+			rv->snat_addr = rk->daddr;
+			rv->snat_port = rk->dport;
+			if (xs_snat_claim(cfg, rk, rv, now)) {
+				xs_count(drop_snat);
+				return -1;
+			}
+			xs_count(nat_clash);
+			return 1;
+		}
+		if (aold) { /* a dead flow's: moved back to the new flows, not a new key */
+			bpf_map_delete_elem(&xs_ct_assured, rk);
+			if (!bpf_map_update_elem(&xs_conntrack, rk, rv, BPF_ANY))
+				return 0;
+		} else if (!xs_ct_put(rk, rv, true)) {
+			return 0;
+		}
+	}
+	xs_count(drop_ct_full);
+	return -1;
+}
+
+/*
+ * Move an unassured flow (its forward entry fk, ct) to xs_ct_assured, its
+ * reverse entry first, then delete both from xs_conntrack; counted in
+ * ct_assured. When xs_ct_assured is full its LRU gives up its least
+ * recently used assured flow: the only way an assured flow is evicted. A
+ * global function (verified once, its stack its own); 1 when moved.
+ */
+__noinline int xs_ct_assure(const struct xs_ct_key *fk, struct xs_ct_value *ct)
+{
+	if (!fk || !ct)
+		return 0;
+	struct xs_ct_key rk = {
+		.saddr = ct->nat_addr,
+		.daddr = ct->snat_addr ?: fk->saddr,
+		.sport = ct->nat_port,
+		.dport = ct->snat_addr ? ct->snat_port : fk->sport,
+		.proto = fk->proto,
+		.dir = XS_CT_REV,
+	};
+	struct xs_ct_value *rvp = bpf_map_lookup_elem(&xs_conntrack, &rk);
+	struct xs_ct_value fv = *ct, rv;
+
+	if (!rvp)
+		return 0;
+	rv = *rvp;
+	rv.flags |= XS_CT_F_ASSURED;
+	fv.flags |= XS_CT_F_ASSURED;
+	if (bpf_map_update_elem(&xs_ct_assured, &rk, &rv, BPF_ANY) ||
+	    bpf_map_update_elem(&xs_ct_assured, fk, &fv, BPF_ANY))
+		return 0;
+	bpf_map_delete_elem(&xs_conntrack, fk);
+	bpf_map_delete_elem(&xs_conntrack, &rk);
+	xs_count(ct_assured);
+	return 1;
 }
 
 /*
@@ -363,8 +478,10 @@ static __always_inline int xs_forward(void *ctx, const struct xs_pkt *p, const s
 		.dir = XS_CT_FWD,
 	};
 	__u64 now = bpf_ktime_get_ns();
-	struct xs_ct_value *ct = bpf_map_lookup_elem(&xs_conntrack, &fk);
-	bool fwd_exists = ct;
+	struct xs_ct_value *ct = xs_ct_find(&fk);
+	/* What a new flow's forward entry meets: an entry in xs_conntrack (where
+	 * it goes), or a dead one in xs_ct_assured (to delete). */
+	__u8 was = ct ? (ct->flags & XS_CT_F_ASSURED ? 2 : 1) : 0;
 	struct xs_svc_stats *ss = bpf_map_lookup_elem(&xs_svc_stats, &sv->svc_id);
 	struct xs_backend *be;
 	__u32 be_id = 0;
@@ -378,7 +495,7 @@ static __always_inline int xs_forward(void *ctx, const struct xs_pkt *p, const s
 	/* A SYN on a closing entry is a new connection reusing the ports. */
 	if (ct && p->tcp_flags & XS_TCP_SYN && !(p->tcp_flags & XS_TCP_ACK) && ct->flags & XS_CT_F_CLOSING)
 		ct = 0;
-	if (ct && now - ct->last_seen > xs_ct_timeout(p, ct, cfg)) {
+	if (ct && now - ct->last_seen > xs_ct_timeout(p->proto, ct, cfg)) {
 		xs_count(ct_expired);
 		ct = 0;
 	}
@@ -403,9 +520,14 @@ static __always_inline int xs_forward(void *ctx, const struct xs_pkt *p, const s
 			f->sport = ct->snat_port;
 			f->flags = ct->flags;
 			xs_frag_record(p);
+			/* A client packet after a reply: the flow is assured. */
+			if ((ct->flags & (XS_CT_F_REPLIED | XS_CT_F_ASSURED)) == XS_CT_F_REPLIED)
+				xs_ct_assure(&fk, ct);
 			return XS_FWD_OK;
 		}
 	}
+	if (was == 2) /* a stale assured entry: the new flow starts unassured */
+		bpf_map_delete_elem(&xs_ct_assured, &fk);
 	if (sv->count == 0 || !(be = xs_select(p, sv, now, &be_id))) {
 		if (ss)
 			ss->no_backend++;
@@ -445,47 +567,16 @@ static __always_inline int xs_forward(void *ctx, const struct xs_pkt *p, const s
 		.snat_port = f->saddr ? *p->sport_p : 0,
 	};
 	/* Reverse first: a reply can only exist once the forward packet left. */
+	int rc = xs_rev_put(&rk, &rv, cfg);
+
+	if (rc < 0)
+		return XS_FWD_CT_FULL;
 	if (ct_flags & XS_CT_F_SNAT) {
-		if (xs_snat_claim(p, cfg, &rk, &rv, now)) {
-			xs_count(drop_snat);
-			return XS_FWD_CT_FULL;
-		}
 		f->sport = rk.dport;
-		xs_count(snat);
-	} else {
-		/* A new flow's reply key is new but for port reuse (tried
-		 * without a lookup first). Taken by another live flow to the
-		 * same backend — this client port through another frontend —
-		 * it is a NAT clash, which the kernel resolves by giving this
-		 * flow another source port: so does this. */
-		long rc = bpf_map_update_elem(&xs_conntrack, &rk, &rv, BPF_NOEXIST);
-
-		if (rc == -EEXIST) {
-			struct xs_ct_value *old = bpf_map_lookup_elem(&xs_conntrack, &rk);
-
-			if (old && xs_rev_clash(p, cfg, &rk, old, now)) {
-				ct_flags |= XS_CT_F_PORTMAP;
-				rv.flags = ct_flags;
-				rv.snat_addr = p->iph->saddr;
-				rv.snat_port = *p->sport_p;
-				if (xs_snat_claim(p, cfg, &rk, &rv, now)) {
-					xs_count(drop_snat);
-					return XS_FWD_CT_FULL;
-				}
-				f->saddr = p->iph->saddr;
-				f->sport = rk.dport;
-				xs_count(nat_clash);
-				rc = 0;
-			} else {
-				rc = xs_ct_put(&rk, &rv, true);
-			}
-		} else if (!rc) {
-			xs_count(ct_created);
-		}
-		if (rc) {
-			xs_count(drop_ct_full);
-			return XS_FWD_CT_FULL;
-		}
+	} else if (rc == 1) { /* a NAT clash: another source port */
+		ct_flags |= XS_CT_F_PORTMAP;
+		f->saddr = p->iph->saddr;
+		f->sport = rk.dport;
 	}
 	f->flags = ct_flags;
 	struct xs_ct_value fv = {
@@ -498,7 +589,8 @@ static __always_inline int xs_forward(void *ctx, const struct xs_pkt *p, const s
 		.snat_addr = f->saddr,
 		.snat_port = f->sport,
 	};
-	if (xs_ct_put(&fk, &fv, fwd_exists)) {
+	/* A stale assured entry goes back to the new flows: not a new key. */
+	if (was == 2 ? bpf_map_update_elem(&xs_conntrack, &fk, &fv, BPF_ANY) : xs_ct_put(&fk, &fv, was == 1)) {
 		xs_count(drop_ct_full);
 		return XS_FWD_CT_FULL;
 	}
@@ -520,7 +612,7 @@ static __always_inline struct xs_ct_value *xs_reply_lookup(const struct xs_pkt *
 		.proto = p->proto,
 		.dir = XS_CT_REV,
 	};
-	struct xs_ct_value *ct = bpf_map_lookup_elem(&xs_conntrack, &rk);
+	struct xs_ct_value *ct = xs_ct_find(&rk);
 
 	if (!ct)
 		return 0;
@@ -538,7 +630,7 @@ static __always_inline struct xs_ct_value *xs_reply_lookup(const struct xs_pkt *
 			.proto = rk.proto,
 			.dir = XS_CT_FWD,
 		};
-		struct xs_ct_value *fv = bpf_map_lookup_elem(&xs_conntrack, &fk);
+		struct xs_ct_value *fv = xs_ct_find(&fk);
 
 		ct->last_seen = now;
 		ct->flags |= XS_CT_F_REPLIED;

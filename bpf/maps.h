@@ -57,6 +57,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xs_conntrack SEC(".maps");
 
+/* Assured flows, moved from xs_conntrack (include/xdpsvc.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XS_MAX_CT);
+	__type(key, struct xs_ct_key);
+	__type(value, struct xs_ct_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_ct_assured SEC(".maps");
+
 /* Per-frontend counters, indexed by service id. Written by the datapath. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -139,6 +148,20 @@ struct {
 	__type(value, struct xs_frag_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xs_frags SEC(".maps");
+
+/* Per-CPU scratch space for what does not fit the programs' stack (an
+ * ICMP error's quote, as read and as rewritten). */
+#define XS_SCRATCH_LEN 128
+struct xs_scratch_buf {
+	__u8 b[XS_SCRATCH_LEN];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xs_scratch_buf);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xs_scratch SEC(".maps");
 
 /* Devices the tc programs deliver to (pods' veths). */
 struct {

@@ -100,9 +100,9 @@ static __always_inline int xs_reply_nat(struct __sk_buff *skb, struct xs_pkt *p)
  * node's own address, too big, TTL 1, no route) goes to the stack, which
  * answers as it does for any packet — unless must: a packet with the
  * node's own address as its source (SNAT), which the stack would drop as a
- * martian, is dropped here.
+ * martian, is dropped here. A global function, verified once on its own.
  */
-static __always_inline int xs_deliver(struct __sk_buff *skb, bool must, bool ingress)
+__noinline int xs_deliver(struct __sk_buff *skb, int must, int ingress)
 {
 	struct xs_pkt p;
 	int rc = xs_skb_parse(skb, &p);
@@ -269,6 +269,17 @@ struct xs_icmp_quote {
 	__u8 rest[16];  /* L4 bytes 4..19: UDP length and checksum, or TCP seq... checksum */
 };
 #define XS_QUOTE_MIN (sizeof(struct icmphdr) + sizeof(struct iphdr) + 8)
+
+/* xs_icmp_nat's verdict for an error translated on an ingress hook: send
+ * it on (xs_deliver), as a reply. */
+#define XS_ICMP_DELIVER 1000
+
+/* The quote as it came and as it leaves, in xs_scratch (bpf/maps.h): off
+ * the stack, which the programs' callers nearly fill. */
+struct xs_icmp_scratch {
+	struct xs_icmp_quote q, n;
+};
+_Static_assert(sizeof(struct xs_icmp_scratch) <= XS_SCRATCH_LEN, "xs_scratch is too small");
 #define XS_QUOTE_MAX sizeof(struct xs_icmp_quote)
 
 /* The quoted L4 checksum after its addresses and ports changed from q to
@@ -299,17 +310,26 @@ static __always_inline void xs_quote_l4(__u16 *check, bool udp, const struct xs_
  *  - about a reply to the client (its forward entry): a router's or the
  *    client's error goes to the backend, quoting backend -> client as the
  *    backend sent it.
- * -1: not such an error (untouched); else a tc verdict (ingress: sent on as
- * a reply; egress: on its way).
+ * -1: not such an error (untouched); XS_ICMP_DELIVER (ingress): translated,
+ * to send on as a reply; TC_ACT_OK (egress): translated, on its way.
  */
-static __always_inline int xs_icmp_nat(struct __sk_buff *skb, const struct xs_pkt *p, bool ingress)
+/* A global function, verified once on its own (it keeps the programs that
+ * call it within the verifier's bounds): it gets the outer header's
+ * offsets (l3_off, l4_off) and ingress packed in meta, and its addresses. */
+__noinline int xs_icmp_nat(struct __sk_buff *skb, __u32 meta, __u32 ip_len, __be32 osrc, __be32 odst)
 {
-	struct xs_icmp_quote q, n;
-	__u32 off = p->l4_off, avail = p->ip_len - (p->l4_off - p->l3_off); /* the ICMP message, not padding */
+	__u32 zero = 0;
+	struct xs_icmp_scratch *sc = bpf_map_lookup_elem(&xs_scratch, &zero);
+	__u32 l3_off = meta & 0xff, l4_off = (meta >> 8) & 0xff;
+	bool ingress = meta >> 16;
+	__u32 off = l4_off, avail = ip_len - (l4_off - l3_off); /* the ICMP message, not padding */
 	bool full;
 
-	if (p->proto != IPPROTO_ICMP || avail < XS_QUOTE_MIN)
+	if (!sc || l4_off < l3_off || avail < XS_QUOTE_MIN || avail > 0xffff)
 		return -1;
+	struct xs_icmp_quote *qp = &sc->q, *np = &sc->n;
+#define q (*qp)
+#define n (*np)
 	full = avail >= XS_QUOTE_MAX;
 	if (full ? bpf_skb_load_bytes(skb, off, &q, XS_QUOTE_MAX) : bpf_skb_load_bytes(skb, off, &q, XS_QUOTE_MIN))
 		return -1;
@@ -327,17 +347,17 @@ static __always_inline int xs_icmp_nat(struct __sk_buff *skb, const struct xs_pk
 		.proto = q.ip.protocol,
 		.dir = XS_CT_REV,
 	};
-	struct xs_ct_value *ct = bpf_map_lookup_elem(&xs_conntrack, &k);
+	struct xs_ct_value *ct = xs_ct_find(&k);
 	bool to_client = ct;
 
 	if (!ct) {
 		k.dir = XS_CT_FWD;
-		ct = bpf_map_lookup_elem(&xs_conntrack, &k);
+		ct = xs_ct_find(&k);
 		if (!ct)
 			return -1;
 	}
 	bool udp = q.ip.protocol == IPPROTO_UDP;
-	__be32 osrc = p->iph->saddr, odst = p->iph->daddr, nsrc = osrc, ndst = odst;
+	__be32 nsrc = osrc, ndst = odst;
 	__be32 qsrc = q.ip.saddr, qdst = q.ip.daddr, nqsrc = qsrc, nqdst = qdst;
 	__be16 qsport = q.sport, qdport = q.dport, nqsport = qsport, nqdport = qdport;
 
@@ -388,64 +408,71 @@ static __always_inline int xs_icmp_nat(struct __sk_buff *skb, const struct xs_pk
 		return TC_ACT_SHOT;
 	bpf_l4_csum_replace(skb, off + offsetof(struct icmphdr, checksum), 0, (__u32)diff, 0);
 	if (nsrc != osrc) {
-		bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), osrc, nsrc, 4);
-		bpf_skb_store_bytes(skb, p->l3_off + offsetof(struct iphdr, saddr), &nsrc, 4, 0);
+		bpf_l3_csum_replace(skb, l3_off + offsetof(struct iphdr, check), osrc, nsrc, 4);
+		bpf_skb_store_bytes(skb, l3_off + offsetof(struct iphdr, saddr), &nsrc, 4, 0);
 	}
 	if (ndst != odst) {
-		bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), odst, ndst, 4);
-		bpf_skb_store_bytes(skb, p->l3_off + offsetof(struct iphdr, daddr), &ndst, 4, 0);
+		bpf_l3_csum_replace(skb, l3_off + offsetof(struct iphdr, check), odst, ndst, 4);
+		bpf_skb_store_bytes(skb, l3_off + offsetof(struct iphdr, daddr), &ndst, 4, 0);
 	}
 	xs_count(icmp_nat);
-	return ingress ? xs_deliver(skb, false, true) : TC_ACT_OK;
+	return ingress ? XS_ICMP_DELIVER : TC_ACT_OK; /* the caller sends it on: less stack in a row */
+#undef q
+#undef n
 }
 
 enum xs_hook { XS_HOOK_EGRESS, XS_HOOK_INGRESS, XS_HOOK_POD };
 
 /* Rewrite the IPv4 source or destination address old (a later fragment:
- * no L4 header to update). The packet pointers are stale afterwards. */
-static __always_inline void xs_skb_ipnat(struct __sk_buff *skb, const struct xs_pkt *p, bool src, __be32 old,
-					 __be32 addr)
+ * no L4 header to update). */
+static __always_inline void xs_skb_ipnat(struct __sk_buff *skb, __u32 l3_off, bool src, __be32 old, __be32 addr)
 {
 	if (old == addr)
 		return;
-	bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old, addr, 4);
-	bpf_skb_store_bytes(skb, p->l3_off + (src ? offsetof(struct iphdr, saddr) : offsetof(struct iphdr, daddr)),
+	bpf_l3_csum_replace(skb, l3_off + offsetof(struct iphdr, check), old, addr, 4);
+	bpf_skb_store_bytes(skb, l3_off + (src ? offsetof(struct iphdr, saddr) : offsetof(struct iphdr, daddr)),
 			    &addr, 4, 0);
 }
+
+/* A verdict of a global function: send the packet on with xs_deliver(must,
+ * ingress), which the caller does (the stack of one call less). */
+#define XS_DELIVER(must, ingress) (1000 + ((must) ? 2 : 0) + ((ingress) ? 1 : 0))
 
 /*
  * A later fragment (no L4 header) of a datagram whose first fragment was
  * translated gets the same addresses (xs_frags), as a reply (its reverse
  * entry) or a request (its forward one), and goes where its first went;
- * any other passes untouched, counted.
+ * any other passes untouched, counted. A global function (verified once):
+ * meta = the IPv4 header's offset | hook << 8; idproto = IP id | proto << 16.
  */
-static __always_inline int xs_tc_frag(struct __sk_buff *skb, const struct xs_pkt *p, enum xs_hook hook)
+__noinline int xs_tc_frag(struct __sk_buff *skb, __u32 meta, __be32 osrc, __be32 odst, __u32 idproto)
 {
-	struct xs_ct_value *ct = xs_frag_ct(p, XS_CT_REV);
+	__u32 l3_off = meta & 0xff, hook = (meta >> 8) & 0xff;
+	struct xs_frag_key fk = { .saddr = osrc, .daddr = odst, .id = (__be16)(idproto & 0xffff),
+				  .proto = (__u8)(idproto >> 16) };
+	struct xs_ct_value *ct = xs_frag_ct_key(&fk, XS_CT_REV);
 	bool reply = ct;
 	__be32 saddr, daddr;
 	__u8 flags;
 
 	if (!ct)
-		ct = xs_frag_ct(p, XS_CT_FWD);
+		ct = xs_frag_ct_key(&fk, XS_CT_FWD);
 	if (!ct) {
 		xs_count(pass_fragment);
 		xs_count(frag_unknown);
 		return TC_ACT_OK;
 	}
-	__be32 osrc = p->iph->saddr, odst = p->iph->daddr;
-
 	flags = ct->flags;
 	saddr = reply ? ct->nat_addr : ct->snat_addr ?: osrc;
 	daddr = reply ? ct->snat_addr ?: odst : ct->nat_addr;
-	xs_skb_ipnat(skb, p, true, osrc, saddr);
-	xs_skb_ipnat(skb, p, false, odst, daddr);
+	xs_skb_ipnat(skb, l3_off, true, osrc, saddr);
+	xs_skb_ipnat(skb, l3_off, false, odst, daddr);
 	xs_count(frag_nat);
 	if (hook == XS_HOOK_POD && flags & XS_CT_F_HAIRPIN)
 		return xs_bounce(skb);
 	if (hook == XS_HOOK_EGRESS)
-		return reply ? TC_ACT_OK : xs_deliver(skb, false, false);
-	return xs_deliver(skb, flags & XS_CT_F_SNAT, true);
+		return reply ? TC_ACT_OK : XS_DELIVER(false, false);
+	return XS_DELIVER(flags & XS_CT_F_SNAT, true);
 }
 
 /* Parse; an ICMP error about a translated flow (xs_icmp_nat) and a later
@@ -455,13 +482,19 @@ static __always_inline int xs_tc_parse(struct __sk_buff *skb, struct xs_pkt *p, 
 	int rc = xs_skb_parse(skb, p);
 
 	*verdict = TC_ACT_OK;
-	if (rc == XS_PARSE_NOT_L4) {
-		int v = xs_icmp_nat(skb, p, hook != XS_HOOK_EGRESS);
+	if (rc == XS_PARSE_NOT_L4 && p->proto == IPPROTO_ICMP) {
+		int v = xs_icmp_nat(skb, p->l3_off | p->l4_off << 8 | (hook != XS_HOOK_EGRESS) << 16, p->ip_len,
+				    p->iph->saddr, p->iph->daddr);
 
-		if (v >= 0)
+		if (v == XS_ICMP_DELIVER)
+			*verdict = xs_deliver(skb, false, true);
+		else if (v >= 0)
 			*verdict = v;
 	} else if (rc == XS_PARSE_FRAGMENT) {
-		*verdict = xs_tc_frag(skb, p, hook);
+		int v = xs_tc_frag(skb, p->l3_off | hook << 8, p->iph->saddr, p->iph->daddr,
+				   p->iph->id | (__u32)p->proto << 16);
+
+		*verdict = v >= 1000 ? xs_deliver(skb, v & 2, v & 1) : v;
 	}
 	return rc;
 }
@@ -593,7 +626,7 @@ int xs_tc_ingress(struct __sk_buff *skb)
 		.proto = p.proto,
 		.dir = XS_CT_REV,
 	};
-	struct xs_ct_value *ct = bpf_map_lookup_elem(&xs_conntrack, &rk);
+	struct xs_ct_value *ct = xs_ct_find(&rk);
 
 	if (!ct || !(ct->flags & XS_CT_F_SNAT))
 		return TC_ACT_OK;

@@ -22,6 +22,7 @@
 #define XS_MAP_SLOTS        "xs_slots"
 #define XS_MAP_BACKENDS     "xs_backends"
 #define XS_MAP_CT           "xs_conntrack"
+#define XS_MAP_CT_ASSURED   "xs_ct_assured"
 #define XS_MAP_SVC_STATS    "xs_svc_stats"
 #define XS_MAP_GLOBAL_STATS "xs_global_stats"
 #define XS_MAP_SVC_META     "xs_svc_meta"
@@ -157,6 +158,13 @@ struct xs_backend {
 	__u8 flags;
 };
 
+/* --- xs_ct_assured (LRU, same keys and values as xs_conntrack): flows that
+ * saw a reply and then another packet of their client (TCP: the handshake's
+ * last ACK; UDP: a stream), conntrack's ASSURED. A new flow starts in
+ * xs_conntrack and moves here then, so that a spray of new flows filling
+ * xs_conntrack evicts only other unassured flows, never an assured one (the
+ * kernel's early drop). Lookups try this table first. */
+
 /* --- xs_conntrack (LRU): one entry per direction of a translated flow.
  *  XS_CT_FWD:  key = client -> VIP tuple as received; value = the backend.
  *  XS_CT_REV:  key = backend -> client tuple as the reply leaves the node
@@ -202,6 +210,7 @@ struct xs_ct_value {
 			      * back as destination */
 #define XS_CT_F_SNAT    0x08 /* external flow to another node: source := snat_addr:snat_port */
 #define XS_CT_F_REPLIED 0x10 /* a reply was seen (conntrack's SEEN_REPLY): the longer UDP timeout */
+#define XS_CT_F_ASSURED 0x40 /* in xs_ct_assured */
 #define XS_CT_F_PORTMAP 0x20 /* the client's port was taken by another flow to the same backend
 			      * (a NAT clash): source port := snat_port, as the kernel does */
 
@@ -370,6 +379,7 @@ struct xs_global_stats {
 	__u64 no_port;         /* to a ClusterIP on a port no frontend has: rejected */
 	__u64 icmp_nat;        /* ICMP error about a translated flow: outer and quoted headers
 				* translated (tc) */
+	__u64 ct_assured;      /* flows moved to xs_ct_assured (two entries each) */
 	__u64 nat_clash;       /* a new flow whose reply tuple another live flow had: another
 				* source port (XS_CT_F_PORTMAP) */
 	__u64 frag_nat;        /* a later fragment translated as its first one was */

@@ -493,7 +493,7 @@ static __u32 size_asked(const struct xs_attach_opts *o, const char *map)
 		return o->max_backends;
 	if (!strcmp(map, XS_MAP_SLOTS))
 		return o->max_slots;
-	if (!strcmp(map, XS_MAP_CT))
+	if (!strcmp(map, XS_MAP_CT) || !strcmp(map, XS_MAP_CT_ASSURED))
 		return o->ct_size;
 	return 0;
 }

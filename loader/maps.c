@@ -26,6 +26,7 @@ static const struct map_desc map_descs[] = {
 	MAP(XS_MAP_SLOTS, slots, struct xs_slot_key, __u32),
 	MAP(XS_MAP_BACKENDS, backends, __u32, struct xs_backend),
 	MAP(XS_MAP_CT, ct, struct xs_ct_key, struct xs_ct_value),
+	MAP(XS_MAP_CT_ASSURED, ct_assured, struct xs_ct_key, struct xs_ct_value),
 	MAP(XS_MAP_SVC_STATS, svc_stats, __u32, struct xs_svc_stats),
 	MAP(XS_MAP_GLOBAL_STATS, global_stats, __u32, struct xs_global_stats),
 	MAP(XS_MAP_SVC_META, svc_meta, __u32, struct xs_svc_meta),
@@ -153,6 +154,46 @@ static int dump_map(int fd, size_t ksz, size_t vsz, void **keys_out, void **vals
 	*vals_out = vals;
 	*n_out = n;
 	return 0;
+}
+
+/* Both conntrack tables (xs_ct_assured, then xs_conntrack), as one dump. */
+static int dump_ct(const struct xs_maps *m, struct xs_ct_key **keys, struct xs_ct_value **vals, size_t *n)
+{
+	struct xs_ct_key *k2 = NULL;
+	struct xs_ct_value *v2 = NULL;
+	size_t n2 = 0;
+	int err = dump_map(m->ct_assured, sizeof(**keys), sizeof(**vals), (void **)keys, (void **)vals, n);
+
+	if (!err)
+		err = dump_map(m->ct, sizeof(**keys), sizeof(**vals), (void **)&k2, (void **)&v2, &n2);
+	if (!err && n2) {
+		struct xs_ct_key *nk = realloc(*keys, (*n + n2) * sizeof(**keys));
+		struct xs_ct_value *nv = nk ? realloc(*vals, (*n + n2) * sizeof(**vals)) : NULL;
+
+		if (nk)
+			*keys = nk;
+		if (nv)
+			*vals = nv;
+		if (!nk || !nv) {
+			err = -ENOMEM;
+		} else {
+			memcpy(*keys + *n, k2, n2 * sizeof(**keys));
+			memcpy(*vals + *n, v2, n2 * sizeof(**vals));
+			*n += n2;
+		}
+	}
+	free(k2);
+	free(v2);
+	return err;
+}
+
+/* Delete a flow's entry from whichever table holds it: 0, or -errno
+ * (-ENOENT: in neither). */
+static int delete_ct(const struct xs_maps *m, const struct xs_ct_key *k)
+{
+	bool a = !bpf_map_delete_elem(m->ct_assured, k), n = !bpf_map_delete_elem(m->ct, k);
+
+	return a || n ? 0 : errno == ENOENT ? -ENOENT : -errno;
 }
 
 struct be_ent {
@@ -1373,7 +1414,7 @@ static long ct_forget(const struct xs_maps *m, const struct ct_gone *g, size_t n
 
 	if (!n)
 		return 0;
-	err = dump_map(m->ct, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &nk);
+	err = dump_ct(m, &keys, &vals, &nk);
 	for (size_t i = 0; !err && i < nk; i++) {
 		const struct xs_ct_key *k = &keys[i];
 		const struct xs_ct_value *v = &vals[i];
@@ -1387,7 +1428,7 @@ static long ct_forget(const struct xs_maps *m, const struct ct_gone *g, size_t n
 			hit = v->svc_id == e->svc_id && k->daddr == e->vip && k->dport == e->vport &&
 			      (e->all || (v->nat_addr == e->be_addr && v->nat_port == e->be_port));
 		}
-		if (hit && !bpf_map_delete_elem(m->ct, k))
+		if (hit && !delete_ct(m, k))
 			deleted++;
 	}
 	if (deleted && !bpf_map_lookup_elem(m->config, &zero, &cfg)) {
@@ -1623,7 +1664,7 @@ static int sum_svc_stats(const struct xs_maps *m, __u32 id, struct xs_svc_stats 
 #define GLOBAL_FIELDS(X) X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) \
 	X(pass_miss) X(hit) X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) \
 	X(ct_expired) X(reply_nat) X(local_dnat) X(fast_path) X(ct_created) X(pod_dnat) X(hairpin) X(snat) X(drop_snat) \
-	X(to_stack) X(redirect) X(redirect_peer) X(no_port) X(icmp_nat) X(nat_clash) X(frag_nat) X(frag_unknown) X(ext_local_cluster)
+	X(to_stack) X(redirect) X(redirect_peer) X(no_port) X(icmp_nat) X(ct_assured) X(nat_clash) X(frag_nat) X(frag_unknown) X(ext_local_cluster)
 
 static int sum_global_stats(const struct xs_maps *m, struct xs_global_stats *sum)
 {
@@ -1755,10 +1796,12 @@ int xs_list(const struct xs_maps *m, bool json, FILE *out)
 	err = sum_global_stats(m, &g);
 	if (err)
 		goto out;
-	long ct_used = count_entries(m->ct, sizeof(struct xs_ct_key), sizeof(struct xs_ct_value));
+	long ct_new = count_entries(m->ct, sizeof(struct xs_ct_key), sizeof(struct xs_ct_value));
+	long ct_assured = count_entries(m->ct_assured, sizeof(struct xs_ct_key), sizeof(struct xs_ct_value));
+	long ct_used = ct_new + ct_assured;
 
-	if (ct_used < 0) {
-		err = (int)ct_used;
+	if (ct_new < 0 || ct_assured < 0) {
+		err = (int)(ct_new < 0 ? ct_new : ct_assured);
 		goto out;
 	}
 	if (bpf_map_lookup_elem(m->config, &zero, &cfg)) {
@@ -1812,18 +1855,19 @@ int xs_list(const struct xs_maps *m, bool json, FILE *out)
 #undef PRINT
 		fprintf(out, "},\"capacity\":{\"frontends\":{\"used\":%zu,\"max\":%u},"
 			"\"backends\":{\"used\":%zu,\"max\":%u},\"slots\":{\"used\":%zu,\"max\":%u},"
-			"\"conntrack\":{\"used\":%ld,\"max\":%u,\"evicted\":%llu,\"flushed\":%llu}}}\n", s.n,
-			m->max_frontends, s.n_be, m->max_backends, s.n_slots, m->max_slots, ct_used, m->max_ct,
-			(unsigned long long)evicted, (unsigned long long)cfg.ct_flushed);
+			"\"conntrack\":{\"used\":%ld,\"max\":%u,\"new\":%ld,\"assured\":%ld,\"evicted\":%llu,"
+			"\"flushed\":%llu}}}\n", s.n,
+			m->max_frontends, s.n_be, m->max_backends, s.n_slots, m->max_slots, ct_used, 2 * m->max_ct,
+			ct_new, ct_assured, (unsigned long long)evicted, (unsigned long long)cfg.ct_flushed);
 	} else {
 		fprintf(out, "\nglobal:");
 #define PRINT(f) fprintf(out, " " #f "=%llu", g.f);
 		GLOBAL_FIELDS(PRINT)
 #undef PRINT
 		fprintf(out, "\ncapacity: frontends %zu/%u, backends %zu/%u, slots %zu/%u, conntrack %ld/%u "
-			"(%llu evicted, %llu flushed)\n", s.n, m->max_frontends, s.n_be, m->max_backends, s.n_slots,
-			m->max_slots, ct_used, m->max_ct, (unsigned long long)evicted,
-			(unsigned long long)cfg.ct_flushed);
+			"(new %ld/%u, assured %ld/%u; %llu evicted, %llu flushed)\n", s.n, m->max_frontends, s.n_be,
+			m->max_backends, s.n_slots, m->max_slots, ct_used, 2 * m->max_ct, ct_new, m->max_ct, ct_assured,
+			m->max_ct, (unsigned long long)evicted, (unsigned long long)cfg.ct_flushed);
 	}
 out:
 	state_free(&s);
@@ -1845,7 +1889,7 @@ int xs_ct_list(const struct xs_maps *m, bool json, FILE *out)
 	err = state_read(m, &s);
 	if (err)
 		return err;
-	err = dump_map(m->ct, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
+	err = dump_ct(m, &keys, &vals, &n);
 	if (err) {
 		fprintf(stderr, "xdpsvc: cannot read %s: %s\n", XS_MAP_CT, strerror(-err));
 		goto out;
@@ -1920,16 +1964,17 @@ int xs_ct_flush(const struct xs_maps *m, const char *ns, const char *name, unsig
 	err = state_read(m, &s);
 	if (err)
 		return err;
-	err = dump_map(m->ct, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals, &n);
+	err = dump_ct(m, &keys, &vals, &n);
 	for (size_t i = 0; !err && i < n; i++) {
 		const struct cur_fe *owner = owner_of(&s, vals[i].svc_id);
+		int e;
 
 		if (ns && (!owner || strcmp(owner->fe.ns, ns) || strcmp(owner->fe.name, name)))
 			continue;
-		if (!bpf_map_delete_elem(m->ct, &keys[i]))
+		if (!(e = delete_ct(m, &keys[i])))
 			deleted++;
-		else if (errno != ENOENT) /* ENOENT: evicted since the dump, and counted so */
-			err = -errno;
+		else if (e != -ENOENT) /* ENOENT: evicted (or moved) since the dump */
+			err = e;
 		else
 			(*flushed)++;
 	}

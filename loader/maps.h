@@ -8,7 +8,7 @@
 #include "model.h"
 
 struct xs_maps {
-	int services, slots, backends, ct, svc_stats, global_stats, svc_meta, vip_bits, src_ranges, config, devs, cluster_ips;
+	int services, slots, backends, ct, ct_assured, svc_stats, global_stats, svc_meta, vip_bits, src_ranges, config, devs, cluster_ips;
 	__u32 max_services; /* capacity of the id-indexed maps */
 	__u32 max_frontends, max_backends, max_slots, max_ct; /* of the hash maps */
 	int ncpus;

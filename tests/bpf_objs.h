@@ -62,6 +62,7 @@ static inline const char *xs_test_load(struct xs_xdp **xp, struct xs_tc **tp, bo
 		.slots = bpf_map__fd(x->maps.xs_slots),
 		.backends = bpf_map__fd(x->maps.xs_backends),
 		.ct = bpf_map__fd(x->maps.xs_conntrack),
+		.ct_assured = bpf_map__fd(x->maps.xs_ct_assured),
 		.svc_stats = bpf_map__fd(x->maps.xs_svc_stats),
 		.global_stats = bpf_map__fd(x->maps.xs_global_stats),
 		.svc_meta = bpf_map__fd(x->maps.xs_svc_meta),

@@ -639,6 +639,22 @@ static inline void xsm_xdp(const struct xsm_cfg *cfg, struct xsm_ct *ct, struct 
 	if (cv) {
 		if (closing)
 			cv->flags |= XS_CT_F_CLOSING;
+		/* A client packet after a reply: the flow moves to the assured
+		 * table (both entries, flagged), if its reverse entry is there. */
+		if ((cv->flags & (XS_CT_F_REPLIED | XS_CT_F_ASSURED)) == XS_CT_F_REPLIED) {
+			struct xs_ct_key ak = xsm_key(ntohl(cv->nat_addr), cv->snat_addr ? ntohl(cv->snat_addr) : p.saddr,
+						      ntohs(cv->nat_port), cv->snat_addr ? ntohs(cv->snat_port) : p.sport,
+						      p.proto, XS_CT_REV);
+			struct xs_ct_value *av = xsm_ct_get(ct, &ak);
+
+			if (av) {
+				av->flags |= XS_CT_F_ASSURED;
+				cv->flags |= XS_CT_F_ASSURED;
+				g->ct_assured++;
+				if (o->nkeys < 3)
+					o->keys[o->nkeys++] = ak;
+			}
+		}
 		g->hit++;
 		g->to_stack++; /* no FIB here: XDP_PASS, translated */
 		xsm_frag_record(&p);

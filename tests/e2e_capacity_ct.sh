@@ -58,14 +58,16 @@ else
 fi
 
 name="list --json counts the evictions: created = 2 per flow, in use <= size, evicted >= created - size"
+# One query each: no flow is assured (a reply, then a client packet), all
+# stay in the new flows' table.
 j=$(list_json)
 read -r created new_flow used max evicted flushed drops < <(jq -r '[.global.ct_created, .global.new_flow,
 	.capacity.conntrack.used, .capacity.conntrack.max, .capacity.conntrack.evicted,
 	.capacity.conntrack.flushed, .global.drop_ct_full] | map(tostring) | join(" ")' <<<"$j")
 if [ "$created" != $((2 * FLOWS)) ] || [ "$new_flow" != "$FLOWS" ] || [ "$drops" != 0 ]; then
 	fail "$name" "ct_created $created (want $((2 * FLOWS))), new_flow $new_flow (want $FLOWS), drop_ct_full $drops"
-elif [ "$max" != "$CT_SIZE" ] || ! [ "$used" -ge 0 ] 2>/dev/null || [ "$used" -gt "$max" ]; then
-	fail "$name" "conntrack in use $used of $max, want at most $CT_SIZE"
+elif [ "$max" != $((2 * CT_SIZE)) ] || ! [ "$used" -ge 0 ] 2>/dev/null || [ "$used" -gt "$CT_SIZE" ]; then
+	fail "$name" "conntrack in use $used of $max, want at most $CT_SIZE (new flows' table) of $((2 * CT_SIZE))"
 elif ! [ "$evicted" -ge $((2 * FLOWS - CT_SIZE)) ] 2>/dev/null || [ "$evicted" -gt $((2 * FLOWS)) ] ||
 	[ "$flushed" != 0 ]; then
 	fail "$name" "evicted $evicted, flushed $flushed; want $((2 * FLOWS - CT_SIZE))..$((2 * FLOWS)) evicted, 0 flushed"
@@ -76,8 +78,9 @@ else
 fi
 
 name="list shows conntrack in use, size, evictions and flushes"
-if ! out=$(xs list 2>&1) || ! grep -q "conntrack $used/$CT_SIZE ($evicted evicted, 0 flushed)" <<<"$out"; then
-	fail "$name" "no 'conntrack $used/$CT_SIZE ($evicted evicted, 0 flushed)' in: $(grep capacity <<<"$out")"
+want="conntrack $used/$((2 * CT_SIZE)) (new $used/$CT_SIZE, assured 0/$CT_SIZE; $evicted evicted, 0 flushed)"
+if ! out=$(xs list 2>&1) || ! grep -qF "$want" <<<"$out"; then
+	fail "$name" "no '$want' in: $(grep capacity <<<"$out")"
 else
 	pass "$name"
 fi
@@ -107,6 +110,43 @@ elif [ "$(global_field ct_created)" != $((created + 40)) ] || [ "$(ct_field used
  $(list_json | jq -c .capacity.conntrack) (want used 40, evicted $evicted)"
 else
 	pass "$name"
+fi
+
+name="a spray of new flows never evicts an assured one: 10 idle TCP connections outlive 600 new UDP flows in a $CT_SIZE-entry table"
+TCP_VIP=198.19.0.30
+for n in 1 2 3; do
+	in_pod "$n" "$TOOLS/podsrv" --name "pod$n" --echo 7007 >"$RUN_DIR/echo$n.log" 2>&1 &
+done
+k8s_list "$(k8s_service echo "$ECHO_VIP" udp:53/UDP:5353)" "$(k8s_service keep "$TCP_VIP" keep:7/TCP:7007)" \
+	"$(k8s_slice echo echo-q9v4m "$(pod_ip 1) $(pod_ip 2) $(pod_ip 3)" udp:5353/UDP)" \
+	"$(k8s_slice keep keep-a "$(pod_ip 1) $(pod_ip 2) $(pod_ip 3)" keep:7007/TCP)" >"$RUN_DIR/keep.json"
+problems=()
+wait_until 5 grep -qs '^ready$' "$RUN_DIR/echo1.log" "$RUN_DIR/echo2.log" "$RUN_DIR/echo3.log" ||
+	problems+=("podsrv --echo did not start")
+out=$(xs apply "$RUN_DIR/keep.json" 2>&1) || problems+=("apply: $out")
+pids=()
+for i in $(seq 10); do
+	# a line now and one 5 s later: idle while the spray runs
+	in_cl "$TOOLS/tcpkeep" "$TCP_VIP" 7 --count 2 --interval-ms 5000 --timeout-ms 2000 >"$RUN_DIR/keep$i.out" \
+		2>"$RUN_DIR/keep$i.err" &
+	pids+=($!)
+done
+wait_until 3 eval '[ "$(cat "$RUN_DIR"/keep*.out 2>/dev/null | wc -l)" -ge 10 ]' || problems+=("the connections did not start")
+a0=$(global_field ct_assured)
+sprayed=$(queries 600 $((LPORT + FLOWS + 100)) 2>/dev/null | grep -cx 'pod[123]')
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+for i in $(seq 10); do
+	[ "$(sort -u "$RUN_DIR/keep$i.out" | wc -l)" = 1 ] && [ "$(wc -l <"$RUN_DIR/keep$i.out")" = 2 ] ||
+		problems+=("connection $i: $(sort "$RUN_DIR/keep$i.out" | uniq -c | tr -s ' \n' ' ') $(cat "$RUN_DIR/keep$i.err")")
+done
+[ "$rc" = 0 ] || problems+=("a tcpkeep failed")
+[ "$sprayed" = 600 ] || problems+=("$sprayed of 600 UDP queries answered")
+[ "$a0" -ge 10 ] 2>/dev/null || problems+=("ct_assured $a0 before the spray, want the 10 connections")
+if [ "${#problems[@]}" -eq 0 ]; then
+	pass "$name"
+else
+	fail "$name" "$(printf '%s | ' "${problems[@]}")"
 fi
 
 xs_status

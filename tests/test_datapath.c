@@ -238,7 +238,7 @@ static bool apply(const struct fe_def *const *fes, size_t n, struct xs_apply_res
 	X(pass_not_ipv4) X(pass_not_l4) X(pass_fragment) X(pass_malformed) X(pass_miss) X(hit)   \
 	X(new_flow) X(no_backend) X(reject_rst) X(reject_icmp) X(reject_limited) X(drop_ct_full) X(drop_src_range) X(tcp_backend_gone) X(ct_expired) X(reply_nat)  \
 	X(local_dnat) X(fast_path) X(ct_created) X(pod_dnat) X(hairpin) X(snat) X(drop_snat) X(to_stack)    \
-	X(redirect) X(redirect_peer) X(no_port) X(icmp_nat) X(nat_clash) X(frag_nat) X(frag_unknown) X(ext_local_cluster)
+	X(redirect) X(redirect_peer) X(no_port) X(icmp_nat) X(ct_assured) X(nat_clash) X(frag_nat) X(frag_unknown) X(ext_local_cluster)
 
 #define SVC_FIELDS(X) X(packets) X(bytes) X(new_flows) X(no_backend)
 
@@ -313,23 +313,29 @@ static struct ct_ent *ct_dump(size_t *n)
 		fail("out of memory");
 		return NULL;
 	}
-	while (bpf_map_get_next_key(M.ct, prev, &next) == 0) {
-		if (*n == cap) {
-			struct ct_ent *ne = realloc(e, cap * 2 * sizeof(*e));
+	/* both tables: the new flows' and the assured ones' */
+	for (int t = 0; t < 2; t++) {
+		int fd = t ? M.ct_assured : M.ct;
 
-			if (!ne) {
-				free(e);
-				fail("out of memory");
-				return NULL;
+		prev = NULL;
+		while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+			if (*n == cap) {
+				struct ct_ent *ne = realloc(e, cap * 2 * sizeof(*e));
+
+				if (!ne) {
+					free(e);
+					fail("out of memory");
+					return NULL;
+				}
+				e = ne;
+				cap *= 2;
 			}
-			e = ne;
-			cap *= 2;
+			k = next;
+			prev = &k;
+			e[*n].k = next;
+			if (bpf_map_lookup_elem(fd, &next, &e[*n].v) == 0)
+				(*n)++;
 		}
-		k = next;
-		prev = &k;
-		e[*n].k = next;
-		if (bpf_map_lookup_elem(M.ct, &next, &e[*n].v) == 0)
-			(*n)++;
 	}
 	return e;
 }

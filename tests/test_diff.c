@@ -431,7 +431,8 @@ static bool check_ct_keys(const struct xsm_out *o, const char *prog, const uint8
 {
 	for (size_t i = 0; i < o->nkeys; i++) {
 		struct xs_ct_value kv, *mv = xsm_ct_get(&mct, &o->keys[i]);
-		bool kp = bpf_map_lookup_elem(M.ct, &o->keys[i], &kv) == 0;
+		bool kp = bpf_map_lookup_elem(M.ct_assured, &o->keys[i], &kv) == 0 ||
+			  bpf_map_lookup_elem(M.ct, &o->keys[i], &kv) == 0;
 		char ks[96], w[96], g[96];
 
 		if (kp && kv.last_seen == 0) {
@@ -466,12 +467,13 @@ static bool ct_compare_flush(void)
 
 	if (!keys)
 		return false;
-	while (bpf_map_get_next_key(M.ct, prev, &next) == 0 && n < XSM_CT_CAP) {
+	for (int t = 0; t < 2; t++)
+	for (prev = NULL; bpf_map_get_next_key(t ? M.ct_assured : M.ct, prev, &next) == 0 && n < XSM_CT_CAP;) {
 		struct xs_ct_value v, *mv;
 
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(M.ct, &next, &v))
+		if (bpf_map_lookup_elem(t ? M.ct_assured : M.ct, &next, &v))
 			continue;
 		keys[n++] = next;
 		mv = xsm_ct_get(&mct, &next);
@@ -495,8 +497,10 @@ static bool ct_compare_flush(void)
 			       "the model %zu\n", (unsigned long long)seed, case_no, n, mct.n);
 		ok = false;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		bpf_map_delete_elem(M.ct, &keys[i]);
+		bpf_map_delete_elem(M.ct_assured, &keys[i]);
+	}
 	free(keys);
 	/* and the fragments' ports, which the model forgets with it */
 	int ffd = bpf_map__fd(X->maps.xs_frags);
@@ -1105,7 +1109,7 @@ static void run_case(void)
 			      GF(hit), GF(new_flow), GF(no_backend), GF(reject_rst), GF(reject_icmp), GF(reject_limited),
 			      GF(drop_ct_full), GF(tcp_backend_gone), GF(ct_expired), GF(reply_nat), GF(local_dnat),
 			      GF(fast_path), GF(ct_created), GF(to_stack), GF(redirect), GF(no_port),
-			      GF(icmp_nat), GF(frag_nat), GF(frag_unknown) };
+			      GF(icmp_nat), GF(frag_nat), GF(frag_unknown), GF(ct_assured), GF(nat_clash) };
 #undef GF
 		const __u64 *k = (const __u64 *)&kg, *m = (const __u64 *)&g_model, *b = (const __u64 *)&g_before;
 		char d[512], nb[32];
