@@ -110,7 +110,8 @@ mapfile -t items < <(
 	SVC_EXTRA='"sessionAffinity":"ClientIP"' service web-aff 198.19.0.17 Cluster - "1 21" "${WEB[@]}"
 	SVC_EXTRA="\"externalIPs\":[\"$EXT_IP\"]" service web-ext 198.19.0.18 Cluster - "1 21" "${WEB[@]}"
 	service bulk-np 198.19.0.32 Cluster - "21" bulk:8000/TCP:8000:30800
-	service bulk-np-local 198.19.0.33 Cluster - "1" bulk:8000/TCP:8000:30801)
+	service bulk-np-local 198.19.0.33 Cluster - "1" bulk:8000/TCP:8000:30801
+	service push 198.19.0.40 Cluster - "1 2" push:60/UDP:6000)
 k8s_list "${items[@]}" >"$FILE"
 
 # --- the bulk servers: GET /blob (20 MB), PUT anything: "SHA256 BYTES"
@@ -147,6 +148,19 @@ for n in 1 21; do
 		exit 1
 	fi
 done
+
+# --- the streaming servers: every datagram answered, then 12 more pushed
+for n in 1 2; do
+	in_pod "$n" "$PY" "$XS_REPO/tests/tools/udpsess.py" push-server 6000 "pod$n" >"$RUN_DIR/push$n.log" 2>&1 &
+	if ! wait_until 5 grep -qs '^ready$' "$RUN_DIR/push$n.log"; then
+		fail "${TAG}setup" "the push server in pod$n did not start: $(cat "$RUN_DIR/push$n.log")"
+		exit 1
+	fi
+done
+# Both paths forget an unreplied UDP flow after 2 s (the kernel's
+# nf_conntrack_udp_timeout, xdpsvc's --ct-timeout-udp), so that a streaming
+# session outlives it in a few seconds.
+UDP_UNREPLIED=2
 
 # --- clients
 # on CLIENT CMD...: CMD in cl (the outside client), node1, node2 or podN.
@@ -228,6 +242,16 @@ gro_state() { ip netns exec "$1" ethtool -k "$NIC" 2>/dev/null | awk '/^generic-
 gro() { ip netns exec "$1" ethtool -K "$NIC" gro "$2" >/dev/null 2>&1 && [ "$(gro_state "$1")" = "$2" ]; }
 GRO0=$(gro_state "$NS_NODE")   # as lib.sh left it, restored after each GRO case
 
+# clash_ns CLIENT "LOW HIGH": the client's ephemeral ports, so that two
+# connections to two frontends share a source port (the kernel does reuse
+# a port for another destination); a real client's setting.
+SESS=$XS_REPO/tests/tools/udpsess.py
+clash_ns() {
+	local ns
+	case $1 in cl) ns=$NS_CL ;; pod*) ns=$(pod_ns "${1#pod}") ;; *) return 1 ;; esac
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="$2"
+}
+
 # pmtu_hop dlmtu|ulmtu2 on|off: the router's route to the client (dlmtu) or
 # to node-2's pods (ulmtu2) gets (or loses) an MTU of 1400, locked, so that
 # full-sized packets on it need path MTU discovery through the Service
@@ -261,6 +285,21 @@ outcome() {
 		udpbig) try_udp "$c" "$ip" "$port" "$d/e$i" "$BIG" >"$d/o$i" & ;;
 		aff) try_http "$c" "http://$t/" 0 "$d/e$i" >"$d/o$i"; continue ;;
 		dl | ul) bulk "$c" "$kind" "http://$t" >"$d/o$i" & ;;
+		push) # six sessions of 4 s, longer than the unreplied timeout, kept alive by the server
+			for ((j = 0; j < 6; j++)); do
+				on "$c" "$PY" "$SESS" push-client "$ip" "$port" $((41000 + j)) 4 >"$d/p$j" 2>&1 &
+			done
+			wait
+			sed 's/ .*//' "$d"/p? | sort -u | paste -sd' ' >"$d/o$i"
+			continue ;;
+		uclash) # one UDP socket (port 40000 + i) asks both addresses, twice
+			on "$c" "$PY" "$SESS" two "${ip%+*}" "${ip#*+}" "$port" $((40000 + i)) >"$d/o$i" 2>&1
+			continue ;;
+		tclash) # four TCP connections from two source ports, two to each address
+			clash_ns "$c" "40100 40101" &&
+				on "$c" "$PY" "$SESS" tcp4 "${ip%+*}" "${ip#*+}" "$port" >"$d/o$i" 2>&1
+			clash_ns "$c" "32768 60999"
+			continue ;;
 		dlmtu | ulmtu2) # one at a time: a 1400-MTU hop on the router (mtu lock)
 			pmtu_hop "$kind" on && bulk "$c" "${kind%%mtu*}" "http://$t" >"$d/o$i" ||
 				echo pmtu-setup-failed >"$d/o$i"
@@ -382,6 +421,12 @@ CASES=(
 	"bulk: node-1 uploads 20 MB to a ClusterIP, pod on node-2|node1|ul|198.19.0.31:8000|1|intact"
 	"bulk: 20 MB download from outside through a ClusterIP, pod on node-2|cl|dl|198.19.0.31:8000|1|intact"
 	"bulk: 20 MB upload from outside through a ClusterIP, pod on node-2|cl|ul|198.19.0.31:8000|1|intact"
+	"UDP flows refreshed by replies: six streaming sessions outlive the unreplied timeout on the same pod, from outside|cl|push|198.19.0.40:60|1|same"
+	"UDP flows refreshed by replies: six streaming sessions outlive the unreplied timeout on the same pod, from a pod|pod21|push|198.19.0.40:60|1|same"
+	"NAT clash: one UDP socket to two ClusterIPs with one backend, from outside: each answer from its own|cl|uclash|198.19.0.10+198.19.0.13:53|1|198.19.0.10 198.19.0.13 198.19.0.10 198.19.0.13"
+	"NAT clash: one UDP socket to two ClusterIPs with one backend, from a pod|pod2|uclash|198.19.0.10+198.19.0.13:53|1|198.19.0.10 198.19.0.13 198.19.0.10 198.19.0.13"
+	"NAT clash: four TCP connections from two source ports to two ClusterIPs with one backend, from outside|cl|tclash|198.19.0.10+198.19.0.13:80|1|pod1 pod1 pod1 pod1"
+	"NAT clash: four TCP connections from two source ports to two ClusterIPs with one backend, from a pod|pod2|tclash|198.19.0.10+198.19.0.13:80|1|pod1 pod1 pod1 pod1"
 	"path MTU: 20 MB download from outside through a ClusterIP, pod on node-1, a 1400 hop to the client|cl|dlmtu|198.19.0.30:8000|1|intact"
 	"path MTU: 20 MB download from outside through node-1's NodePort (SNAT), pod on node-2, a 1400 hop to the client|cl|dlmtu|$NODE1:30800|1|intact"
 	"path MTU: 20 MB upload from outside through node-1's NodePort (SNAT) to a pod on node-2 behind a 1400 hop|cl|ulmtu2|$NODE1:30800|1|intact"
@@ -414,7 +459,8 @@ kernel_up() {
 	ip netns exec "$ns" nft -f "$RUN_DIR/$node.nft" 2>&1 || return 1
 	# kube-proxy's conntrack settings (tcpEstablishedTimeout 24 h, tcpCloseWaitTimeout 1 h)
 	ip netns exec "$ns" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=86400 \
-		net.netfilter.nf_conntrack_tcp_timeout_close_wait=3600
+		net.netfilter.nf_conntrack_tcp_timeout_close_wait=3600 \
+		net.netfilter.nf_conntrack_udp_timeout="$UDP_UNREPLIED"
 }
 kernel_down() {
 	local ns=$1
@@ -435,7 +481,7 @@ if ! out=$(kernel_down "$NS_NODE" 2>&1 && kernel_down "$NS_NODE2" 2>&1); then
 fi
 
 # --- 2. xdpsvc, no nft rules
-extra=(--cluster-cidr "$CIDRS")
+extra=(--cluster-cidr "$CIDRS" --ct-timeout-udp "$UDP_UNREPLIED")
 if out=$(xs attach "$NIC" --node-name node-1 --hairpin-address "$HAIRPIN" "${extra[@]}" 2>&1 &&
 	 xs2 attach "$NIC" --node-name node-2 --hairpin-address "$HAIRPIN" "${extra[@]}" 2>&1 &&
 	 xs apply "$FILE" 2>&1 && xs2 apply "$FILE" 2>&1 &&
