@@ -111,7 +111,9 @@ mapfile -t items < <(
 	SVC_EXTRA="\"externalIPs\":[\"$EXT_IP\"]" service web-ext 198.19.0.18 Cluster - "1 21" "${WEB[@]}"
 	service bulk-np 198.19.0.32 Cluster - "21" bulk:8000/TCP:8000:30800
 	service bulk-np-local 198.19.0.33 Cluster - "1" bulk:8000/TCP:8000:30801
-	service push 198.19.0.40 Cluster - "1 2" push:60/UDP:6000)
+	service push 198.19.0.40 Cluster - "1 2" push:60/UDP:6000
+	service big-local 198.19.0.41 Cluster - "1" big:61/UDP:6001
+	service big-remote 198.19.0.42 Cluster - "21" big:61/UDP:6001)
 k8s_list "${items[@]}" >"$FILE"
 
 # --- the bulk servers: GET /blob (20 MB), PUT anything: "SHA256 BYTES"
@@ -154,6 +156,14 @@ for n in 1 2; do
 	in_pod "$n" "$PY" "$XS_REPO/tests/tools/udpsess.py" push-server 6000 "pod$n" >"$RUN_DIR/push$n.log" 2>&1 &
 	if ! wait_until 5 grep -qs '^ready$' "$RUN_DIR/push$n.log"; then
 		fail "${TAG}setup" "the push server in pod$n did not start: $(cat "$RUN_DIR/push$n.log")"
+		exit 1
+	fi
+done
+# --- a server whose UDP answers (3,500 bytes) leave in fragments
+for n in 1 21; do
+	in_pod "$n" "$PY" "$XS_REPO/tests/tools/udpsess.py" big-server 6001 3500 >"$RUN_DIR/big$n.log" 2>&1 &
+	if ! wait_until 5 grep -qs '^ready$' "$RUN_DIR/big$n.log"; then
+		fail "${TAG}setup" "the big-answer server in pod$n did not start: $(cat "$RUN_DIR/big$n.log")"
 		exit 1
 	fi
 done
@@ -292,6 +302,8 @@ outcome() {
 			wait
 			sed 's/ .*//' "$d"/p? | sort -u | paste -sd' ' >"$d/o$i"
 			continue ;;
+		bigreply) # a 3,500-byte UDP answer, in fragments on its way back
+			on "$c" "$PY" "$SESS" big-client "$ip" "$port" >"$d/o$i" 2>&1 & ;;
 		uclash) # one UDP socket (port 40000 + i) asks both addresses, twice
 			on "$c" "$PY" "$SESS" two "${ip%+*}" "${ip#*+}" "$port" $((40000 + i)) >"$d/o$i" 2>&1
 			continue ;;
@@ -421,6 +433,10 @@ CASES=(
 	"bulk: node-1 uploads 20 MB to a ClusterIP, pod on node-2|node1|ul|198.19.0.31:8000|1|intact"
 	"bulk: 20 MB download from outside through a ClusterIP, pod on node-2|cl|dl|198.19.0.31:8000|1|intact"
 	"bulk: 20 MB upload from outside through a ClusterIP, pod on node-2|cl|ul|198.19.0.31:8000|1|intact"
+	"a backend's 3,500-byte UDP answer in fragments (a big DNS answer), pod on node-1, from outside|cl|bigreply|198.19.0.41:61|2|3500"
+	"a backend's 3,500-byte UDP answer in fragments, pod on node-2, from outside|cl|bigreply|198.19.0.42:61|2|3500"
+	"a backend's 3,500-byte UDP answer in fragments, pod on node-1, from a pod|pod2|bigreply|198.19.0.41:61|2|3500"
+	"a backend's 3,500-byte UDP answer in fragments, pod on node-2, from node-1|node1|bigreply|198.19.0.42:61|2|3500"
 	"UDP flows refreshed by replies: six streaming sessions outlive the unreplied timeout on the same pod, from outside|cl|push|198.19.0.40:60|1|same"
 	"UDP flows refreshed by replies: six streaming sessions outlive the unreplied timeout on the same pod, from a pod|pod21|push|198.19.0.40:60|1|same"
 	"NAT clash: one UDP socket to two ClusterIPs with one backend, from outside: each answer from its own|cl|uclash|198.19.0.10+198.19.0.13:53|1|198.19.0.10 198.19.0.13 198.19.0.10 198.19.0.13"

@@ -14,6 +14,11 @@
       datagram; prints "same NAME" when every answer came from the pod that
       answered first, "moved NAME1 NAME2" when the second one went elsewhere
 
+  udpsess.py big-server PORT SIZE
+      in a pod: every datagram is answered with SIZE bytes (larger than the
+      MTU: the answer leaves in fragments, as a big DNS answer does)
+  udpsess.py big-client ADDR PORT
+      one question; prints the answer's length and the address it came from
   udpsess.py tcp4 ADDR1 ADDR2 PORT
       four TCP connections held open together, two to ADDR1:PORT, then two
       to ADDR2:PORT (with a 2-port ip_local_port_range the second pair
@@ -87,6 +92,26 @@ def push_client(addr, port, lport, wait):
     return 0
 
 
+def big_server(port, size):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", port))
+    print("ready", flush=True)
+    while True:
+        _, peer = s.recvfrom(2048)
+        s.sendto(bytes(i % 251 for i in range(size)), peer)
+
+
+def big_client(addr, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.connect((addr, port))
+    s.send(b"q")
+    data = s.recv(65536)
+    ok = data == bytes(i % 251 for i in range(len(data)))
+    print(f"{len(data)}{'' if ok else ' corrupt'}")
+    return 0
+
+
 def tcp4(a1, a2, port):
     conns = []
     for a in (a1, a1, a2, a2):
@@ -110,6 +135,10 @@ def tcp4(a1, a2, port):
 
 def main(a):
     try:
+        if len(a) == 4 and a[1] == "big-server":
+            return big_server(int(a[2]), int(a[3]))
+        if len(a) == 4 and a[1] == "big-client":
+            return big_client(a[2], int(a[3]))
         if len(a) == 5 and a[1] == "tcp4":
             return tcp4(a[2], a[3], int(a[4]))
         if len(a) == 6 and a[1] == "two":
