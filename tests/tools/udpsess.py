@@ -8,7 +8,8 @@
       ADDR2" when each came back from where it was sent)
   udpsess.py push-server PORT NAME
       in a pod: every datagram is answered with NAME, then NAME is pushed to
-      its sender 12 more times, every 0.4 s (a server that streams)
+      its sender 12 more times, every 0.4 s (a server that streams), until
+      the sender says "bye"
   udpsess.py push-client ADDR PORT LPORT WAIT
       from LPORT: one datagram, the pushes for WAIT seconds, then another
       datagram; prints "same NAME" when every answer came from the pod that
@@ -52,13 +53,21 @@ def push_server(port, name):
     s.bind(("0.0.0.0", port))
     print("ready", flush=True)
 
+    done = set()  # peers that said "bye": no more pushes to a closed port
+
     def push(peer):
         for _ in range(12):
             time.sleep(0.4)
+            if peer in done:
+                return
             s.sendto(name.encode(), peer)
 
     while True:
-        _, peer = s.recvfrom(2048)
+        data, peer = s.recvfrom(2048)
+        if data == b"bye":
+            done.add(peer)
+            continue
+        done.discard(peer)
         s.sendto(name.encode(), peer)
         threading.Thread(target=push, args=(peer,), daemon=True).start()
 
@@ -87,6 +96,7 @@ def push_client(addr, port, lport, wait):
             names.add(s.recv(2048).decode())
         except socket.timeout:
             break
+    s.send(b"bye")  # the server stops pushing to a port about to close
     others = sorted(names - {first})
     print(f"same {first}" if not others else f"moved {first} {' '.join(others)}")
     return 0
