@@ -276,7 +276,7 @@ static void check_counters(const char *what, const struct xs_global_stats *a, co
 
 /* ------------------------------------------------------------ conntrack */
 
-static unsigned long ct_count(void)
+static unsigned long ct_count_fd(int fd)
 {
 	const __u32 chunk = 65536;
 	struct xs_ct_key *k = malloc(chunk * sizeof(*k));
@@ -289,7 +289,7 @@ static unsigned long ct_count(void)
 		die("out of memory");
 	for (;;) {
 		__u32 cnt = chunk;
-		int err = bpf_map_lookup_batch(M.ct, first ? NULL : &batch, &batch, k, v, &cnt, NULL);
+		int err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, k, v, &cnt, NULL);
 
 		first = false;
 		n += cnt;
@@ -304,7 +304,13 @@ static unsigned long ct_count(void)
 	return n;
 }
 
-static void ct_flush(void)
+/* Entries of both conntrack tables (new flows', assured ones'). */
+static unsigned long ct_count(void)
+{
+	return ct_count_fd(M.ct) + ct_count_fd(M.ct_assured);
+}
+
+static void ct_flush_fd(int fd)
 {
 	const __u32 chunk = 65536;
 	struct xs_ct_key *k = malloc(chunk * sizeof(*k));
@@ -315,7 +321,7 @@ static void ct_flush(void)
 	for (;;) {
 		__u64 batch = 0;
 		__u32 cnt = chunk;
-		int err = bpf_map_lookup_and_delete_batch(M.ct, NULL, &batch, k, v, &cnt, NULL);
+		int err = bpf_map_lookup_and_delete_batch(fd, NULL, &batch, k, v, &cnt, NULL);
 
 		if (err && errno != ENOENT)
 			die("flushing conntrack: %s", strerror(errno));
@@ -327,6 +333,12 @@ static void ct_flush(void)
 	}
 	free(k);
 	free(v);
+}
+
+static void ct_flush(void)
+{
+	ct_flush_fd(M.ct);
+	ct_flush_fd(M.ct_assured);
 	if (ct_count())
 		die("conntrack not empty after a flush");
 }
