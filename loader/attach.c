@@ -487,7 +487,8 @@ static bool same_layout(const struct bpf_map *map, const struct bpf_map_info *in
 /* The size attach was asked to give map (0: none asked). */
 static __u32 size_asked(const struct xs_attach_opts *o, const char *map)
 {
-	if (!strcmp(map, XS_MAP_SERVICES) || !strcmp(map, XS_MAP_SVC_STATS) || !strcmp(map, XS_MAP_SVC_META))
+	if (!strcmp(map, XS_MAP_SERVICES) || !strcmp(map, XS_MAP_SVC_STATS) || !strcmp(map, XS_MAP_SVC_META) ||
+	    !strcmp(map, XS_MAP_CLUSTER_IPS))
 		return o->max_services;
 	if (!strcmp(map, XS_MAP_BACKENDS))
 		return o->max_backends;

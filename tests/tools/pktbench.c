@@ -140,6 +140,8 @@ static bool size_maps(struct xs_xdp *x)
 	return !bpf_map__set_max_entries(x->maps.xs_services, SVC_CAP) &&
 	       !bpf_map__set_max_entries(x->maps.xs_svc_stats, SVC_CAP) &&
 	       !bpf_map__set_max_entries(x->maps.xs_svc_meta, SVC_CAP) &&
+	       !bpf_map__set_max_entries(x->maps.xs_cluster_ips, SVC_CAP) &&
+	       !bpf_map__set_max_entries(x->maps.xs_ct_assured, ct_cap) &&
 	       !bpf_map__set_max_entries(x->maps.xs_slots, SLOT_CAP) &&
 	       !bpf_map__set_max_entries(x->maps.xs_backends, BE_CAP) &&
 	       !bpf_map__set_max_entries(x->maps.xs_conntrack, ct_cap);
