@@ -245,6 +245,7 @@ done <<EOF
 1|attach br0 --xdp-mode native --pin-path $PIN
 2|attach --pin-path $PIN
 2|attach $NIC --xdp-mode turbo --pin-path $PIN
+2|attach $NIC --node-name $(printf 'n%.0s' $(seq 254)) --pin-path $PIN
 2|attach $NIC --ct-size 0 --pin-path $PIN
 2|attach $NIC --bogus --pin-path $PIN
 2|list extra --pin-path $PIN
@@ -260,6 +261,22 @@ elif [ "$(in_node "$XDPSVC" list --json --pin-path "$PIN" 2>&1)" != "$listed" ];
 else
 	pass "$name"
 fi
+
+name="a node name of 253 characters (a DNS subdomain) is taken whole, and a Local endpoint on it is this node's"
+long=$(printf 'n%.0s' $(seq 252))x
+k8s_list "$(k8s_service web 198.19.0.10 http:80/TCP:8080 | sed 's/"spec":{/"spec":{"internalTrafficPolicy":"Local",/')" \
+	"$(k8s_slice web web-a "$(pod_ip 1)" http:8080/TCP | sed "s/\"conditions\"/\"nodeName\":\"$long\",\"conditions\"/")" \
+	>"$RUN_DIR/long-node.json"
+run root attach "$NIC" --node-name "$long" --pin-path "$PIN"
+a_status=$status a_err=$err
+run root apply "$RUN_DIR/long-node.json" --pin-path "$PIN"
+n=$(in_node "$XDPSVC" list --json --pin-path "$PIN" 2>/dev/null | jq '[.frontends[] | select(.name == "web") | .backends | length] | add')
+if [ "$a_status" -eq 0 ] && [ "$status" -eq 0 ] && [ "$n" = 1 ]; then
+	pass "$name"
+else
+	fail "$name" "attach: exit $a_status ($a_err); apply: exit $status ($err); the Local frontend has '$n' backends (want 1)"
+fi
+run root apply "$MANIFEST" --pin-path "$PIN"
 
 name="input without any Service is refused while the maps hold frontends; --allow-empty removes them"
 run root apply "$RUN_DIR/empty.json" --pin-path "$PIN"
