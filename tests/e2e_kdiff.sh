@@ -302,6 +302,8 @@ outcome() {
 			wait
 			sed 's/ .*//' "$d"/p? | sort -u | paste -sd' ' >"$d/o$i"
 			continue ;;
+		ttl1 | ttl2) # a datagram with TTL 1 or 2 (traceroute): who says "time exceeded"
+			on "$c" "$PY" "$SESS" ttl "$ip" "$port" "${kind#ttl}" >"$d/o$i" 2>&1 & ;;
 		bigreply) # a 3,500-byte UDP answer, in fragments on its way back
 			on "$c" "$PY" "$SESS" big-client "$ip" "$port" >"$d/o$i" 2>&1 & ;;
 		uclash) # one UDP socket (port 40000 + i) asks both addresses, twice
@@ -433,6 +435,7 @@ CASES=(
 	"bulk: node-1 uploads 20 MB to a ClusterIP, pod on node-2|node1|ul|198.19.0.31:8000|1|intact"
 	"bulk: 20 MB download from outside through a ClusterIP, pod on node-2|cl|dl|198.19.0.31:8000|1|intact"
 	"bulk: 20 MB upload from outside through a ClusterIP, pod on node-2|cl|ul|198.19.0.31:8000|1|intact"
+	"TTL 2 to a ClusterIP from outside (traceroute's probe that dies at the node): time exceeded, from the VIP|cl|ttl2|198.19.0.10:53|1|EHOSTUNREACH from 198.19.0.10"
 	"a backend's 3,500-byte UDP answer in fragments (a big DNS answer), pod on node-1, from outside|cl|bigreply|198.19.0.41:61|2|3500"
 	"a backend's 3,500-byte UDP answer in fragments, pod on node-2, from outside|cl|bigreply|198.19.0.42:61|2|3500"
 	"a backend's 3,500-byte UDP answer in fragments, pod on node-1, from a pod|pod2|bigreply|198.19.0.41:61|2|3500"

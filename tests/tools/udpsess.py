@@ -20,6 +20,10 @@
       MTU: the answer leaves in fragments, as a big DNS answer does)
   udpsess.py big-client ADDR PORT
       one question; prints the answer's length and the address it came from
+  udpsess.py ttl ADDR PORT TTL
+      one datagram with that TTL (a traceroute probe); prints the error
+      the socket got and who sent it ("EHOSTUNREACH from A.B.C.D"), or
+      what else came back
   udpsess.py tcp4 ADDR1 ADDR2 PORT
       four TCP connections held open together, two to ADDR1:PORT, then two
       to ADDR2:PORT (with a 2-port ip_local_port_range the second pair
@@ -122,6 +126,38 @@ def big_client(addr, port):
     return 0
 
 
+def ttl(addr, port, hops):
+    import errno
+    import struct
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, hops)
+    s.setsockopt(socket.IPPROTO_IP, 11, 1)  # IP_RECVERR
+    s.settimeout(2)
+    s.connect((addr, port))
+    s.send(b"probe")
+    end = time.monotonic() + 2
+    while time.monotonic() < end:
+        try:
+            _, anc, _, _ = s.recvmsg(512, 512, socket.MSG_ERRQUEUE)
+        except BlockingIOError:
+            time.sleep(0.05)
+            continue
+        except socket.timeout:
+            break
+        for level, typ, data in anc:
+            if level == socket.IPPROTO_IP and typ == 11:  # IP_RECVERR: sock_extended_err + offender
+                ee_errno = struct.unpack_from("I", data, 0)[0]
+                off = socket.inet_ntoa(data[16 + 4:16 + 8])  # sockaddr_in after the 16-byte header
+                print(f"{errno.errorcode.get(ee_errno, ee_errno)} from {off}")
+                return 0
+    try:
+        s.setblocking(False)
+        print(f"answer {s.recv(2048).decode()}")
+    except OSError:
+        print("nothing")
+    return 0
+
+
 def tcp4(a1, a2, port):
     conns = []
     for a in (a1, a1, a2, a2):
@@ -149,6 +185,8 @@ def main(a):
             return big_server(int(a[2]), int(a[3]))
         if len(a) == 4 and a[1] == "big-client":
             return big_client(a[2], int(a[3]))
+        if len(a) == 5 and a[1] == "ttl":
+            return ttl(a[2], int(a[3]), int(a[4]))
         if len(a) == 5 and a[1] == "tcp4":
             return tcp4(a[2], a[3], int(a[4]))
         if len(a) == 6 and a[1] == "two":
