@@ -270,9 +270,9 @@ struct xs_icmp_quote {
 };
 #define XS_QUOTE_MIN (sizeof(struct icmphdr) + sizeof(struct iphdr) + 8)
 
-/* xs_icmp_nat's verdict for an error translated on an ingress hook: send
- * it on (xs_deliver), as a reply. */
-#define XS_ICMP_DELIVER 1000
+/* A verdict of a global function: send the packet on with xs_deliver(must,
+ * ingress), which the caller does (the stack of one call less). */
+#define XS_DELIVER(must, ingress) (1000 + ((must) ? 2 : 0) + ((ingress) ? 1 : 0))
 
 /* The quote as it came and as it leaves, in xs_scratch (bpf/maps.h): off
  * the stack, which the programs' callers nearly fill. */
@@ -310,8 +310,8 @@ static __always_inline void xs_quote_l4(__u16 *check, bool udp, const struct xs_
  *  - about a reply to the client (its forward entry): a router's or the
  *    client's error goes to the backend, quoting backend -> client as the
  *    backend sent it.
- * -1: not such an error (untouched); XS_ICMP_DELIVER (ingress): translated,
- * to send on as a reply; TC_ACT_OK (egress): translated, on its way.
+ * -1: not such an error (untouched); XS_DELIVER (ingress): translated, to
+ * send on as a reply; TC_ACT_OK (egress): translated, on its way.
  */
 /* A global function, verified once on its own (it keeps the programs that
  * call it within the verifier's bounds): it gets the outer header's
@@ -416,7 +416,7 @@ __noinline int xs_icmp_nat(struct __sk_buff *skb, __u32 meta, __u32 ip_len, __be
 		bpf_skb_store_bytes(skb, l3_off + offsetof(struct iphdr, daddr), &ndst, 4, 0);
 	}
 	xs_count(icmp_nat);
-	return ingress ? XS_ICMP_DELIVER : TC_ACT_OK; /* the caller sends it on: less stack in a row */
+	return ingress ? XS_DELIVER(false, true) : TC_ACT_OK;
 #undef q
 #undef n
 }
@@ -433,10 +433,6 @@ static __always_inline void xs_skb_ipnat(struct __sk_buff *skb, __u32 l3_off, bo
 	bpf_skb_store_bytes(skb, l3_off + (src ? offsetof(struct iphdr, saddr) : offsetof(struct iphdr, daddr)),
 			    &addr, 4, 0);
 }
-
-/* A verdict of a global function: send the packet on with xs_deliver(must,
- * ingress), which the caller does (the stack of one call less). */
-#define XS_DELIVER(must, ingress) (1000 + ((must) ? 2 : 0) + ((ingress) ? 1 : 0))
 
 /*
  * A later fragment (no L4 header) of a datagram whose first fragment was
@@ -486,16 +482,14 @@ static __always_inline int xs_tc_parse(struct __sk_buff *skb, struct xs_pkt *p, 
 		int v = xs_icmp_nat(skb, p->l3_off | p->l4_off << 8 | (hook != XS_HOOK_EGRESS) << 16, p->ip_len,
 				    p->iph->saddr, p->iph->daddr);
 
-		if (v == XS_ICMP_DELIVER)
-			*verdict = xs_deliver(skb, false, true);
-		else if (v >= 0)
+		if (v >= 0)
 			*verdict = v;
 	} else if (rc == XS_PARSE_FRAGMENT) {
-		int v = xs_tc_frag(skb, p->l3_off | hook << 8, p->iph->saddr, p->iph->daddr,
-				   p->iph->id | (__u32)p->proto << 16);
-
-		*verdict = v >= 1000 ? xs_deliver(skb, v & 2, v & 1) : v;
+		*verdict = xs_tc_frag(skb, p->l3_off | hook << 8, p->iph->saddr, p->iph->daddr,
+				      p->iph->id | (__u32)p->proto << 16);
 	}
+	if (*verdict >= 1000)
+		*verdict = xs_deliver(skb, *verdict & 2, *verdict & 1);
 	return rc;
 }
 

@@ -373,6 +373,12 @@ static inline uint16_t xsm_csum_upd16(uint16_t c, uint16_t from, uint16_t to)
 	return (uint16_t)~s;
 }
 
+/* ... and for a 32-bit word (an address, host order) from -> to. */
+static inline uint16_t xsm_csum_upd32(uint16_t c, uint32_t from, uint32_t to)
+{
+	return xsm_csum_upd16(xsm_csum_upd16(c, from >> 16, to >> 16), from & 0xffff, to & 0xffff);
+}
+
 static inline void xsm_nat(uint8_t *b, const struct xsm_pkt *p, bool dst, uint32_t addr, uint16_t port)
 {
 	uint8_t *l4 = b + p->l4;
@@ -385,9 +391,7 @@ static inline void xsm_nat(uint8_t *b, const struct xsm_pkt *p, bool dst, uint32
 		uint16_t c = xsm_g16(l4 + 6), op = xsm_g16(l4 + (dst ? 2 : 0));
 
 		if (c) {
-			c = xsm_csum_upd16(c, oa >> 16, addr >> 16);
-			c = xsm_csum_upd16(c, oa & 0xffff, addr & 0xffff);
-			c = xsm_csum_upd16(c, op, port);
+			c = xsm_csum_upd16(xsm_csum_upd32(c, oa, addr), op, port);
 			xsm_p16(l4 + 6, c ? c : 0xffff);
 		}
 		xsm_p32(b + p->l3 + (dst ? 16 : 12), addr);
@@ -549,11 +553,7 @@ static inline void xsm_frag_nat(uint8_t *b, const struct xsm_pkt *p, uint32_t sa
 	uint16_t c = xsm_g16(ip + 10);
 	uint32_t os = xsm_g32(ip + 12), od = xsm_g32(ip + 16);
 
-	c = xsm_csum_upd16(c, os >> 16, saddr >> 16);
-	c = xsm_csum_upd16(c, os & 0xffff, saddr & 0xffff);
-	c = xsm_csum_upd16(c, od >> 16, daddr >> 16);
-	c = xsm_csum_upd16(c, od & 0xffff, daddr & 0xffff);
-	xsm_p16(ip + 10, c);
+	xsm_p16(ip + 10, xsm_csum_upd32(xsm_csum_upd32(c, os, saddr), od, daddr));
 	xsm_p32(ip + 12, saddr);
 	xsm_p32(ip + 16, daddr);
 }
@@ -776,11 +776,7 @@ static inline bool xsm_icmp(struct xsm_ct *ct, struct xs_global_stats *g, const 
 	/* quoted IP header and its checksum */
 	uint16_t c = xsm_g16(q + 10);
 
-	c = xsm_csum_upd16(c, qs >> 16, nqs >> 16);
-	c = xsm_csum_upd16(c, qs & 0xffff, nqs & 0xffff);
-	c = xsm_csum_upd16(c, qd >> 16, nqd >> 16);
-	c = xsm_csum_upd16(c, qd & 0xffff, nqd & 0xffff);
-	xsm_p16(q + 10, c);
+	xsm_p16(q + 10, xsm_csum_upd32(xsm_csum_upd32(c, qs, nqs), qd, nqd));
 	xsm_p32(q + 12, nqs);
 	xsm_p32(q + 16, nqd);
 	xsm_p16(ql4, nqsp);
@@ -789,11 +785,7 @@ static inline bool xsm_icmp(struct xsm_ct *ct, struct xs_global_stats *g, const 
 	uint8_t *l4c = proto == PKT_IPPROTO_UDP ? ql4 + 6 : full ? ql4 + 16 : NULL;
 
 	if (l4c && (proto != PKT_IPPROTO_UDP || xsm_g16(l4c))) {
-		c = xsm_g16(l4c);
-		c = xsm_csum_upd16(c, qs >> 16, nqs >> 16);
-		c = xsm_csum_upd16(c, qs & 0xffff, nqs & 0xffff);
-		c = xsm_csum_upd16(c, qd >> 16, nqd >> 16);
-		c = xsm_csum_upd16(c, qd & 0xffff, nqd & 0xffff);
+		c = xsm_csum_upd32(xsm_csum_upd32(xsm_g16(l4c), qs, nqs), qd, nqd);
 		c = xsm_csum_upd16(c, qsp, nqsp);
 		c = xsm_csum_upd16(c, qdp, nqdp);
 		if (proto == PKT_IPPROTO_UDP && !c)
@@ -806,12 +798,7 @@ static inline bool xsm_icmp(struct xsm_ct *ct, struct xs_global_stats *g, const 
 		c = xsm_csum_upd16(c, xsm_g16(old + i), xsm_g16(q + i));
 	xsm_p16(ic + 2, c);
 	/* the outer header */
-	c = xsm_g16(b + p->l3 + 10);
-	c = xsm_csum_upd16(c, os >> 16, ns >> 16);
-	c = xsm_csum_upd16(c, os & 0xffff, ns & 0xffff);
-	c = xsm_csum_upd16(c, od >> 16, nd >> 16);
-	c = xsm_csum_upd16(c, od & 0xffff, nd & 0xffff);
-	xsm_p16(b + p->l3 + 10, c);
+	xsm_p16(b + p->l3 + 10, xsm_csum_upd32(xsm_csum_upd32(xsm_g16(b + p->l3 + 10), os, ns), od, nd));
 	xsm_p32(b + p->l3 + 12, ns);
 	xsm_p32(b + p->l3 + 16, nd);
 	g->icmp_nat++;
